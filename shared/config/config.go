@@ -1,0 +1,150 @@
+// Package config is ragchat's one configuration loader: every function reads
+// its environment through Load, and nothing else calls os.Getenv.
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// MinSecretLen is the shortest token-signing secret a function accepts.
+const MinSecretLen = 32
+
+// Config is the environment of a ragchat function.
+type Config struct {
+	Tables store.Tables
+
+	TokenSecretARN string        // TOKEN_SECRET_ARN: Secrets Manager secret (deployed)
+	TokenSecret    string        // TOKEN_SECRET: the secret itself (local)
+	TokenTTL       time.Duration // TOKEN_TTL, default 12h
+
+	RAGURL               string        // RAG_URL, base URL of the RAG service
+	RAGSysInfo           string        // RAG_SYS_INFO, default DEFAULT_RAG
+	RAGConnectTimeout    time.Duration // RAG_CONNECT_TIMEOUT, default 3s
+	RAGFirstEventTimeout time.Duration // RAG_FIRST_EVENT_TIMEOUT, default 15s
+	RAGIdleTimeout       time.Duration // RAG_IDLE_TIMEOUT (gap between events), default 10s
+	DeadlineMargin       time.Duration // DEADLINE_MARGIN before the Lambda deadline, default 2s
+
+	CallbackURL      string        // CALLBACK_URL, @connections endpoint override
+	MinFrameInterval time.Duration // MIN_FRAME_INTERVAL, default 50ms
+
+	LogLevel slog.Level // LOG_LEVEL, default INFO
+}
+
+// Load reads the configuration from the environment. It fails on values
+// that are present but malformed; requirements that only some functions
+// have (a RAG URL, a token secret) are checked by those functions.
+func Load() (Config, error) {
+	c := Config{
+		Tables: store.Tables{
+			Users:         os.Getenv("USERS_TABLE"),
+			Rooms:         os.Getenv("ROOMS_TABLE"),
+			Connections:   os.Getenv("CONNECTIONS_TABLE"),
+			Messages:      os.Getenv("MESSAGES_TABLE"),
+			LoginAttempts: os.Getenv("LOGIN_ATTEMPTS_TABLE"),
+		},
+		TokenSecretARN: os.Getenv("TOKEN_SECRET_ARN"),
+		TokenSecret:    os.Getenv("TOKEN_SECRET"),
+		RAGURL:         strings.TrimRight(os.Getenv("RAG_URL"), "/"),
+		RAGSysInfo:     envOr("RAG_SYS_INFO", "DEFAULT_RAG"),
+		CallbackURL:    strings.TrimRight(os.Getenv("CALLBACK_URL"), "/"),
+	}
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"TOKEN_TTL", &c.TokenTTL, 12 * time.Hour},
+		{"RAG_CONNECT_TIMEOUT", &c.RAGConnectTimeout, 3 * time.Second},
+		{"RAG_FIRST_EVENT_TIMEOUT", &c.RAGFirstEventTimeout, 15 * time.Second},
+		{"RAG_IDLE_TIMEOUT", &c.RAGIdleTimeout, 10 * time.Second},
+		{"DEADLINE_MARGIN", &c.DeadlineMargin, 2 * time.Second},
+		{"MIN_FRAME_INTERVAL", &c.MinFrameInterval, 50 * time.Millisecond},
+	}
+	for _, d := range durations {
+		v, err := duration(d.name, d.def)
+		if err != nil {
+			return Config{}, err
+		}
+		*d.dst = v
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(envOr("LOG_LEVEL", "INFO"))); err != nil {
+		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return c, nil
+}
+
+// Logger returns a JSON logger at the configured level, writing to stderr
+// (which Lambda ships to CloudWatch). It is also installed as slog's default.
+func (c Config) Logger() *slog.Logger {
+	l := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	slog.SetDefault(l)
+	return l
+}
+
+// AWS loads the SDK configuration: region, credentials and endpoint
+// overrides (AWS_ENDPOINT_URL_DYNAMODB, ...) come from the SDK's own
+// environment variables.
+func AWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Secret returns the token-signing secret: TOKEN_SECRET when set, otherwise
+// the value of the Secrets Manager secret TOKEN_SECRET_ARN (one call, made
+// at cold start). A secret shorter than MinSecretLen is refused.
+func (c Config) Secret(ctx context.Context, awsCfg aws.Config) ([]byte, error) {
+	secret := c.TokenSecret
+	if secret == "" {
+		if c.TokenSecretARN == "" {
+			return nil, fmt.Errorf("token secret: neither TOKEN_SECRET nor TOKEN_SECRET_ARN is set")
+		}
+		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx,
+			&secretsmanager.GetSecretValueInput{SecretId: aws.String(c.TokenSecretARN)})
+		if err != nil {
+			return nil, fmt.Errorf("token secret: get %s: %w", c.TokenSecretARN, err)
+		}
+		secret = aws.ToString(out.SecretString)
+	}
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(secret), MinSecretLen)
+	}
+	return []byte(secret), nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// duration parses a Go duration ("50ms") or a bare number of milliseconds.
+func duration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	if ms, err := strconv.Atoi(v); err == nil {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration (\"50ms\", \"3s\" or milliseconds)", name, v)
+	}
+	return d, nil
+}
