@@ -1,10 +1,17 @@
 # ragchat. `make run` starts the whole stack locally, `make test` runs every
-# test. `sam build` calls the build-<LogicalId> targets (BuildMethod makefile).
+# test (installing what the tests need first). `sam build` calls the
+# build-<LogicalId> targets (Metadata BuildMethod: makefile).
 
 GO            ?= go
 GOOS          ?= linux
 GOARCH        ?= arm64
 ARTIFACTS_DIR ?= .aws-sam/manual
+CACHE         := .cache
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DYNALITE      := $(CACHE)/node/node_modules/.bin/dynalite
+DYNALITE_PORT ?= 4567
+FUZZTIME      ?= 10s
+
 GOBUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 build-LoginFunction:
@@ -18,6 +25,51 @@ build-DisconnectFunction:
 build-MessageFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/message
 
-.PHONY: test
-test:
-	$(GO) test ./...
+.PHONY: run test unit test-dynalite fuzz lint bench deps-test
+FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction
+
+## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
+run:
+	$(GO) run ./local/cmd/ragchat-local $(ARGS)
+
+## test: lint, every test with the race detector, the store against dynalite, short fuzzing
+test: deps-test lint unit test-dynalite fuzz
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The store and handler suites again, against dynalite (a second,
+# independent DynamoDB implementation) instead of the embedded server.
+test-dynalite: $(DYNALITE)
+	@set -e; \
+	$(DYNALITE) --port $(DYNALITE_PORT) --host 127.0.0.1 >$(CACHE)/dynalite.log 2>&1 & pid=$$!; \
+	trap "kill $$pid" EXIT; \
+	for i in $$(seq 1 50); do (echo >/dev/tcp/127.0.0.1/$(DYNALITE_PORT)) 2>/dev/null && break; sleep 0.2; done; \
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DYNALITE_PORT) $(GO) test -count=1 -timeout 10m ./shared/store/... ./functions/...
+
+fuzz:
+	@set -e; for f in $$(grep -rlE '^func Fuzz[A-Z]' --include='*_test.go' shared functions local); do \
+		for name in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do \
+			echo "fuzz ./$$(dirname $$f) $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## bench: benchmarks; BENCH_QUICK=1 for a short run
+bench:
+	$(GO) run ./bench/cmd/ragchat-bench
+
+deps-test: $(DYNALITE)
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: chromium could not be installed; browser tests will be skipped"; }
+
+$(DYNALITE):
+	mkdir -p $(CACHE)/node
+	cd $(CACHE)/node && npm install --no-audit --no-fund --silent dynalite@4.0.0
