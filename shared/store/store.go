@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Store reads and writes ragchat's tables through the DynamoDB API. It uses
+// single-item operations and queries only: no Scan, no transactions, and it
+// never relies on TTL deletion (expired items are filtered on read). It is
+// safe for concurrent use.
+type Store struct {
+	db  *dynamodb.Client
+	t   Tables
+	now func() time.Time
+}
+
+// New returns a Store over db and the tables t.
+func New(db *dynamodb.Client, t Tables) *Store {
+	return &Store{db: db, t: t, now: time.Now}
+}
+
+// isConditionFailed reports whether err is a failed ConditionExpression.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// getItem reads one item with a strongly consistent read; nil when absent.
+func (s *Store) getItem(ctx context.Context, table string, key item) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            key,
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// GetUser returns the user companyID/userID, or ErrNotFound (also for empty ids).
+func (s *Store) GetUser(ctx context.Context, companyID, userID string) (User, error) {
+	if companyID == "" || userID == "" {
+		return User{}, fmt.Errorf("get user %q/%q: %w", companyID, userID, ErrNotFound)
+	}
+	m, err := s.getItem(ctx, s.t.Users, item{attrCompanyID: avS(companyID), attrUserID: avS(userID)})
+	if err != nil {
+		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, err)
+	}
+	if m == nil {
+		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, ErrNotFound)
+	}
+	u, err := readUser(m)
+	if err != nil {
+		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, err)
+	}
+	return u, nil
+}
+
+// PutUser creates the user or replaces it whole.
+func (s *Store) PutUser(ctx context.Context, u User) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Users), Item: userItem(u)})
+	if err != nil {
+		return fmt.Errorf("put user %s/%s: %w", u.CompanyID, u.UserID, err)
+	}
+	return nil
+}
+
+// CreateRoom writes a new room. It never overwrites: if the room id is
+// taken it returns ErrExists and changes nothing.
+func (s *Store) CreateRoom(ctx context.Context, r Room) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.t.Rooms),
+		Item:                     roomItem(r),
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": attrRoomID},
+	})
+	switch {
+	case isConditionFailed(err):
+		return fmt.Errorf("create room %s: %w", r.RoomID, ErrExists)
+	case err != nil:
+		return fmt.Errorf("create room %s: %w", r.RoomID, err)
+	}
+	return nil
+}
+
+// GetRoom returns the room, or ErrNotFound (also for an empty id).
+func (s *Store) GetRoom(ctx context.Context, roomID string) (Room, error) {
+	if roomID == "" {
+		return Room{}, fmt.Errorf("get room %q: %w", roomID, ErrNotFound)
+	}
+	m, err := s.getItem(ctx, s.t.Rooms, item{attrRoomID: avS(roomID)})
+	if err != nil {
+		return Room{}, fmt.Errorf("get room %s: %w", roomID, err)
+	}
+	if m == nil {
+		return Room{}, fmt.Errorf("get room %s: %w", roomID, ErrNotFound)
+	}
+	r, err := readRoom(m)
+	if err != nil {
+		return Room{}, fmt.Errorf("get room %s: %w", roomID, err)
+	}
+	return r, nil
+}
+
+// LatestRoom returns the most recently created room owned by
+// companyID/userID (through the byOwner index, which is eventually
+// consistent), or ErrNotFound when the user has none.
+func (s *Store) LatestRoom(ctx context.Context, companyID, userID string) (Room, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Rooms),
+		IndexName:                 aws.String(indexByOwner),
+		KeyConditionExpression:    aws.String("#o = :o"),
+		ExpressionAttributeNames:  map[string]string{"#o": attrOwnerKey},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": avS(ownerKey(companyID, userID))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(1),
+	})
+	if err != nil {
+		return Room{}, fmt.Errorf("latest room of %s/%s: %w", companyID, userID, err)
+	}
+	if len(out.Items) == 0 {
+		return Room{}, fmt.Errorf("latest room of %s/%s: %w", companyID, userID, ErrNotFound)
+	}
+	r, err := readRoom(out.Items[0])
+	if err != nil {
+		return Room{}, fmt.Errorf("latest room of %s/%s: %w", companyID, userID, err)
+	}
+	return r, nil
+}
+
+// TouchRoom sets the room's lastActivityAt to atMs. It returns ErrNotFound
+// and writes nothing when the room does not exist.
+func (s *Store) TouchRoom(ctx context.Context, roomID string, atMs int64) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Rooms),
+		Key:                       item{attrRoomID: avS(roomID)},
+		UpdateExpression:          aws.String("SET #la = :at"),
+		ConditionExpression:       aws.String("attribute_exists(#id)"),
+		ExpressionAttributeNames:  map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": avN(atMs)},
+	})
+	switch {
+	case isConditionFailed(err):
+		return fmt.Errorf("touch room %s: %w", roomID, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("touch room %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// PutConnection stores (or replaces) a live websocket connection.
+func (s *Store) PutConnection(ctx context.Context, c Connection) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections), Item: connectionItem(c)})
+	if err != nil {
+		return fmt.Errorf("put connection %s: %w", c.ConnectionID, err)
+	}
+	return nil
+}
+
+// GetConnection returns the connection, or ErrNotFound when it does not
+// exist, has expired (expiresAt <= now) or the id is empty.
+func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connection, error) {
+	if connectionID == "" {
+		return Connection{}, fmt.Errorf("get connection %q: %w", connectionID, ErrNotFound)
+	}
+	m, err := s.getItem(ctx, s.t.Connections, item{attrConnectionID: avS(connectionID)})
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
+	}
+	if m == nil {
+		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, ErrNotFound)
+	}
+	c, err := readConnection(m)
+	if err != nil {
+		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
+	}
+	if c.ExpiresAt <= s.now().Unix() {
+		return Connection{}, fmt.Errorf("get connection %s: expired: %w", connectionID, ErrNotFound)
+	}
+	return c, nil
+}
+
+// DeleteConnection deletes the connection. Deleting a missing connection
+// succeeds.
+func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.t.Connections),
+		Key:       item{attrConnectionID: avS(connectionID)},
+	})
+	if err != nil {
+		return fmt.Errorf("delete connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+// RoomConnections returns the room's connections that are live at now
+// (expiresAt > now), in no particular order.
+func (s *Store) RoomConnections(ctx context.Context, roomID string, now time.Time) ([]Connection, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.t.Connections),
+		IndexName:                aws.String(indexByRoom),
+		KeyConditionExpression:   aws.String("#r = :r"),
+		FilterExpression:         aws.String("#e > :now"),
+		ExpressionAttributeNames: map[string]string{"#r": attrRoomID, "#e": attrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":r": avS(roomID), ":now": avN(now.Unix()),
+		},
+	}
+	var conns []Connection
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("connections of room %s: %w", roomID, err)
+		}
+		for _, m := range out.Items {
+			c, err := readConnection(m)
+			if err != nil {
+				return nil, fmt.Errorf("connections of room %s: %w", roomID, err)
+			}
+			conns = append(conns, c)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return conns, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// PutMessage stores a question or an answer under its room, keyed by time
+// and message id. An item over DynamoDB's 400 KB item limit is refused by
+// the server and returned as an error.
+func (s *Store) PutMessage(ctx context.Context, m Message) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Messages), Item: messageItem(m)})
+	if err != nil {
+		return fmt.Errorf("put message %s in room %s: %w", m.MessageID, m.RoomID, err)
+	}
+	return nil
+}
+
+// History returns the room's newest limit messages (limit must be > 0),
+// oldest first.
+func (s *Store) History(ctx context.Context, roomID string, limit int) ([]Message, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("history of room %s: limit %d must be positive", roomID, limit)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.t.Messages),
+		KeyConditionExpression:    aws.String("#r = :r"),
+		ExpressionAttributeNames:  map[string]string{"#r": attrRoomID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": avS(roomID)},
+		ScanIndexForward:          aws.Bool(false),
+		ConsistentRead:            aws.Bool(true),
+	}
+	var msgs []Message
+	for len(msgs) < limit {
+		in.Limit = aws.Int32(int32(min(limit-len(msgs), 1000)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("history of room %s: %w", roomID, err)
+		}
+		for _, m := range out.Items {
+			msg, err := readMessage(m)
+			if err != nil {
+				return nil, fmt.Errorf("history of room %s: %w", roomID, err)
+			}
+			msgs = append(msgs, msg)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	slices.Reverse(msgs)
+	return msgs, nil
+}
