@@ -1,0 +1,344 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/relay/relaytest"
+)
+
+// deleter records the connections the relay deletes.
+type deleter struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (d *deleter) DeleteConnection(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ids = append(d.ids, id)
+	return nil
+}
+
+func (d *deleter) deleted() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.ids)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fastRetry keeps retry tests quick without changing what they pin.
+var fastRetry = relay.Backoff{Attempts: 6, Base: time.Millisecond, Max: 4 * time.Millisecond}
+
+func newRelay(e *relaytest.Endpoint, d *deleter, opts relay.Options) *relay.Relay {
+	if opts.Backoff.Attempts == 0 {
+		opts.Backoff = fastRetry
+	}
+	opts.Logger = quiet
+	return relay.New(e.Client(), d, opts)
+}
+
+var answerID = relay.Answer{SessionID: "room-d2dc543d", MessageID: "m-0123456789abcdef"}
+
+// traceDeltas are the deltas of the seed trace's answer.
+var traceDeltas = []string{"", "책", " 재", "료", " 생산", "과", " 관련된", " 자세", "한", " 정보", "는", " 현재",
+	" 확인", "이", " 어려운", " 점", " 양", "해", " 부탁", "드립니다", ".", " 보다", " 정확", "한", " 안내", "를",
+	" 위해", " 고객", "센터", "([", "고", "객", "센터", " 연락", "처", "])", " 또는", " 관련", " 부", "서", "([",
+	"담당", " 부", "서", " 연락", "처", "])", "로", " 문의", "해주", "시면", " 감사", "하겠습니다", ".", "\n"}
+
+// transcript checks the client contract on what id received and returns it.
+func transcript(t *testing.T, e *relaytest.Endpoint, id string) relaytest.Transcript {
+	t.Helper()
+	tr, err := relaytest.Check(e.Frames(id))
+	if err != nil {
+		t.Fatalf("connection %s: %v", id, err)
+	}
+	if tr.Terminal == nil {
+		t.Fatalf("connection %s: no terminal frame in %d frames", id, len(tr.Frames))
+	}
+	for _, f := range tr.Frames {
+		if f.SessionID != answerID.SessionID || f.MessageID != answerID.MessageID {
+			t.Fatalf("connection %s: frame ids %s/%s, want %s/%s", id, f.SessionID, f.MessageID, answerID.SessionID, answerID.MessageID)
+		}
+	}
+	return tr
+}
+
+func TestRelay_DeliversTheAnswerInOrderToEveryRecipient(t *testing.T) {
+	for _, interval := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprint("floor ", interval), func(t *testing.T) {
+			e := relaytest.NewEndpoint(t)
+			ids := []string{"caller=", "peer-1", "peer-2"}
+			e.Open(ids...)
+			s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: interval}).Start(context.Background(), answerID, ids)
+			for _, d := range traceDeltas {
+				s.Delta(d)
+			}
+			s.Complete()
+			res := s.Wait()
+			want := strings.Join(traceDeltas, "")
+			if s.Text() != want {
+				t.Errorf("Text() = %q, want %q", s.Text(), want)
+			}
+			for _, id := range ids {
+				tr := transcript(t, e, id)
+				if tr.Text != want || tr.Terminal.Type != relay.TypeComplete {
+					t.Errorf("%s got %q ending %s, want %q complete", id, tr.Text, tr.Terminal.Type, want)
+				}
+				if n := e.MaxInFlight(id); n != 1 {
+					t.Errorf("%s had %d posts in flight at once, want 1", id, n)
+				}
+			}
+			if len(res.Gone)+len(res.Failed) != 0 || res.Frames != res.Posts {
+				t.Errorf("result %+v: want every post accepted", res)
+			}
+		})
+	}
+}
+
+func TestRelay_CoalescesDeltasThatArriveWhileAPostIsInFlight(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.SetHook(func(string, []byte) {
+		once.Do(func() { // hold the first post until every delta is in
+			close(arrived)
+			<-release
+		})
+	})
+	s := newRelay(e, &deleter{}, relay.Options{}).Start(context.Background(), answerID, []string{"c1"})
+	s.Delta("첫")
+	<-arrived
+	var want strings.Builder
+	want.WriteString("첫")
+	for i := range 200 {
+		d := fmt.Sprintf(" 조각%d", i)
+		want.WriteString(d)
+		s.Delta(d)
+	}
+	s.Complete()
+	close(release)
+	res := s.Wait()
+
+	tr := transcript(t, e, "c1")
+	if tr.Text != want.String() {
+		t.Fatalf("deltas concatenate to %q, want %q", tr.Text, want.String())
+	}
+	if len(tr.Frames) != 2 || *tr.Frames[0].Delta != "첫" || tr.Frames[1].Type != relay.TypeComplete {
+		t.Fatalf("frames %+v: want the first delta alone, then one complete frame with the rest", tr.Frames)
+	}
+	if res.Posts != 2 {
+		t.Errorf("%d posts for 201 deltas, want 2", res.Posts)
+	}
+}
+
+func TestRelay_FloorCoalescesButNeverDelaysTheFirstOrLastFrame(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	// An hour-long floor: were the first or last frame held by it, Wait
+	// would never return within the test's deadline.
+	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
+	first := make(chan struct{})
+	e.SetHook(func(string, []byte) {
+		select {
+		case <-first:
+		default:
+			close(first)
+		}
+	})
+	s.Delta("a")
+	<-first
+	for range 50 {
+		s.Delta("b")
+	}
+	s.Complete()
+	s.Wait()
+	tr := transcript(t, e, "c1")
+	if len(tr.Frames) != 2 || tr.Text != "a"+strings.Repeat("b", 50) {
+		t.Fatalf("frames %+v: want 'a' then everything else in the complete frame", tr.Frames)
+	}
+}
+
+func TestRelay_SplitsLongKoreanTextIntoFramesWithinTheLimit(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1", "c2")
+	long := strings.Repeat("책은 어떤 재료로 만듭니까? \"따옴표\"\n", 4000) // ~200 KB, escapes included
+	s := newRelay(e, &deleter{}, relay.Options{}).Start(context.Background(), answerID, []string{"c1", "c2"})
+	s.Delta(long[:1]) // the first delta goes out on its own
+	s.Delta(long[1:])
+	s.Complete()
+	s.Wait()
+	for _, id := range []string{"c1", "c2"} {
+		frames := e.Frames(id)
+		for i, f := range frames {
+			if len(f) > relay.MaxFrameBytes {
+				t.Fatalf("%s frame %d is %d bytes, over %d", id, i, len(f), relay.MaxFrameBytes)
+			}
+		}
+		tr := transcript(t, e, id)
+		if tr.Text != long {
+			t.Fatalf("%s: split text differs from the answer", id)
+		}
+		if len(frames) < 7 {
+			t.Errorf("%s: %d frames for %d bytes", id, len(frames), len(long))
+		}
+		if tr.Terminal.Answer != nil {
+			t.Errorf("%s: complete repeats an answer that cannot fit", id)
+		}
+	}
+}
+
+func TestRelay_GoneConnectionIsDeletedAndSkipped(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(e *relaytest.Endpoint)
+	}{
+		{"never connected", func(*relaytest.Endpoint) {}},
+		{"410 mid-stream", func(e *relaytest.Endpoint) { e.Open("gone"); e.Script("gone", relaytest.Gone) }},
+		{"403", func(e *relaytest.Endpoint) { e.Open("gone"); e.Script("gone", relaytest.Forbidden) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := relaytest.NewEndpoint(t)
+			e.Open("caller", "peer")
+			tt.setup(e)
+			d := &deleter{}
+			s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"caller", "gone", "peer"})
+			for _, x := range traceDeltas {
+				s.Delta(x)
+			}
+			s.Complete()
+			res := s.Wait()
+			if got := d.deleted(); !slices.Equal(got, []string{"gone"}) {
+				t.Errorf("deleted %v, want [gone]", got)
+			}
+			if !slices.Equal(res.Gone, []string{"gone"}) {
+				t.Errorf("Result.Gone = %v, want [gone]", res.Gone)
+			}
+			if n := e.Posts("gone"); n != 1 {
+				t.Errorf("%d posts to the gone connection, want 1", n)
+			}
+			for _, id := range []string{"caller", "peer"} {
+				if tr := transcript(t, e, id); tr.Text != strings.Join(traceDeltas, "") {
+					t.Errorf("%s got %q", id, tr.Text)
+				}
+			}
+		})
+	}
+}
+
+func TestRelay_RetriesThrottlingAndServerErrors(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1", "c2")
+	e.Script("c1", relaytest.LimitExceeded, relaytest.TooManyRequests, relaytest.InternalError, relaytest.Unavailable)
+	d := &deleter{}
+	s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"c1", "c2"})
+	for _, x := range traceDeltas {
+		s.Delta(x)
+	}
+	s.Complete()
+	res := s.Wait()
+	for _, id := range []string{"c1", "c2"} {
+		if tr := transcript(t, e, id); tr.Text != strings.Join(traceDeltas, "") {
+			t.Errorf("%s got %q", id, tr.Text)
+		}
+	}
+	if res.Posts != res.Frames+4 || len(d.deleted()) != 0 || len(res.Failed) != 0 {
+		t.Errorf("result %+v, deleted %v: want 4 retried posts and nothing given up", res, d.deleted())
+	}
+}
+
+func TestRelay_GivesUpAConnectionThatKeepsFailing(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("bad", "good")
+	for range 10 {
+		e.Script("bad", relaytest.InternalError)
+	}
+	d := &deleter{}
+	r := relay.New(e.Client(), d, relay.Options{Backoff: relay.Backoff{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}, Logger: quiet})
+	s := r.Start(context.Background(), answerID, []string{"bad", "good"})
+	s.Delta("안녕")
+	s.Complete()
+	res := s.Wait()
+	if !slices.Equal(res.Failed, []string{"bad"}) || e.Posts("bad") != 3 || len(d.deleted()) != 0 {
+		t.Errorf("failed %v after %d posts, deleted %v: want [bad] after 3, nothing deleted", res.Failed, e.Posts("bad"), d.deleted())
+	}
+	if tr := transcript(t, e, "good"); tr.Text != "안녕" {
+		t.Errorf("good got %q", tr.Text)
+	}
+}
+
+func TestRelay_ErrorEndingFlushesThePartialAnswerThenOneErrorFrame(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
+	first := make(chan struct{})
+	var once sync.Once
+	e.SetHook(func(string, []byte) { once.Do(func() { close(first) }) })
+	s.Delta("책")
+	<-first
+	s.Delta(" 재료") // held by the floor
+	s.Fail("RAG_STREAM_INTERRUPTED", "The answer was interrupted.")
+	s.Complete() // ignored: the stream already ended
+	s.Delta("late")
+	s.Wait()
+	tr := transcript(t, e, "c1")
+	if tr.Text != "책 재료" || tr.Terminal.Type != relay.TypeError || tr.Terminal.Code != "RAG_STREAM_INTERRUPTED" {
+		t.Fatalf("got %q ending %+v", tr.Text, tr.Terminal)
+	}
+	if s.Text() != "책 재료" {
+		t.Errorf("Text() = %q after a late delta", s.Text())
+	}
+}
+
+func TestRelay_ReadsTheAnswerToTheEndWhenEveryoneLeft(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	d := &deleter{}
+	s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"a", "b", "a"})
+	for _, x := range traceDeltas {
+		s.Delta(x)
+	}
+	s.Complete()
+	res := s.Wait()
+	if s.Text() != strings.Join(traceDeltas, "") {
+		t.Errorf("Text() = %q", s.Text())
+	}
+	if !slices.Equal(res.Gone, []string{"a", "b"}) || e.Posts("a") != 1 {
+		t.Errorf("gone %v, %d posts to a: want [a b] once each", res.Gone, e.Posts("a"))
+	}
+}
+
+func TestRelay_StopsWhenTheContextEnds(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	release := make(chan struct{})
+	e.SetHook(func(string, []byte) { <-release })
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithCancel(context.Background())
+	s := newRelay(e, &deleter{}, relay.Options{}).Start(ctx, answerID, []string{"c1"})
+	s.Delta("x")
+	s.Complete()
+	cancel()
+	if res := s.Wait(); !slices.Equal(res.Failed, []string{"c1"}) {
+		t.Errorf("Failed = %v, want [c1]", res.Failed)
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	if got := relay.Endpoint("", "abc.execute-api.us-east-1.amazonaws.com", "prod"); got != "https://abc.execute-api.us-east-1.amazonaws.com/prod" {
+		t.Errorf("from the event: %s", got)
+	}
+	if got := relay.Endpoint("http://127.0.0.1:3001/prod", "abc", "prod"); got != "http://127.0.0.1:3001/prod" {
+		t.Errorf("CALLBACK_URL: %s", got)
+	}
+}

@@ -1,0 +1,332 @@
+// Package relaytest is a test double of API Gateway's @connections API on
+// loopback, answering as API Gateway does, for tests that drive the real
+// apigatewaymanagementapi client (relay and message function tests,
+// benchmarks).
+package relaytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+
+	"github.com/ragchat/ragchat/shared/relay"
+)
+
+// Stage is the stage name the endpoint serves under.
+const Stage = "prod"
+
+// Reply is a scripted error answer to one post.
+type Reply struct {
+	Status    int    // HTTP status
+	ErrorType string // X-Amzn-ErrorType header, which the SDK maps to a typed error
+}
+
+// Replies as API Gateway sends them.
+var (
+	Gone            = Reply{http.StatusGone, "GoneException"}
+	Forbidden       = Reply{http.StatusForbidden, "ForbiddenException"}
+	LimitExceeded   = Reply{http.StatusTooManyRequests, "LimitExceededException"}
+	TooManyRequests = Reply{http.StatusTooManyRequests, "TooManyRequestsException"}
+	InternalError   = Reply{http.StatusInternalServerError, "InternalServerErrorException"}
+	Unavailable     = Reply{http.StatusServiceUnavailable, "ServiceUnavailableException"}
+)
+
+// Endpoint is a fake @connections endpoint. Connections must be opened
+// before posts to them succeed: unknown and closed ids get 410
+// GoneException with body {"message":null}, as on AWS.
+type Endpoint struct {
+	// URL is the endpoint to give the client: http://127.0.0.1:port/prod.
+	URL string
+
+	srv     *httptest.Server
+	mu      sync.Mutex
+	conns   map[string]*conn
+	latency time.Duration
+	hook    func(id string, frame []byte)
+}
+
+type conn struct {
+	open        bool
+	frames      [][]byte
+	posts       int
+	script      []Reply
+	inFlight    int
+	maxInFlight int
+}
+
+// NewEndpoint starts an endpoint on 127.0.0.1, closed when t ends.
+func NewEndpoint(t testing.TB) *Endpoint {
+	e := &Endpoint{conns: map[string]*conn{}}
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.srv.Close)
+	e.URL = e.srv.URL + "/" + Stage
+	return e
+}
+
+// Client returns the real SDK client for this endpoint, built by
+// relay.NewClient with dummy static credentials in us-east-1.
+func (e *Endpoint) Client() *apigatewaymanagementapi.Client {
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	}
+	return relay.NewClient(cfg, e.URL)
+}
+
+// Open registers live connections.
+func (e *Endpoint) Open(ids ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		e.conn(id).open = true
+	}
+}
+
+// Close makes later posts to id answer 410, as after the client left.
+func (e *Endpoint) Close(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.conn(id).open = false
+}
+
+// Script makes the next posts to id answer the given replies, in order,
+// before posts succeed again.
+func (e *Endpoint) Script(id string, replies ...Reply) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.conn(id)
+	c.script = append(c.script, replies...)
+}
+
+// SetLatency delays every answer by d.
+func (e *Endpoint) SetLatency(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.latency = d
+}
+
+// SetHook installs f, called for every post before it is answered (after
+// the latency); f may block to hold the post in flight.
+func (e *Endpoint) SetHook(f func(id string, frame []byte)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hook = f
+}
+
+// Frames returns the frames accepted for id, in arrival order.
+func (e *Endpoint) Frames(id string) [][]byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([][]byte(nil), e.conn(id).frames...)
+}
+
+// Posts is the number of posts to id, failed ones included.
+func (e *Endpoint) Posts(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.conn(id).posts
+}
+
+// MaxInFlight is the largest number of concurrent posts to id seen.
+func (e *Endpoint) MaxInFlight(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.conn(id).maxInFlight
+}
+
+func (e *Endpoint) conn(id string) *conn {
+	c := e.conns[id]
+	if c == nil {
+		c = &conn{}
+		e.conns[id] = c
+	}
+	return c
+}
+
+func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	prefix := "/" + Stage + "/@connections/"
+	path := r.URL.EscapedPath()
+	if r.Method != http.MethodPost || !strings.HasPrefix(path, prefix) {
+		writeError(w, Reply{http.StatusNotFound, "NotFoundException"}, `{"message":"Not Found"}`)
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		writeError(w, Forbidden, `{"message":"Missing Authentication Token"}`)
+		return
+	}
+	id, err := url.PathUnescape(strings.TrimPrefix(path, prefix))
+	if err != nil {
+		writeError(w, Reply{http.StatusBadRequest, "BadRequestException"}, `{"message":"Invalid connection id"}`)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+
+	e.mu.Lock()
+	c := e.conn(id)
+	c.posts++
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	latency, hook := e.latency, e.hook
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		c.inFlight--
+		e.mu.Unlock()
+	}()
+
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if hook != nil {
+		hook(id, body)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case len(c.script) > 0:
+		reply := c.script[0]
+		c.script = c.script[1:]
+		writeError(w, reply, fmt.Sprintf(`{"message":%q}`, http.StatusText(reply.Status)))
+	case !c.open:
+		writeError(w, Gone, `{"message":null}`)
+	case len(body) > 128*1024:
+		writeError(w, Reply{http.StatusRequestEntityTooLarge, "PayloadTooLargeException"}, `{"message":"Message too long"}`)
+	default:
+		c.frames = append(c.frames, body)
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+func writeError(w http.ResponseWriter, r Reply, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", r.ErrorType)
+	w.WriteHeader(r.Status)
+	io.WriteString(w, body)
+}
+
+// Frame is a decoded server-to-client frame.
+type Frame struct {
+	Type       string  `json:"type"`
+	SessionID  string  `json:"sessionId"`
+	MessageID  string  `json:"messageId"`
+	Seq        int     `json:"seq"`
+	Delta      *string `json:"delta"`
+	IsComplete bool    `json:"isComplete"`
+	Answer     *string `json:"answer"`
+	Code       string  `json:"code"`
+	Message    string  `json:"message"`
+}
+
+// envelopeKeys are the keys each frame type has, "answer" aside, exactly
+// as DESIGN.md lists them.
+var envelopeKeys = map[string][]string{
+	relay.TypeDelta:    {"type", "sessionId", "messageId", "seq", "delta", "isComplete"},
+	relay.TypeComplete: {"type", "sessionId", "messageId", "seq", "delta", "isComplete"},
+	relay.TypeError:    {"type", "sessionId", "messageId", "seq", "code", "message", "isComplete"},
+}
+
+// Decode parses frames, checking each against its envelope: valid JSON,
+// a known type with exactly its keys ("answer" only on complete), and
+// isComplete true exactly on complete and error frames.
+func Decode(frames [][]byte) ([]Frame, error) {
+	out := make([]Frame, 0, len(frames))
+	for i, raw := range frames {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return nil, fmt.Errorf("frame %d: %w: %q", i, err, raw)
+		}
+		var f Frame
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", i, err)
+		}
+		want, ok := envelopeKeys[f.Type]
+		if !ok {
+			return nil, fmt.Errorf("frame %d: unknown type %q", i, f.Type)
+		}
+		n := len(want)
+		if _, ok := keys["answer"]; ok {
+			if f.Type != relay.TypeComplete {
+				return nil, fmt.Errorf("frame %d: answer on a %s frame", i, f.Type)
+			}
+			n++
+		}
+		for _, k := range want {
+			if _, ok := keys[k]; !ok {
+				return nil, fmt.Errorf("frame %d: %s frame without %q", i, f.Type, k)
+			}
+		}
+		if len(keys) != n {
+			return nil, fmt.Errorf("frame %d: %s frame with extra keys: %s", i, f.Type, raw)
+		}
+		if f.IsComplete != (f.Type != relay.TypeDelta) {
+			return nil, fmt.Errorf("frame %d: %s frame with isComplete %v", i, f.Type, f.IsComplete)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Transcript is what one connection received for one answer.
+type Transcript struct {
+	Frames   []Frame
+	Text     string // the deltas concatenated in seq order
+	Terminal *Frame // the complete or error frame, nil if none arrived
+}
+
+// Check decodes the frames one connection received for one answer and
+// checks the client's contract: one messageId, seq 1..N without gaps in
+// arrival order, exactly one terminal frame and it comes last, and (when
+// complete carries the answer) the answer equals the concatenated deltas.
+func Check(frames [][]byte) (Transcript, error) {
+	fs, err := Decode(frames)
+	if err != nil {
+		return Transcript{}, err
+	}
+	var t Transcript
+	var text strings.Builder
+	for i := range fs {
+		f := &fs[i]
+		if f.Seq != i+1 {
+			return t, fmt.Errorf("frame %d has seq %d", i, f.Seq)
+		}
+		if f.MessageID != fs[0].MessageID {
+			return t, fmt.Errorf("frame %d has messageId %q, frame 0 %q", i, f.MessageID, fs[0].MessageID)
+		}
+		if t.Terminal != nil {
+			return t, fmt.Errorf("frame %d (%s) after the terminal frame", i, f.Type)
+		}
+		if f.Delta != nil {
+			text.WriteString(*f.Delta)
+		}
+		if f.IsComplete {
+			t.Terminal = f
+		}
+	}
+	t.Frames, t.Text = fs, text.String()
+	if t.Terminal != nil && t.Terminal.Answer != nil && *t.Terminal.Answer != t.Text {
+		return t, fmt.Errorf("complete answer %q differs from the deltas %q", *t.Terminal.Answer, t.Text)
+	}
+	return t, nil
+}
