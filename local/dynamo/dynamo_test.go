@@ -1,0 +1,710 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ragchat/ragchat/internal/samtemplate"
+	"github.com/ragchat/ragchat/local/dynamo"
+)
+
+// testTemplate declares tables of the shapes ragchat's store uses: a hash
+// key table with a GSI sorted by a number, a hash key table with a
+// hash-only GSI and a TTL, a hash+range table, and a table with only a TTL.
+const testTemplate = `
+Resources:
+  RoomsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: roomId, AttributeType: S}
+        - {AttributeName: ownerKey, AttributeType: S}
+        - {AttributeName: createdAt, AttributeType: N}
+      KeySchema:
+        - {AttributeName: roomId, KeyType: HASH}
+      GlobalSecondaryIndexes:
+        - IndexName: byOwner
+          KeySchema:
+            - {AttributeName: ownerKey, KeyType: HASH}
+            - {AttributeName: createdAt, KeyType: RANGE}
+          Projection: {ProjectionType: ALL}
+  ConnectionsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: connectionId, AttributeType: S}
+        - {AttributeName: roomId, AttributeType: S}
+      KeySchema:
+        - {AttributeName: connectionId, KeyType: HASH}
+      GlobalSecondaryIndexes:
+        - IndexName: byRoom
+          KeySchema:
+            - {AttributeName: roomId, KeyType: HASH}
+          Projection: {ProjectionType: ALL}
+      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
+  MessagesTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: roomId, AttributeType: S}
+        - {AttributeName: sk, AttributeType: S}
+      KeySchema:
+        - {AttributeName: roomId, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+  LoginAttemptsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: attemptKey, AttributeType: S}
+      KeySchema:
+        - {AttributeName: attemptKey, KeyType: HASH}
+      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
+`
+
+func tables(t testing.TB, yaml string) []samtemplate.Table {
+	t.Helper()
+	tpl, err := samtemplate.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := tpl.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tt
+}
+
+// setup starts a server, returns a client for it (with the SDK's default
+// retries unless attempts > 0) and creates testTemplate's tables named after their
+// logical IDs.
+func setup(t *testing.T, attempts int) (*dynamo.Server, *dynamodb.Client) {
+	t.Helper()
+	srv, err := dynamo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	db := newClient(srv.URL(), attempts)
+	if err := dynamo.CreateTables(context.Background(), db, tables(t, testTemplate), func(id string) string { return id }); err != nil {
+		t.Fatal(err)
+	}
+	return srv, db
+}
+
+func newClient(url string, attempts int) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(url),
+		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
+		RetryMaxAttempts: attempts,
+	})
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func null() types.AttributeValue { return &types.AttributeValueMemberNULL{Value: true} }
+
+func room(id, owner string, createdAt int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"roomId":         s(id),
+		"ownerKey":       s(owner),
+		"createdAt":      n(createdAt),
+		"lastActivityAt": n(createdAt),
+		"members":        &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+		"assignedAgent":  null(),
+		"custId":         null(),
+		"status":         s("BOT"),
+	}
+}
+
+func TestPutItem_ConditionalCreateFailsTypedOnCollision(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	put := &dynamodb.PutItemInput{
+		TableName:           aws.String("RoomsTable"),
+		Item:                room("room-1", "apt001#hong2", 1),
+		ConditionExpression: aws.String("attribute_not_exists(roomId)"),
+	}
+	if _, err := db.PutItem(ctx, put); err != nil {
+		t.Fatalf("first put: %v", err)
+	}
+	_, err := db.PutItem(ctx, put)
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		t.Fatalf("second put: got %v, want ConditionalCheckFailedException", err)
+	}
+}
+
+func TestGetItem_RoundTripsNullEmptyListAndNumbers(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	item := room("room-2", "apt001#hong2", 1769145304307)
+	item["members"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{s("a"), s("b")}}
+	item["custId"] = s("cust-9")
+	empty := room("room-3", "apt001#hong2", 5)
+	for _, it := range []map[string]types.AttributeValue{item, empty} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tests := []struct {
+		name string
+		id   string
+		want map[string]types.AttributeValue
+	}{
+		{"list with strings and an S custId", "room-2", item},
+		{"empty list and NULLs", "room-3", empty},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+				TableName: aws.String("RoomsTable"),
+				Key:       map[string]types.AttributeValue{"roomId": s(tc.id)},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := render(out.Item), render(tc.want); got != want {
+				t.Fatalf("item:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String("RoomsTable"),
+		Key:       map[string]types.AttributeValue{"roomId": s("room-missing")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Item != nil {
+		t.Fatalf("missing item: got %v, want nil", render(out.Item))
+	}
+}
+
+// render prints an item deterministically for comparison.
+func render(item map[string]types.AttributeValue) string {
+	if item == nil {
+		return "<nil>"
+	}
+	keys := make([]string, 0, len(item))
+	for k := range item {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	out := "{"
+	for _, k := range keys {
+		out += k + ":" + renderValue(item[k]) + " "
+	}
+	return out + "}"
+}
+
+func renderValue(v types.AttributeValue) string {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return "S(" + v.Value + ")"
+	case *types.AttributeValueMemberN:
+		return "N(" + v.Value + ")"
+	case *types.AttributeValueMemberNULL:
+		return fmt.Sprintf("NULL(%t)", v.Value)
+	case *types.AttributeValueMemberBOOL:
+		return fmt.Sprintf("BOOL(%t)", v.Value)
+	case *types.AttributeValueMemberL:
+		out := "L["
+		for _, e := range v.Value {
+			out += renderValue(e) + ","
+		}
+		return out + "]"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+func sortStrings(ss []string) {
+	for i := 1; i < len(ss); i++ {
+		for j := i; j > 0 && ss[j] < ss[j-1]; j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+		}
+	}
+}
+
+func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-4", "o", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	touch := func(id string) error {
+		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String("RoomsTable"),
+			Key:                       map[string]types.AttributeValue{"roomId": s(id)},
+			UpdateExpression:          aws.String("SET lastActivityAt = :at"),
+			ConditionExpression:       aws.String("attribute_exists(roomId)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":at": n(99)},
+		})
+		return err
+	}
+	if err := touch("room-4"); err != nil {
+		t.Fatalf("touch existing: %v", err)
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("room-4")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := renderValue(out.Item["lastActivityAt"]); got != "N(99)" {
+		t.Fatalf("lastActivityAt = %s, want N(99)", got)
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if err := touch("room-none"); !errors.As(err, &ccf) {
+		t.Fatalf("touch missing: got %v, want ConditionalCheckFailedException", err)
+	}
+	get, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("room-none")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if get.Item != nil {
+		t.Fatalf("failed conditional update created an item: %s", render(get.Item))
+	}
+}
+
+func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	key := map[string]types.AttributeValue{"attemptKey": s("apt001#hong2")}
+	for i := range 3 {
+		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:        aws.String("LoginAttemptsTable"),
+			Key:              key,
+			UpdateExpression: aws.String("ADD failures :one SET windowStart = if_not_exists(windowStart, :now), expiresAt = :exp"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":one": n(1), ":now": n(int64(1000 + i)), ":exp": n(int64(2000 + i)),
+			},
+		})
+		if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("LoginAttemptsTable"), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{attemptKey:S(apt001#hong2) expiresAt:N(2002) failures:N(3) windowStart:N(1000) }"
+	if got := render(out.Item); got != want {
+		t.Fatalf("item:\n got %s\nwant %s", got, want)
+	}
+
+	// A conditional update that only applies while not locked.
+	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String("LoginAttemptsTable"),
+		Key:                       key,
+		UpdateExpression:          aws.String("SET lockedUntil = :until"),
+		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": n(5000), ":now": n(1000)},
+	})
+	if err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String("LoginAttemptsTable"),
+		Key:                       key,
+		UpdateExpression:          aws.String("SET lockedUntil = :until"),
+		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": n(9000), ":now": n(1000)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		t.Fatalf("second lock: got %v, want ConditionalCheckFailedException", err)
+	}
+}
+
+func TestDeleteItem_MissingItemIsNotAnError(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	key := map[string]types.AttributeValue{"connectionId": s("c-1")}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{
+		"connectionId": s("c-1"), "roomId": s("room-1"), "expiresAt": n(10),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("ConnectionsTable"), Key: key}); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ConnectionsTable"), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Item != nil {
+		t.Fatalf("deleted item still there: %s", render(out.Item))
+	}
+}
+
+func TestQuery_ByOwnerNewestFirstWithLimit(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	for i, created := range []int64{300, 100, 200} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room(fmt.Sprintf("room-%d", i), "apt001#hong2", created)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-other", "apt001#kim", 999)}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		owner string
+		want  []string
+	}{
+		{"newest of three", "apt001#hong2", []string{"room-0"}},
+		{"other owner", "apt001#kim", []string{"room-other"}},
+		{"no rooms", "apt001#nobody", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String("RoomsTable"),
+				IndexName:                 aws.String("byOwner"),
+				KeyConditionExpression:    aws.String("ownerKey = :o"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(tc.owner)},
+				ScanIndexForward:          aws.Bool(false),
+				Limit:                     aws.Int32(1),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(out.Items, "roomId"); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("rooms = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func ids(items []map[string]types.AttributeValue, attr string) []string {
+	var out []string
+	for _, it := range items {
+		if v, ok := it[attr].(*types.AttributeValueMemberS); ok {
+			out = append(out, v.Value)
+		}
+	}
+	return out
+}
+
+func TestQuery_ByRoomFiltersExpiredConnections(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	conns := []struct {
+		id, room string
+		expires  int64
+	}{
+		{"c-live-1", "room-1", 2000}, {"c-dead", "room-1", 500}, {"c-live-2", "room-1", 1001}, {"c-other", "room-2", 3000},
+	}
+	for _, c := range conns {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{
+			"connectionId": s(c.id), "roomId": s(c.room), "expiresAt": n(c.expires), "userName": s("고객"),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String("ConnectionsTable"),
+		IndexName:                 aws.String("byRoom"),
+		KeyConditionExpression:    aws.String("roomId = :r"),
+		FilterExpression:          aws.String("expiresAt > :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1"), ":now": n(1000)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(out.Items, "connectionId")
+	sortStrings(got)
+	if fmt.Sprint(got) != "[c-live-1 c-live-2]" {
+		t.Fatalf("live connections = %v, want [c-live-1 c-live-2]", got)
+	}
+}
+
+func TestQuery_MessagesInSortKeyOrderBothDirections(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	for _, sk := range []string{"0000000000002#m-b", "0000000000001#m-a", "0000000000003#m-c"} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{
+			"roomId": s("room-1"), "sk": s(sk), "text": s("책은 어떤 재료로 만듭니까?\n"),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		forward bool
+		limit   int32
+		want    string
+	}{
+		{"oldest first", true, 10, "[0000000000001#m-a 0000000000002#m-b 0000000000003#m-c]"},
+		{"newest two", false, 2, "[0000000000003#m-c 0000000000002#m-b]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String("MessagesTable"),
+				KeyConditionExpression:    aws.String("roomId = :r"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
+				ScanIndexForward:          aws.Bool(tc.forward),
+				Limit:                     aws.Int32(tc.limit),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(ids(out.Items, "sk")); got != tc.want {
+				t.Fatalf("order = %s, want %s", got, tc.want)
+			}
+			if got := renderValue(out.Items[0]["text"]); got != "S(책은 어떤 재료로 만듭니까?\n)" {
+				t.Fatalf("text = %q", got)
+			}
+		})
+	}
+}
+
+func TestTimeToLive_RecordedAndDescribed(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	out, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("ConnectionsTable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := out.TimeToLiveDescription
+	if d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expiresAt" {
+		t.Fatalf("ttl = %s %s, want ENABLED expiresAt", d.TimeToLiveStatus, aws.ToString(d.AttributeName))
+	}
+	out, err = db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("MessagesTable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusDisabled {
+		t.Fatalf("messages ttl = %s, want DISABLED", out.TimeToLiveDescription.TimeToLiveStatus)
+	}
+}
+
+func TestDescribeTable_ReportsActiveSoWaitersWork(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	w := dynamodb.NewTableExistsWaiter(db)
+	out, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("RoomsTable")}, 5e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Table.AttributeDefinitions) != 3 || aws.ToString(out.Table.TableArn) == "" {
+		t.Fatalf("description lacks attribute definitions or ARN: %+v", out.Table)
+	}
+}
+
+func TestCreateTables_IsIdempotent(t *testing.T) {
+	_, db := setup(t, 0)
+	ctx := context.Background()
+	if err := dynamo.CreateTables(ctx, db, tables(t, testTemplate), func(id string) string { return id }); err != nil {
+		t.Fatalf("second CreateTables: %v", err)
+	}
+	out, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(out.TableNames); got != "[ConnectionsTable LoginAttemptsTable MessagesTable RoomsTable]" {
+		t.Fatalf("tables = %s", got)
+	}
+}
+
+func TestThrottle_FailsChosenOperationOnChosenTable(t *testing.T) {
+	srv, _ := setup(t, 0)
+	db := newClient(srv.URL(), 1) // no retries: every throttled call surfaces
+	ctx := context.Background()
+	getConn := func() error {
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ConnectionsTable"), Key: map[string]types.AttributeValue{"connectionId": s("c")}})
+		return err
+	}
+	getRoom := func() error {
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("r")}})
+		return err
+	}
+	putConn := func() error {
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{"connectionId": s("c")}})
+		return err
+	}
+
+	f := srv.Throttle("GetItem", "ConnectionsTable", 2)
+	defer f.Remove()
+	var pte *types.ProvisionedThroughputExceededException
+	for i := range 2 {
+		if err := getConn(); !errors.As(err, &pte) {
+			t.Fatalf("throttled get %d: got %v, want ProvisionedThroughputExceededException", i, err)
+		}
+	}
+	for name, call := range map[string]func() error{"third get": getConn, "other table": getRoom, "other operation": putConn} {
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if f.Hits() != 2 {
+		t.Fatalf("hits = %d, want 2", f.Hits())
+	}
+}
+
+func TestThrottle_SDKRetriesThroughShortBursts(t *testing.T) {
+	srv, db := setup(t, 0)
+	ctx := context.Background()
+	f := srv.Throttle("Query", "", 2)
+	defer f.Remove()
+	before := srv.Counts()
+	_, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String("MessagesTable"),
+		KeyConditionExpression:    aws.String("roomId = :r"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
+	})
+	if err != nil {
+		t.Fatalf("query after two throttles: %v", err)
+	}
+	if got := srv.Counts().Sub(before)[dynamo.Call{Operation: "Query", Table: "MessagesTable"}]; got != 3 {
+		t.Fatalf("query requests = %d, want 3 (two throttled, one served)", got)
+	}
+}
+
+func TestThrottle_UnlimitedUntilRemoved(t *testing.T) {
+	srv, _ := setup(t, 0)
+	db := newClient(srv.URL(), 1)
+	ctx := context.Background()
+	put := func() error {
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1")}})
+		return err
+	}
+	f := srv.Throttle("", "MessagesTable", -1)
+	var pte *types.ProvisionedThroughputExceededException
+	for i := range 5 {
+		if err := put(); !errors.As(err, &pte) {
+			t.Fatalf("put %d: got %v, want throttled", i, err)
+		}
+	}
+	f.Remove()
+	if err := put(); err != nil {
+		t.Fatalf("put after Remove: %v", err)
+	}
+}
+
+func TestCounts_PerOperationAndTableWithScanSeparate(t *testing.T) {
+	srv, db := setup(t, 0)
+	ctx := context.Background()
+	before := srv.Counts()
+	if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("r")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("RoomsTable")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Counts().Sub(before)
+	want := dynamo.Counts{
+		{Operation: "GetItem", Table: "RoomsTable"}: 1,
+		{Operation: "Scan", Table: "RoomsTable"}:    1,
+		{Operation: "ListTables"}:                   1,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("counts = %v, want %v", got, want)
+	}
+	scans := got.Filter(func(c dynamo.Call) bool { return c.Operation == "Scan" }).Total()
+	if scans != 1 || got.Total() != 3 {
+		t.Fatalf("scans = %d total = %d, want 1 and 3", scans, got.Total())
+	}
+}
+
+func TestUnsupportedOperation_IsATypedAPIError(t *testing.T) {
+	_, db := setup(t, 0)
+	_, err := db.DescribeContinuousBackups(context.Background(), &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String("RoomsTable")})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
+		t.Fatalf("got %v, want UnknownOperationException", err)
+	}
+}
+
+func TestConcurrentTableCreationAndItemTraffic(t *testing.T) {
+	srv, db := setup(t, 0)
+	ctx := context.Background()
+	tt := tables(t, testTemplate)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 10 {
+		wg.Go(func() {
+			prefix := fmt.Sprintf("p%d-", i)
+			errs <- dynamo.CreateTables(ctx, db, tt, func(id string) string { return prefix + id })
+		})
+		wg.Go(func() {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room(fmt.Sprintf("room-%d", i), "o", int64(i))})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.Counts()[dynamo.Call{Operation: "CreateTable", Table: "p9-RoomsTable"}]; got != 1 {
+		t.Fatalf("CreateTable p9-RoomsTable count = %d, want 1", got)
+	}
+}
+
+func TestCreateTables_FromTheProjectTemplate(t *testing.T) {
+	tpl, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := tpl.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dynamo.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	db := newClient(srv.URL(), 0)
+	ctx := context.Background()
+	if err := dynamo.CreateTables(ctx, db, tt, func(id string) string { return "ragchat-" + id }); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tt {
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("ragchat-" + table.LogicalID)})
+		if err != nil {
+			t.Fatalf("%s: %v", table.LogicalID, err)
+		}
+		if len(out.Table.KeySchema) != len(table.KeySchema) || len(out.Table.GlobalSecondaryIndexes) != len(table.GSIs) {
+			t.Errorf("%s: keys %d indexes %d, want %d and %d", table.LogicalID,
+				len(out.Table.KeySchema), len(out.Table.GlobalSecondaryIndexes), len(table.KeySchema), len(table.GSIs))
+		}
+		ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("ragchat-" + table.LogicalID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(ttl.TimeToLiveDescription.AttributeName); got != table.TTLAttribute {
+			t.Errorf("%s: TTL attribute %q, want %q", table.LogicalID, got, table.TTLAttribute)
+		}
+	}
+}

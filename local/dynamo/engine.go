@@ -1,0 +1,402 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/truora/minidyn/server"
+)
+
+// The engine is minidyn's server.Client, called through its Go API rather
+// than through minidyn's own HTTP handler: that handler encodes attribute
+// values with omitempty, so an empty list or map ({"L":[]}, {"M":{}}) goes
+// out as {} and the SDK decodes garbage. Responses are encoded here with
+// wire, which keeps them.
+
+// errSerialization answers a body that does not decode into the operation's
+// input shape.
+var errSerialization = &smithy.GenericAPIError{Code: "SerializationException", Message: "request body does not match the operation's input"}
+
+// run decodes body into the input shape of call and calls it.
+func run[In, Out any](ctx context.Context, body []byte, call func(context.Context, *In) (*Out, error)) (*Out, error) {
+	var in In
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, errSerialization
+	}
+	return call(ctx, &in)
+}
+
+// itemOperation runs an item-level operation and returns the response body.
+func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (any, error) {
+	e := h.engine
+	resp := map[string]any{}
+	switch op {
+	case "GetItem":
+		out, err := run(ctx, body, e.GetItem)
+		if err != nil {
+			return nil, err
+		}
+		setItem(resp, "Item", out.Item)
+	case "PutItem":
+		out, err := run(ctx, body, e.PutItem)
+		if err != nil {
+			return nil, err
+		}
+		setItem(resp, "Attributes", out.Attributes)
+	case "UpdateItem":
+		out, err := run(ctx, body, e.UpdateItem)
+		if err != nil {
+			return nil, err
+		}
+		setItem(resp, "Attributes", out.Attributes)
+	case "DeleteItem":
+		out, err := run(ctx, body, e.DeleteItem)
+		if err != nil {
+			return nil, err
+		}
+		setItem(resp, "Attributes", out.Attributes)
+	case "Query":
+		out, err := run(ctx, body, e.Query)
+		if err != nil {
+			return nil, err
+		}
+		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
+		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
+	case "Scan":
+		out, err := run(ctx, body, e.Scan)
+		if err != nil {
+			return nil, err
+		}
+		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
+		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
+	case "BatchGetItem":
+		out, err := run(ctx, body, e.BatchGetItem)
+		if err != nil {
+			return nil, err
+		}
+		responses := map[string][]map[string]wire{}
+		for table, items := range out.Responses {
+			responses[table] = wireItems(items)
+		}
+		unprocessed := map[string]any{}
+		for table, ka := range out.UnprocessedKeys {
+			unprocessed[table] = map[string]any{
+				"Keys":                     wireItems(ka.Keys),
+				"ConsistentRead":           ka.ConsistentRead,
+				"ExpressionAttributeNames": ka.ExpressionAttributeNames,
+				"ProjectionExpression":     ka.ProjectionExpression,
+			}
+		}
+		resp["Responses"], resp["UnprocessedKeys"] = responses, unprocessed
+	case "BatchWriteItem":
+		out, err := run(ctx, body, e.BatchWriteItem)
+		if err != nil {
+			return nil, err
+		}
+		unprocessed := map[string][]any{}
+		for table, reqs := range out.UnprocessedItems {
+			for _, r := range reqs {
+				if r.PutRequest != nil {
+					unprocessed[table] = append(unprocessed[table], map[string]any{"PutRequest": map[string]any{"Item": wireMap(r.PutRequest.Item)}})
+				} else if r.DeleteRequest != nil {
+					unprocessed[table] = append(unprocessed[table], map[string]any{"DeleteRequest": map[string]any{"Key": wireMap(r.DeleteRequest.Key)}})
+				}
+			}
+		}
+		resp["UnprocessedItems"] = unprocessed
+	case "TransactGetItems":
+		out, err := run(ctx, body, e.TransactGetItems)
+		if err != nil {
+			return nil, err
+		}
+		responses := make([]map[string]any, len(out.Responses))
+		for i, r := range out.Responses {
+			responses[i] = map[string]any{}
+			setItem(responses[i], "Item", r.Item)
+		}
+		resp["Responses"] = responses
+	case "TransactWriteItems":
+		if _, err := run(ctx, body, e.TransactWriteItems); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("item operation %s: not dispatched", op)
+	}
+	return resp, nil
+}
+
+// tableOperation runs a table management operation and completes the table
+// description minidyn returns: it leaves TableStatus, TableArn and the
+// AttributeDefinitions out, which SDK waiters and tools need.
+func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (any, error) {
+	e := h.engine
+	var (
+		desc any
+		key  = "TableDescription"
+	)
+	switch op {
+	case "CreateTable":
+		out, err := run(ctx, body, e.CreateTable)
+		if err != nil {
+			return nil, err
+		}
+		var in server.CreateTableInput
+		_ = json.Unmarshal(body, &in) // decoded successfully by run
+		h.mu.Lock()
+		h.tables[aws.ToString(in.TableName)] = in.AttributeDefinitions
+		h.mu.Unlock()
+		desc = out.TableDescription
+	case "UpdateTable":
+		out, err := run(ctx, body, e.UpdateTable)
+		if err != nil {
+			return nil, err
+		}
+		var in server.UpdateTableInput
+		_ = json.Unmarshal(body, &in)
+		h.mu.Lock()
+		h.tables[aws.ToString(in.TableName)] = mergeAttributes(h.tables[aws.ToString(in.TableName)], in.AttributeDefinitions)
+		h.mu.Unlock()
+		desc = out.TableDescription
+	case "DescribeTable":
+		out, err := run(ctx, body, e.DescribeTable)
+		if err != nil {
+			return nil, err
+		}
+		desc, key = out.Table, "Table"
+	case "DeleteTable":
+		var in server.DeleteTableInput
+		out, err := run(ctx, body, e.DeleteTable)
+		if err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal(body, &in)
+		h.mu.Lock()
+		delete(h.tables, aws.ToString(in.TableName))
+		delete(h.ttl, aws.ToString(in.TableName))
+		h.mu.Unlock()
+		desc = out.TableDescription
+	default:
+		return nil, fmt.Errorf("table operation %s: not dispatched", op)
+	}
+	d, err := h.completeDescription(op, desc)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{key: d}, nil
+}
+
+// mergeAttributes adds or replaces definitions by attribute name.
+func mergeAttributes(have, add []ddbtypes.AttributeDefinition) []ddbtypes.AttributeDefinition {
+	out := append([]ddbtypes.AttributeDefinition(nil), have...)
+	for _, a := range add {
+		replaced := false
+		for i := range out {
+			if aws.ToString(out[i].AttributeName) == aws.ToString(a.AttributeName) {
+				out[i], replaced = a, true
+			}
+		}
+		if !replaced {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// completeDescription turns minidyn's table description into a JSON object
+// without null members and with TableStatus (ACTIVE; DELETING for
+// DeleteTable), TableArn and AttributeDefinitions.
+func (h *Handler) completeDescription(op string, desc any) (map[string]any, error) {
+	raw, err := json.Marshal(desc)
+	if err != nil {
+		return nil, fmt.Errorf("encode table description: %w", err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("decode table description: %w", err)
+	}
+	for k, v := range d {
+		if v == nil {
+			delete(d, k)
+		}
+	}
+	name, _ := d["TableName"].(string)
+	d["TableStatus"] = "ACTIVE"
+	if op == "DeleteTable" {
+		d["TableStatus"] = "DELETING"
+	}
+	d["TableArn"] = "arn:aws:dynamodb:us-east-1:000000000000:table/" + name
+	h.mu.Lock()
+	if attrs := h.tables[name]; len(attrs) > 0 {
+		d["AttributeDefinitions"] = attrs
+	}
+	h.mu.Unlock()
+	return d, nil
+}
+
+// writeEngineError writes an error returned by the engine the way DynamoDB
+// does: 400 with the error type, 500 for InternalServerError, and the
+// cancellation reasons or the item where the operation asked for them.
+func writeEngineError(w http.ResponseWriter, err error) {
+	body := map[string]any{"message": err.Error()}
+	status := http.StatusBadRequest
+	var (
+		tce    *ddbtypes.TransactionCanceledException
+		ccf    *ddbtypes.ConditionalCheckFailedException
+		apiErr smithy.APIError
+	)
+	switch {
+	case errors.As(err, &tce):
+		reasons := make([]map[string]any, len(tce.CancellationReasons))
+		for i, r := range tce.CancellationReasons {
+			reasons[i] = map[string]any{"Code": aws.ToString(r.Code)}
+			if r.Message != nil {
+				reasons[i]["Message"] = *r.Message
+			}
+			if r.Item != nil {
+				reasons[i]["Item"] = ddbWireMap(r.Item)
+			}
+		}
+		body["__type"], body["message"], body["CancellationReasons"] = typePrefix+"TransactionCanceledException", aws.ToString(tce.Message), reasons
+	case errors.As(err, &ccf):
+		body["__type"], body["message"] = typePrefix+"ConditionalCheckFailedException", aws.ToString(ccf.Message)
+		if ccf.Item != nil {
+			body["Item"] = ddbWireMap(ccf.Item)
+		}
+	case errors.As(err, &apiErr):
+		body["__type"], body["message"] = typePrefix+apiErr.ErrorCode(), apiErr.ErrorMessage()
+		if apiErr.ErrorCode() == "InternalServerError" {
+			status = http.StatusInternalServerError
+		}
+	default:
+		body["__type"] = typePrefix + "ValidationException"
+	}
+	writeJSONStatus(w, status, body)
+}
+
+// typePrefix is the namespace DynamoDB puts before error types in __type.
+const typePrefix = "com.amazonaws.dynamodb.v20120810#"
+
+// wire encodes a minidyn attribute value as DynamoDB JSON, keeping empty
+// lists, maps and strings.
+type wire struct{ v *server.AttributeValue }
+
+// MarshalJSON implements json.Marshaler.
+func (a wire) MarshalJSON() ([]byte, error) {
+	v := a.v
+	var out any
+	switch {
+	case v == nil:
+		return nil, errors.New("attribute value is null")
+	case v.S != nil:
+		out = map[string]string{"S": *v.S}
+	case v.N != nil:
+		out = map[string]string{"N": *v.N}
+	case v.B != nil:
+		out = map[string][]byte{"B": v.B}
+	case v.BOOL != nil:
+		out = map[string]bool{"BOOL": *v.BOOL}
+	case v.NULL != nil:
+		out = map[string]bool{"NULL": *v.NULL}
+	case v.SS != nil:
+		out = map[string][]string{"SS": derefAll(v.SS)}
+	case v.NS != nil:
+		out = map[string][]string{"NS": derefAll(v.NS)}
+	case v.BS != nil:
+		out = map[string][][]byte{"BS": v.BS}
+	case v.L != nil:
+		list := make([]wire, len(v.L))
+		for i, e := range v.L {
+			list[i] = wire{e}
+		}
+		out = map[string][]wire{"L": list}
+	case v.M != nil:
+		out = map[string]map[string]wire{"M": wireMap(v.M)}
+	default:
+		return nil, errors.New("attribute value has no type")
+	}
+	return json.Marshal(out)
+}
+
+func derefAll(ps []*string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = aws.ToString(p)
+	}
+	return out
+}
+
+func wireMap(m map[string]*server.AttributeValue) map[string]wire {
+	out := make(map[string]wire, len(m))
+	for k, v := range m {
+		out[k] = wire{v}
+	}
+	return out
+}
+
+// wireItems encodes a list of items; never nil, so "Items" is always a list.
+func wireItems(items []map[string]*server.AttributeValue) []map[string]wire {
+	out := make([]map[string]wire, len(items))
+	for i, it := range items {
+		out[i] = wireMap(it)
+	}
+	return out
+}
+
+// setItem sets resp[key] to the item unless it is nil (DynamoDB leaves the
+// member out, e.g. GetItem of a missing key).
+func setItem(resp map[string]any, key string, item map[string]*server.AttributeValue) {
+	if item != nil {
+		resp[key] = wireMap(item)
+	}
+}
+
+// ddbWireMap converts an SDK attribute map (as minidyn puts in errors) to
+// its wire encoding.
+func ddbWireMap(m map[string]ddbtypes.AttributeValue) map[string]wire {
+	out := make(map[string]wire, len(m))
+	for k, v := range m {
+		out[k] = wire{fromSDK(v)}
+	}
+	return out
+}
+
+func fromSDK(av ddbtypes.AttributeValue) *server.AttributeValue {
+	switch v := av.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return &server.AttributeValue{S: aws.String(v.Value)}
+	case *ddbtypes.AttributeValueMemberN:
+		return &server.AttributeValue{N: aws.String(v.Value)}
+	case *ddbtypes.AttributeValueMemberB:
+		return &server.AttributeValue{B: v.Value}
+	case *ddbtypes.AttributeValueMemberBOOL:
+		return &server.AttributeValue{BOOL: aws.Bool(v.Value)}
+	case *ddbtypes.AttributeValueMemberNULL:
+		return &server.AttributeValue{NULL: aws.Bool(v.Value)}
+	case *ddbtypes.AttributeValueMemberSS:
+		return &server.AttributeValue{SS: aws.StringSlice(v.Value)}
+	case *ddbtypes.AttributeValueMemberNS:
+		return &server.AttributeValue{NS: aws.StringSlice(v.Value)}
+	case *ddbtypes.AttributeValueMemberBS:
+		return &server.AttributeValue{BS: v.Value}
+	case *ddbtypes.AttributeValueMemberL:
+		list := make([]*server.AttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			list[i] = fromSDK(e)
+		}
+		return &server.AttributeValue{L: list}
+	case *ddbtypes.AttributeValueMemberM:
+		m := make(map[string]*server.AttributeValue, len(v.Value))
+		for k, e := range v.Value {
+			m[k] = fromSDK(e)
+		}
+		return &server.AttributeValue{M: m}
+	default:
+		return nil
+	}
+}

@@ -1,0 +1,69 @@
+// Package dynamo is ragchat's embedded DynamoDB: an in-process, pure Go
+// server speaking the DynamoDB JSON protocol over real HTTP, so that the
+// unchanged aws-sdk-go-v2 client (and the aws CLI) can use it through
+// AWS_ENDPOINT_URL_DYNAMODB. The engine is github.com/truora/minidyn; this
+// package wraps its HTTP server and fixes what ragchat and its tools need:
+//
+//   - table management is serialised with item operations (minidyn guards
+//     its table map only for item operations, which the race detector
+//     reports when tests create tables in parallel);
+//   - table descriptions carry TableStatus ACTIVE, TableArn and the
+//     AttributeDefinitions, so SDK table waiters and tools work;
+//   - UpdateTimeToLive and DescribeTimeToLive are implemented (the setting is
+//     recorded; expired items are never deleted, as with DynamoDB Local, so
+//     readers must filter on the TTL attribute);
+//   - ListTables is implemented;
+//   - unknown operations and malformed requests get DynamoDB-shaped JSON
+//     errors the SDK can decode, instead of plain-text bodies.
+//
+// For tests it counts requests per operation and table (Counts) and injects
+// ProvisionedThroughputExceededException on chosen operations and tables
+// (Throttle).
+package dynamo
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server is a running embedded DynamoDB. Its Handler methods (Counts,
+// Throttle) are available on it directly.
+type Server struct {
+	*Handler
+	ln  net.Listener
+	srv *http.Server
+}
+
+// Start serves a new, empty embedded DynamoDB on addr ("127.0.0.1:8000",
+// or "127.0.0.1:0" for a free port) until Close.
+func Start(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded dynamodb: listen on %s: %w", addr, err)
+	}
+	h := NewHandler()
+	s := &Server{
+		Handler: h,
+		ln:      ln,
+		srv:     &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+	}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the server's endpoint, e.g. "http://127.0.0.1:8000", the value for
+// AWS_ENDPOINT_URL_DYNAMODB.
+func (s *Server) URL() string {
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops the server at once, closing its connections (requests in
+// flight fail). The data is lost.
+func (s *Server) Close() error {
+	if err := s.srv.Close(); err != nil {
+		return fmt.Errorf("embedded dynamodb: close: %w", err)
+	}
+	return nil
+}
