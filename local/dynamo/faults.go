@@ -77,8 +77,8 @@ const throttleMessage = "The level of configured provisioned throughput for the 
 // DynamoDB answers when a table's capacity is exceeded. An empty operation
 // matches every operation and an empty table every table; n < 0 fails every
 // matching request until the fault is removed. The SDK retries this error
-// (three attempts in total by default), so a caller that must see it needs
-// n >= its attempts. Faults are checked in the order they were added and the
+// (four attempts in total by default for DynamoDB, with backoff), so a
+// caller that must see it needs n >= its attempts. Faults are checked in the order they were added and the
 // first match with requests left is used.
 func (h *Handler) Throttle(operation, table string, n int) *Fault {
 	f := &Fault{
