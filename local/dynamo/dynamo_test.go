@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -567,7 +570,15 @@ func TestThrottle_FailsChosenOperationOnChosenTable(t *testing.T) {
 }
 
 func TestThrottle_SDKRetriesThroughShortBursts(t *testing.T) {
-	srv, db := setup(t, 0)
+	srv, _ := setup(t, 0)
+	db := dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxBackoff = time.Millisecond // the SDK's retries, without its waits
+		}),
+	})
 	ctx := context.Background()
 	f := srv.Throttle("Query", "", 2)
 	defer f.Remove()
@@ -706,5 +717,73 @@ func TestCreateTables_FromTheProjectTemplate(t *testing.T) {
 		if got := aws.ToString(ttl.TimeToLiveDescription.AttributeName); got != table.TTLAttribute {
 			t.Errorf("%s: TTL attribute %q, want %q", table.LogicalID, got, table.TTLAttribute)
 		}
+	}
+}
+
+func TestValidation_RejectsWhatDynamoDBRejects(t *testing.T) {
+	_, db := setup(t, 1)
+	ctx := context.Background()
+	big := strings.Repeat("x", 400*1024)
+	tests := []struct {
+		name string
+		want string
+		call func() error
+	}{
+		{"item over 400 KB", "ValidationException", func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{
+				"roomId": s("r"), "sk": s("1"), "text": s(big),
+			}})
+			return err
+		}},
+		{"batch put over 400 KB", "ValidationException", func() error {
+			_, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{
+				"MessagesTable": {{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big)}}}},
+			}})
+			return err
+		}},
+		{"consistent read on a global index", "ValidationException", func() error {
+			_, err := db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String("ConnectionsTable"),
+				IndexName:                 aws.String("byRoom"),
+				KeyConditionExpression:    aws.String("roomId = :r"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
+				ConsistentRead:            aws.Bool(true),
+			})
+			return err
+		}},
+		{"empty string key", "ValidationException", func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: map[string]types.AttributeValue{"roomId": s("")}})
+			return err
+		}},
+		{"missing key attribute", "ValidationException", func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: map[string]types.AttributeValue{"other": s("x")}})
+			return err
+		}},
+		{"empty string index key", "ValidationException", func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-x", "", 1)})
+			return err
+		}},
+		{"empty string key on read", "ValidationException", func() error {
+			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("")}})
+			return err
+		}},
+		{"unknown table", "ResourceNotFoundException", func() error {
+			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("NoSuchTable"), Key: map[string]types.AttributeValue{"roomId": s("x")}})
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+
+	item := map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big[:400*1024-20])}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: item}); err != nil {
+		t.Fatalf("item just under 400 KB: %v", err)
 	}
 }

@@ -23,11 +23,16 @@ import (
 // input shape.
 var errSerialization = &smithy.GenericAPIError{Code: "SerializationException", Message: "request body does not match the operation's input"}
 
-// run decodes body into the input shape of call and calls it.
-func run[In, Out any](ctx context.Context, body []byte, call func(context.Context, *In) (*Out, error)) (*Out, error) {
+// run decodes body into the input shape of call, checks it with the
+// handler's validations (for the checks DynamoDB makes and minidyn does
+// not) and calls it.
+func run[In, Out any](ctx context.Context, h *Handler, body []byte, call func(context.Context, *In) (*Out, error)) (*Out, error) {
 	var in In
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, errSerialization
+	}
+	if err := h.validate(&in); err != nil {
+		return nil, err
 	}
 	return call(ctx, &in)
 }
@@ -38,45 +43,45 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 	resp := map[string]any{}
 	switch op {
 	case "GetItem":
-		out, err := run(ctx, body, e.GetItem)
+		out, err := run(ctx, h, body, e.GetItem)
 		if err != nil {
 			return nil, err
 		}
 		setItem(resp, "Item", out.Item)
 	case "PutItem":
-		out, err := run(ctx, body, e.PutItem)
+		out, err := run(ctx, h, body, e.PutItem)
 		if err != nil {
 			return nil, err
 		}
 		setItem(resp, "Attributes", out.Attributes)
 	case "UpdateItem":
-		out, err := run(ctx, body, e.UpdateItem)
+		out, err := run(ctx, h, body, e.UpdateItem)
 		if err != nil {
 			return nil, err
 		}
 		setItem(resp, "Attributes", out.Attributes)
 	case "DeleteItem":
-		out, err := run(ctx, body, e.DeleteItem)
+		out, err := run(ctx, h, body, e.DeleteItem)
 		if err != nil {
 			return nil, err
 		}
 		setItem(resp, "Attributes", out.Attributes)
 	case "Query":
-		out, err := run(ctx, body, e.Query)
+		out, err := run(ctx, h, body, e.Query)
 		if err != nil {
 			return nil, err
 		}
 		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
 		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
 	case "Scan":
-		out, err := run(ctx, body, e.Scan)
+		out, err := run(ctx, h, body, e.Scan)
 		if err != nil {
 			return nil, err
 		}
 		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
 		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
 	case "BatchGetItem":
-		out, err := run(ctx, body, e.BatchGetItem)
+		out, err := run(ctx, h, body, e.BatchGetItem)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +100,7 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 		}
 		resp["Responses"], resp["UnprocessedKeys"] = responses, unprocessed
 	case "BatchWriteItem":
-		out, err := run(ctx, body, e.BatchWriteItem)
+		out, err := run(ctx, h, body, e.BatchWriteItem)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +116,7 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 		}
 		resp["UnprocessedItems"] = unprocessed
 	case "TransactGetItems":
-		out, err := run(ctx, body, e.TransactGetItems)
+		out, err := run(ctx, h, body, e.TransactGetItems)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +127,7 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 		}
 		resp["Responses"] = responses
 	case "TransactWriteItems":
-		if _, err := run(ctx, body, e.TransactWriteItems); err != nil {
+		if _, err := run(ctx, h, body, e.TransactWriteItems); err != nil {
 			return nil, err
 		}
 	default:
@@ -142,36 +147,53 @@ func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (a
 	)
 	switch op {
 	case "CreateTable":
-		out, err := run(ctx, body, e.CreateTable)
+		out, err := run(ctx, h, body, e.CreateTable)
 		if err != nil {
 			return nil, err
 		}
 		var in server.CreateTableInput
 		_ = json.Unmarshal(body, &in) // decoded successfully by run
+		meta := tableMeta{attributes: in.AttributeDefinitions, keys: keyNames(in.KeySchema), gsis: map[string][]string{}}
+		for _, g := range in.GlobalSecondaryIndexes {
+			meta.gsis[aws.ToString(g.IndexName)] = keyNames(g.KeySchema)
+		}
 		h.mu.Lock()
-		h.tables[aws.ToString(in.TableName)] = in.AttributeDefinitions
+		h.tables[aws.ToString(in.TableName)] = meta
 		h.mu.Unlock()
 		desc = out.TableDescription
 	case "UpdateTable":
-		out, err := run(ctx, body, e.UpdateTable)
+		out, err := run(ctx, h, body, e.UpdateTable)
 		if err != nil {
 			return nil, err
 		}
 		var in server.UpdateTableInput
 		_ = json.Unmarshal(body, &in)
 		h.mu.Lock()
-		h.tables[aws.ToString(in.TableName)] = mergeAttributes(h.tables[aws.ToString(in.TableName)], in.AttributeDefinitions)
+		meta := h.tables[aws.ToString(in.TableName)]
+		if meta.gsis == nil {
+			meta.gsis = map[string][]string{}
+		}
+		meta.attributes = mergeAttributes(meta.attributes, in.AttributeDefinitions)
+		for _, u := range in.GlobalSecondaryIndexUpdates {
+			if u.Create != nil {
+				meta.gsis[aws.ToString(u.Create.IndexName)] = keyNames(u.Create.KeySchema)
+			}
+			if u.Delete != nil {
+				delete(meta.gsis, aws.ToString(u.Delete.IndexName))
+			}
+		}
+		h.tables[aws.ToString(in.TableName)] = meta
 		h.mu.Unlock()
 		desc = out.TableDescription
 	case "DescribeTable":
-		out, err := run(ctx, body, e.DescribeTable)
+		out, err := run(ctx, h, body, e.DescribeTable)
 		if err != nil {
 			return nil, err
 		}
 		desc, key = out.Table, "Table"
 	case "DeleteTable":
 		var in server.DeleteTableInput
-		out, err := run(ctx, body, e.DeleteTable)
+		out, err := run(ctx, h, body, e.DeleteTable)
 		if err != nil {
 			return nil, err
 		}
@@ -189,6 +211,14 @@ func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (a
 		return nil, err
 	}
 	return map[string]any{key: d}, nil
+}
+
+func keyNames(ks []ddbtypes.KeySchemaElement) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = aws.ToString(k.AttributeName)
+	}
+	return out
 }
 
 // mergeAttributes adds or replaces definitions by attribute name.
@@ -232,7 +262,7 @@ func (h *Handler) completeDescription(op string, desc any) (map[string]any, erro
 	}
 	d["TableArn"] = "arn:aws:dynamodb:us-east-1:000000000000:table/" + name
 	h.mu.Lock()
-	if attrs := h.tables[name]; len(attrs) > 0 {
+	if attrs := h.tables[name].attributes; len(attrs) > 0 {
 		d["AttributeDefinitions"] = attrs
 	}
 	h.mu.Unlock()

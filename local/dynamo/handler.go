@@ -32,8 +32,17 @@ type Handler struct {
 	mu     sync.Mutex
 	counts Counts
 	faults []*Fault
-	ttl    map[string]ttlSpec                        // by table name
-	tables map[string][]ddbtypes.AttributeDefinition // existing tables
+	ttl    map[string]ttlSpec   // by table name
+	tables map[string]tableMeta // existing tables
+}
+
+// tableMeta is what the handler keeps about a table besides the engine: the
+// attribute definitions (minidyn does not describe them) and the names of
+// the global secondary indexes.
+type tableMeta struct {
+	attributes []ddbtypes.AttributeDefinition
+	keys       []string            // the table's key attributes
+	gsis       map[string][]string // index name -> its key attributes
 }
 
 type ttlSpec struct {
@@ -47,7 +56,7 @@ func NewHandler() *Handler {
 		engine: server.NewClient(),
 		counts: Counts{},
 		ttl:    map[string]ttlSpec{},
-		tables: map[string][]ddbtypes.AttributeDefinition{},
+		tables: map[string]tableMeta{},
 	}
 }
 
@@ -139,48 +148,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %s is not supported", op))
 	}
-}
-
-// completeDescription adds TableStatus (ACTIVE; DELETING for DeleteTable),
-// TableArn and, for CreateTable, the request's AttributeDefinitions to the
-// table description in a successful response. A response it cannot parse
-// is returned unchanged.
-func completeDescription(op string, out, reqBody []byte) []byte {
-	var resp map[string]map[string]any
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return out
-	}
-	key := "TableDescription"
-	if op == "DescribeTable" {
-		key = "Table"
-	}
-	desc := resp[key]
-	if desc == nil {
-		return out
-	}
-	status := "ACTIVE"
-	if op == "DeleteTable" {
-		status = "DELETING"
-	}
-	if s, _ := desc["TableStatus"].(string); s == "" {
-		desc["TableStatus"] = status
-	}
-	if name, _ := desc["TableName"].(string); name != "" {
-		desc["TableArn"] = "arn:aws:dynamodb:us-east-1:000000000000:table/" + name
-	}
-	if op == "CreateTable" {
-		var req struct {
-			AttributeDefinitions json.RawMessage `json:"AttributeDefinitions"`
-		}
-		if json.Unmarshal(reqBody, &req) == nil && len(req.AttributeDefinitions) > 0 {
-			desc["AttributeDefinitions"] = req.AttributeDefinitions
-		}
-	}
-	patched, err := json.Marshal(resp)
-	if err != nil {
-		return out
-	}
-	return patched
 }
 
 // updateTimeToLive records a table's TTL setting. Like DynamoDB Local, the
