@@ -2,8 +2,11 @@ package dynamo_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,25 +90,54 @@ func tables(t testing.TB, yaml string) []samtemplate.Table {
 	return tt
 }
 
-// setup starts a server, returns a client for it (with the SDK's default
-// retries unless attempts > 0) and creates testTemplate's tables named after their
-// logical IDs.
-func setup(t *testing.T, attempts int) (*dynamo.Server, *dynamodb.Client) {
+// env is one test's server and tables.
+type env struct {
+	srv    *dynamo.Server // nil when testing an external endpoint
+	db     *dynamodb.Client
+	url    string
+	prefix string
+}
+
+// name is the physical name of a testTemplate table.
+func (e env) name(logicalID string) string { return e.prefix + logicalID }
+
+// embedded returns the embedded server, skipping the test on an external one.
+func (e env) embedded(t *testing.T) *dynamo.Server {
 	t.Helper()
-	srv, err := dynamo.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if e.srv == nil {
+		t.Skip("needs the embedded server; AWS_ENDPOINT_URL_DYNAMODB selects another")
 	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Error(err)
+	return e.srv
+}
+
+// setup returns a client (with the SDK's default retries unless
+// attempts > 0) and testTemplate's tables under a fresh prefix. The server
+// is a new embedded one, or, when AWS_ENDPOINT_URL_DYNAMODB is set, that
+// endpoint: the behaviour these tests pin is what ragchat relies on from
+// any DynamoDB (CI cross-checks dynalite this way).
+func setup(t *testing.T, attempts int) env {
+	t.Helper()
+	e := env{url: os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")}
+	if e.url == "" {
+		srv, err := dynamo.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	db := newClient(srv.URL(), attempts)
-	if err := dynamo.CreateTables(context.Background(), db, tables(t, testTemplate), func(id string) string { return id }); err != nil {
+		t.Cleanup(func() {
+			if err := srv.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		e.srv, e.url = srv, srv.URL()
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	e.prefix = "dynamo-test-" + hex.EncodeToString(b) + "-"
+	e.db = newClient(e.url, attempts)
+	if err := dynamo.CreateTables(context.Background(), e.db, tables(t, testTemplate), e.name); err != nil {
 		t.Fatal(err)
 	}
-	return srv, db
+	return e
 }
 
 func newClient(url string, attempts int) *dynamodb.Client {
@@ -139,10 +171,11 @@ func room(id, owner string, createdAt int64) map[string]types.AttributeValue {
 }
 
 func TestPutItem_ConditionalCreateFailsTypedOnCollision(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	put := &dynamodb.PutItemInput{
-		TableName:           aws.String("RoomsTable"),
+		TableName:           aws.String(e.name("RoomsTable")),
 		Item:                room("room-1", "apt001#hong2", 1),
 		ConditionExpression: aws.String("attribute_not_exists(roomId)"),
 	}
@@ -157,14 +190,15 @@ func TestPutItem_ConditionalCreateFailsTypedOnCollision(t *testing.T) {
 }
 
 func TestGetItem_RoundTripsNullEmptyListAndNumbers(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	item := room("room-2", "apt001#hong2", 1769145304307)
 	item["members"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{s("a"), s("b")}}
 	item["custId"] = s("cust-9")
 	empty := room("room-3", "apt001#hong2", 5)
 	for _, it := range []map[string]types.AttributeValue{item, empty} {
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: it}); err != nil {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: it}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +214,7 @@ func TestGetItem_RoundTripsNullEmptyListAndNumbers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
-				TableName: aws.String("RoomsTable"),
+				TableName: aws.String(e.name("RoomsTable")),
 				Key:       map[string]types.AttributeValue{"roomId": s(tc.id)},
 			})
 			if err != nil {
@@ -193,7 +227,7 @@ func TestGetItem_RoundTripsNullEmptyListAndNumbers(t *testing.T) {
 	}
 
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String("RoomsTable"),
+		TableName: aws.String(e.name("RoomsTable")),
 		Key:       map[string]types.AttributeValue{"roomId": s("room-missing")},
 	})
 	if err != nil {
@@ -251,14 +285,15 @@ func sortStrings(ss []string) {
 }
 
 func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-4", "o", 1)}); err != nil {
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: room("room-4", "o", 1)}); err != nil {
 		t.Fatal(err)
 	}
 	touch := func(id string) error {
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String("RoomsTable"),
+			TableName:                 aws.String(e.name("RoomsTable")),
 			Key:                       map[string]types.AttributeValue{"roomId": s(id)},
 			UpdateExpression:          aws.String("SET lastActivityAt = :at"),
 			ConditionExpression:       aws.String("attribute_exists(roomId)"),
@@ -269,7 +304,7 @@ func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
 	if err := touch("room-4"); err != nil {
 		t.Fatalf("touch existing: %v", err)
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("room-4")}})
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("room-4")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +315,7 @@ func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
 	if err := touch("room-none"); !errors.As(err, &ccf) {
 		t.Fatalf("touch missing: got %v, want ConditionalCheckFailedException", err)
 	}
-	get, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("room-none")}})
+	get, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("room-none")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +325,13 @@ func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
 }
 
 func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	key := map[string]types.AttributeValue{"attemptKey": s("apt001#hong2")}
 	for i := range 3 {
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:        aws.String("LoginAttemptsTable"),
+			TableName:        aws.String(e.name("LoginAttemptsTable")),
 			Key:              key,
 			UpdateExpression: aws.String("ADD failures :one SET windowStart = if_not_exists(windowStart, :now), expiresAt = :exp"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -306,7 +342,7 @@ func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
 			t.Fatalf("update %d: %v", i, err)
 		}
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("LoginAttemptsTable"), Key: key, ConsistentRead: aws.Bool(true)})
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("LoginAttemptsTable")), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +353,7 @@ func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
 
 	// A conditional update that only applies while not locked.
 	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String("LoginAttemptsTable"),
+		TableName:                 aws.String(e.name("LoginAttemptsTable")),
 		Key:                       key,
 		UpdateExpression:          aws.String("SET lockedUntil = :until"),
 		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
@@ -327,7 +363,7 @@ func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
 		t.Fatalf("lock: %v", err)
 	}
 	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String("LoginAttemptsTable"),
+		TableName:                 aws.String(e.name("LoginAttemptsTable")),
 		Key:                       key,
 		UpdateExpression:          aws.String("SET lockedUntil = :until"),
 		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
@@ -340,20 +376,21 @@ func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
 }
 
 func TestDeleteItem_MissingItemIsNotAnError(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	key := map[string]types.AttributeValue{"connectionId": s("c-1")}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("ConnectionsTable")), Item: map[string]types.AttributeValue{
 		"connectionId": s("c-1"), "roomId": s("room-1"), "expiresAt": n(10),
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("ConnectionsTable"), Key: key}); err != nil {
+		if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.name("ConnectionsTable")), Key: key}); err != nil {
 			t.Fatalf("delete %d: %v", i, err)
 		}
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ConnectionsTable"), Key: key})
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("ConnectionsTable")), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,14 +400,15 @@ func TestDeleteItem_MissingItemIsNotAnError(t *testing.T) {
 }
 
 func TestQuery_ByOwnerNewestFirstWithLimit(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	for i, created := range []int64{300, 100, 200} {
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room(fmt.Sprintf("room-%d", i), "apt001#hong2", created)}); err != nil {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: room(fmt.Sprintf("room-%d", i), "apt001#hong2", created)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-other", "apt001#kim", 999)}); err != nil {
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: room("room-other", "apt001#kim", 999)}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -385,7 +423,7 @@ func TestQuery_ByOwnerNewestFirstWithLimit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String("RoomsTable"),
+				TableName:                 aws.String(e.name("RoomsTable")),
 				IndexName:                 aws.String("byOwner"),
 				KeyConditionExpression:    aws.String("ownerKey = :o"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(tc.owner)},
@@ -413,7 +451,8 @@ func ids(items []map[string]types.AttributeValue, attr string) []string {
 }
 
 func TestQuery_ByRoomFiltersExpiredConnections(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	conns := []struct {
 		id, room string
@@ -422,14 +461,14 @@ func TestQuery_ByRoomFiltersExpiredConnections(t *testing.T) {
 		{"c-live-1", "room-1", 2000}, {"c-dead", "room-1", 500}, {"c-live-2", "room-1", 1001}, {"c-other", "room-2", 3000},
 	}
 	for _, c := range conns {
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("ConnectionsTable")), Item: map[string]types.AttributeValue{
 			"connectionId": s(c.id), "roomId": s(c.room), "expiresAt": n(c.expires), "userName": s("고객"),
 		}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	out, err := db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String("ConnectionsTable"),
+		TableName:                 aws.String(e.name("ConnectionsTable")),
 		IndexName:                 aws.String("byRoom"),
 		KeyConditionExpression:    aws.String("roomId = :r"),
 		FilterExpression:          aws.String("expiresAt > :now"),
@@ -446,10 +485,11 @@ func TestQuery_ByRoomFiltersExpiredConnections(t *testing.T) {
 }
 
 func TestQuery_MessagesInSortKeyOrderBothDirections(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	for _, sk := range []string{"0000000000002#m-b", "0000000000001#m-a", "0000000000003#m-c"} {
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")), Item: map[string]types.AttributeValue{
 			"roomId": s("room-1"), "sk": s(sk), "text": s("책은 어떤 재료로 만듭니까?\n"),
 		}}); err != nil {
 			t.Fatal(err)
@@ -467,7 +507,7 @@ func TestQuery_MessagesInSortKeyOrderBothDirections(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String("MessagesTable"),
+				TableName:                 aws.String(e.name("MessagesTable")),
 				KeyConditionExpression:    aws.String("roomId = :r"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
 				ScanIndexForward:          aws.Bool(tc.forward),
@@ -487,9 +527,11 @@ func TestQuery_MessagesInSortKeyOrderBothDirections(t *testing.T) {
 }
 
 func TestTimeToLive_RecordedAndDescribed(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	e.embedded(t) // dynalite has no TTL operations
+	db := e.db
 	ctx := context.Background()
-	out, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("ConnectionsTable")})
+	out, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(e.name("ConnectionsTable"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +539,7 @@ func TestTimeToLive_RecordedAndDescribed(t *testing.T) {
 	if d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != "expiresAt" {
 		t.Fatalf("ttl = %s %s, want ENABLED expiresAt", d.TimeToLiveStatus, aws.ToString(d.AttributeName))
 	}
-	out, err = db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("MessagesTable")})
+	out, err = db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(e.name("MessagesTable"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,10 +549,11 @@ func TestTimeToLive_RecordedAndDescribed(t *testing.T) {
 }
 
 func TestDescribeTable_ReportsActiveSoWaitersWork(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
 	w := dynamodb.NewTableExistsWaiter(db)
-	out, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("RoomsTable")}, 5e9)
+	out, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.name("RoomsTable"))}, 5e9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,38 +563,49 @@ func TestDescribeTable_ReportsActiveSoWaitersWork(t *testing.T) {
 }
 
 func TestCreateTables_IsIdempotent(t *testing.T) {
-	_, db := setup(t, 0)
+	e := setup(t, 0)
+	db := e.db
 	ctx := context.Background()
-	if err := dynamo.CreateTables(ctx, db, tables(t, testTemplate), func(id string) string { return id }); err != nil {
+	if err := dynamo.CreateTables(ctx, db, tables(t, testTemplate), e.name); err != nil {
 		t.Fatalf("second CreateTables: %v", err)
 	}
-	out, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
+	var mine []string
+	pages := dynamodb.NewListTablesPaginator(db, &dynamodb.ListTablesInput{Limit: aws.Int32(2)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range out.TableNames {
+			if strings.HasPrefix(name, e.prefix) {
+				mine = append(mine, strings.TrimPrefix(name, e.prefix))
+			}
+		}
 	}
-	if got := fmt.Sprint(out.TableNames); got != "[ConnectionsTable LoginAttemptsTable MessagesTable RoomsTable]" {
+	if got := fmt.Sprint(mine); got != "[ConnectionsTable LoginAttemptsTable MessagesTable RoomsTable]" {
 		t.Fatalf("tables = %s", got)
 	}
 }
 
 func TestThrottle_FailsChosenOperationOnChosenTable(t *testing.T) {
-	srv, _ := setup(t, 0)
+	e := setup(t, 0)
+	srv := e.embedded(t)
 	db := newClient(srv.URL(), 1) // no retries: every throttled call surfaces
 	ctx := context.Background()
 	getConn := func() error {
-		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ConnectionsTable"), Key: map[string]types.AttributeValue{"connectionId": s("c")}})
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("ConnectionsTable")), Key: map[string]types.AttributeValue{"connectionId": s("c")}})
 		return err
 	}
 	getRoom := func() error {
-		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("r")}})
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("r")}})
 		return err
 	}
 	putConn := func() error {
-		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("ConnectionsTable"), Item: map[string]types.AttributeValue{"connectionId": s("c")}})
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("ConnectionsTable")), Item: map[string]types.AttributeValue{"connectionId": s("c")}})
 		return err
 	}
 
-	f := srv.Throttle("GetItem", "ConnectionsTable", 2)
+	f := srv.Throttle("GetItem", e.name("ConnectionsTable"), 2)
 	defer f.Remove()
 	var pte *types.ProvisionedThroughputExceededException
 	for i := range 2 {
@@ -570,7 +624,8 @@ func TestThrottle_FailsChosenOperationOnChosenTable(t *testing.T) {
 }
 
 func TestThrottle_SDKRetriesThroughShortBursts(t *testing.T) {
-	srv, _ := setup(t, 0)
+	e := setup(t, 0)
+	srv := e.embedded(t)
 	db := dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL()),
@@ -584,27 +639,28 @@ func TestThrottle_SDKRetriesThroughShortBursts(t *testing.T) {
 	defer f.Remove()
 	before := srv.Counts()
 	_, err := db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String("MessagesTable"),
+		TableName:                 aws.String(e.name("MessagesTable")),
 		KeyConditionExpression:    aws.String("roomId = :r"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
 	})
 	if err != nil {
 		t.Fatalf("query after two throttles: %v", err)
 	}
-	if got := srv.Counts().Sub(before)[dynamo.Call{Operation: "Query", Table: "MessagesTable"}]; got != 3 {
+	if got := srv.Counts().Sub(before)[dynamo.Call{Operation: "Query", Table: e.name("MessagesTable")}]; got != 3 {
 		t.Fatalf("query requests = %d, want 3 (two throttled, one served)", got)
 	}
 }
 
 func TestThrottle_UnlimitedUntilRemoved(t *testing.T) {
-	srv, _ := setup(t, 0)
+	e := setup(t, 0)
+	srv := e.embedded(t)
 	db := newClient(srv.URL(), 1)
 	ctx := context.Background()
 	put := func() error {
-		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1")}})
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")), Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1")}})
 		return err
 	}
-	f := srv.Throttle("", "MessagesTable", -1)
+	f := srv.Throttle("", e.name("MessagesTable"), -1)
 	var pte *types.ProvisionedThroughputExceededException
 	for i := range 5 {
 		if err := put(); !errors.As(err, &pte) {
@@ -618,13 +674,14 @@ func TestThrottle_UnlimitedUntilRemoved(t *testing.T) {
 }
 
 func TestCounts_PerOperationAndTableWithScanSeparate(t *testing.T) {
-	srv, db := setup(t, 0)
+	e := setup(t, 0)
+	srv, db := e.embedded(t), e.db
 	ctx := context.Background()
 	before := srv.Counts()
-	if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("r")}}); err != nil {
+	if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("r")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("RoomsTable")}); err != nil {
+	if _, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.name("RoomsTable"))}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
@@ -632,9 +689,9 @@ func TestCounts_PerOperationAndTableWithScanSeparate(t *testing.T) {
 	}
 	got := srv.Counts().Sub(before)
 	want := dynamo.Counts{
-		{Operation: "GetItem", Table: "RoomsTable"}: 1,
-		{Operation: "Scan", Table: "RoomsTable"}:    1,
-		{Operation: "ListTables"}:                   1,
+		{Operation: "GetItem", Table: e.name("RoomsTable")}: 1,
+		{Operation: "Scan", Table: e.name("RoomsTable")}:    1,
+		{Operation: "ListTables"}:                           1,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("counts = %v, want %v", got, want)
@@ -646,8 +703,9 @@ func TestCounts_PerOperationAndTableWithScanSeparate(t *testing.T) {
 }
 
 func TestUnsupportedOperation_IsATypedAPIError(t *testing.T) {
-	_, db := setup(t, 0)
-	_, err := db.DescribeContinuousBackups(context.Background(), &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String("RoomsTable")})
+	e := setup(t, 0)
+	db := e.db
+	_, err := db.DescribeContinuousBackups(context.Background(), &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(e.name("RoomsTable"))})
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
 		t.Fatalf("got %v, want UnknownOperationException", err)
@@ -655,7 +713,8 @@ func TestUnsupportedOperation_IsATypedAPIError(t *testing.T) {
 }
 
 func TestConcurrentTableCreationAndItemTraffic(t *testing.T) {
-	srv, db := setup(t, 0)
+	e := setup(t, 0)
+	srv, db := e.embedded(t), e.db
 	ctx := context.Background()
 	tt := tables(t, testTemplate)
 	var wg sync.WaitGroup
@@ -663,10 +722,10 @@ func TestConcurrentTableCreationAndItemTraffic(t *testing.T) {
 	for i := range 10 {
 		wg.Go(func() {
 			prefix := fmt.Sprintf("p%d-", i)
-			errs <- dynamo.CreateTables(ctx, db, tt, func(id string) string { return prefix + id })
+			errs <- dynamo.CreateTables(ctx, db, tt, func(id string) string { return prefix + e.name(id) })
 		})
 		wg.Go(func() {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room(fmt.Sprintf("room-%d", i), "o", int64(i))})
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: room(fmt.Sprintf("room-%d", i), "o", int64(i))})
 			errs <- err
 		})
 	}
@@ -677,7 +736,7 @@ func TestConcurrentTableCreationAndItemTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := srv.Counts()[dynamo.Call{Operation: "CreateTable", Table: "p9-RoomsTable"}]; got != 1 {
+	if got := srv.Counts()[dynamo.Call{Operation: "CreateTable", Table: "p9-" + e.name("RoomsTable")}]; got != 1 {
 		t.Fatalf("CreateTable p9-RoomsTable count = %d, want 1", got)
 	}
 }
@@ -721,29 +780,31 @@ func TestCreateTables_FromTheProjectTemplate(t *testing.T) {
 }
 
 func TestValidation_RejectsWhatDynamoDBRejects(t *testing.T) {
-	_, db := setup(t, 1)
+	e := setup(t, 1)
+	db := e.db
 	ctx := context.Background()
 	big := strings.Repeat("x", 400*1024)
 	tests := []struct {
-		name string
-		want string
-		call func() error
+		name        string
+		want        string
+		dynaliteToo bool // dynalite accepts empty index keys, DynamoDB does not
+		call        func() error
 	}{
-		{"item over 400 KB", "ValidationException", func() error {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: map[string]types.AttributeValue{
+		{"item over 400 KB", "ValidationException", true, func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")), Item: map[string]types.AttributeValue{
 				"roomId": s("r"), "sk": s("1"), "text": s(big),
 			}})
 			return err
 		}},
-		{"batch put over 400 KB", "ValidationException", func() error {
+		{"batch put over 400 KB", "ValidationException", true, func() error {
 			_, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{
-				"MessagesTable": {{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big)}}}},
+				e.name("MessagesTable"): {{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big)}}}},
 			}})
 			return err
 		}},
-		{"consistent read on a global index", "ValidationException", func() error {
+		{"consistent read on a global index", "ValidationException", true, func() error {
 			_, err := db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String("ConnectionsTable"),
+				TableName:                 aws.String(e.name("ConnectionsTable")),
 				IndexName:                 aws.String("byRoom"),
 				KeyConditionExpression:    aws.String("roomId = :r"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":r": s("room-1")},
@@ -751,29 +812,32 @@ func TestValidation_RejectsWhatDynamoDBRejects(t *testing.T) {
 			})
 			return err
 		}},
-		{"empty string key", "ValidationException", func() error {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: map[string]types.AttributeValue{"roomId": s("")}})
+		{"empty string key", "ValidationException", true, func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: map[string]types.AttributeValue{"roomId": s("")}})
 			return err
 		}},
-		{"missing key attribute", "ValidationException", func() error {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: map[string]types.AttributeValue{"other": s("x")}})
+		{"missing key attribute", "ValidationException", true, func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: map[string]types.AttributeValue{"other": s("x")}})
 			return err
 		}},
-		{"empty string index key", "ValidationException", func() error {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("RoomsTable"), Item: room("room-x", "", 1)})
+		{"empty string index key", "ValidationException", false, func() error {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("RoomsTable")), Item: room("room-x", "", 1)})
 			return err
 		}},
-		{"empty string key on read", "ValidationException", func() error {
-			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("RoomsTable"), Key: map[string]types.AttributeValue{"roomId": s("")}})
+		{"empty string key on read", "ValidationException", true, func() error {
+			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("")}})
 			return err
 		}},
-		{"unknown table", "ResourceNotFoundException", func() error {
-			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("NoSuchTable"), Key: map[string]types.AttributeValue{"roomId": s("x")}})
+		{"unknown table", "ResourceNotFoundException", true, func() error {
+			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("NoSuchTable")), Key: map[string]types.AttributeValue{"roomId": s("x")}})
 			return err
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.dynaliteToo {
+				e.embedded(t)
+			}
 			err := tc.call()
 			var apiErr smithy.APIError
 			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tc.want {
@@ -783,7 +847,7 @@ func TestValidation_RejectsWhatDynamoDBRejects(t *testing.T) {
 	}
 
 	item := map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big[:400*1024-20])}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("MessagesTable"), Item: item}); err != nil {
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")), Item: item}); err != nil {
 		t.Fatalf("item just under 400 KB: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -93,8 +94,7 @@ func enableTTL(ctx context.Context, db *dynamodb.Client, name, attr string) erro
 	d, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
 	switch {
 	case errors.As(err, &apiErr):
-		slog.InfoContext(ctx, "time to live not enabled: the server does not support it; items do not expire",
-			"table", name, "attribute", attr, "error", apiErr.ErrorCode())
+		ttlUnsupported(ctx, db, name, attr, apiErr)
 		return nil
 	case err != nil:
 		return fmt.Errorf("describe time to live of %s: %w", name, err)
@@ -112,12 +112,25 @@ func enableTTL(ctx context.Context, db *dynamodb.Client, name, attr string) erro
 	})
 	switch {
 	case errors.As(err, &apiErr):
-		slog.InfoContext(ctx, "time to live not enabled: the server rejected it; items do not expire",
-			"table", name, "attribute", attr, "error", apiErr.ErrorCode())
+		ttlUnsupported(ctx, db, name, attr, apiErr)
 	case err != nil:
 		return fmt.Errorf("enable time to live on %s: %w", name, err)
 	}
 	return nil
+}
+
+// ttlLogged holds the endpoints whose TTL rejection has been logged.
+var ttlLogged sync.Map
+
+// ttlUnsupported logs, once per endpoint and process, that the server
+// rejected a TTL call (test suites create tables many times).
+func ttlUnsupported(ctx context.Context, db *dynamodb.Client, table, attr string, apiErr smithy.APIError) {
+	endpoint := aws.ToString(db.Options().BaseEndpoint)
+	if _, seen := ttlLogged.LoadOrStore(endpoint, true); seen {
+		return
+	}
+	slog.InfoContext(ctx, "time to live not enabled: the server rejects it, items do not expire (logged once per endpoint)",
+		"endpoint", endpoint, "table", table, "attribute", attr, "error", apiErr.ErrorCode())
 }
 
 // waitActive polls DescribeTable until the table and its indexes are ACTIVE.
