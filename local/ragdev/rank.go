@@ -14,13 +14,15 @@ import (
 // "주차하려면"), so whole-word matching fails, and a morphological analyser
 // is too heavy for a dev server. Each word is analysed into variants: the
 // word itself and the stem left after stripping a common ending, a verb
-// suffix and up to two particles ("정전됐어요" -> "정전", "등록하려면" -> "등록"). A variant is represented by its
-// overlapping character bigrams (the approach of Lucene's CJK analyser);
-// a one-syllable variant by itself. Entries are ranked by BM25F over those
+// suffix and up to two particles ("정전됐어요" -> "정전", "등록하려면" ->
+// "등록"). A variant is represented by its overlapping character bigrams
+// (the approach of Lucene's CJK analyser); a one-syllable variant by
+// itself. Entries are ranked by BM25F over those
 // terms, with the question and keywords weighing more than the answer.
 //
-// Only entries that cover enough of the query compete: every content word
-// of the query weighs its largest idf (a word the knowledge base has never
+// A word scores as its best variant, so an ending's bigrams never outweigh
+// the stem. Only entries that cover enough of the query compete: every
+// content word of the query weighs its largest idf (a word the knowledge base has never
 // seen weighs the most) and counts as covered by the share of its best
 // variant's idf mass the entry contains. The best of them is accepted if
 // its score reaches a floor; otherwise the server gives the fallback
@@ -212,17 +214,6 @@ func newQuery(question, context string) query {
 		q.context = append(q.context, true)
 	}
 	return q
-}
-
-// own returns the number of q's words that are not context.
-func (q query) own() int {
-	n := 0
-	for _, c := range q.context {
-		if !c {
-			n++
-		}
-	}
-	return n
 }
 
 // index is a BM25F index over one knowledge base.
