@@ -42,7 +42,12 @@ type conn struct {
 	sourceIP    string
 	userAgent   string
 	domainName  string
-	ws          *websocket.Conn
+
+	// ws is set before ready closes, and stays nil if the upgrade failed.
+	ws    *websocket.Conn
+	ready chan struct{}
+	// closed closes when a server-side close handshake (terminate) ended.
+	closed chan struct{}
 
 	// lastActive is the time since connectedAt of the last client frame or
 	// @connections POST, read with the monotonic clock.
@@ -64,7 +69,16 @@ func (s *Server) newConn(r *http.Request) *conn {
 		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),
 		domainName:  domain,
+		ready:       make(chan struct{}),
+		closed:      make(chan struct{}),
 	}
+}
+
+// socket waits for the upgrade to finish and returns the socket, nil if the
+// upgrade failed.
+func (c *conn) socket() *websocket.Conn {
+	<-c.ready
+	return c.ws
 }
 
 // onFrame sees every client frame header before the frame is read: any frame
@@ -100,7 +114,10 @@ func (c *conn) terminate(cause closeCause) {
 	}
 	c.s.unregister(c)
 	go func() {
-		_ = c.ws.Close(cause.code, cause.reason) // run observes the outcome
+		defer close(c.closed)
+		if ws := c.socket(); ws != nil {
+			_ = ws.Close(cause.code, cause.reason) // run observes the outcome
+		}
 	}()
 }
 
@@ -119,15 +136,20 @@ func (c *conn) run() {
 	close(stop)
 
 	c.mu.Lock()
-	if c.cause == nil {
+	byServer := c.cause != nil
+	if !byServer {
 		cause := clientCause(err)
 		c.cause = &cause
 	}
 	cause := *c.cause
 	c.mu.Unlock()
 
-	c.s.unregister(c)
-	_ = c.ws.CloseNow() // waits for a close handshake still in progress
+	if byServer {
+		<-c.closed // lets the close frame reach the client
+	} else {
+		c.s.unregister(c)
+		_ = c.ws.CloseNow()
+	}
 	c.s.deliverDisconnect(c, cause)
 }
 
@@ -190,9 +212,13 @@ func (c *conn) watch(stop <-chan struct{}) {
 
 // send writes one frame to the client within SendTimeout.
 func (c *conn) send(ctx context.Context, typ websocket.MessageType, data []byte) error {
+	ws := c.socket()
+	if ws == nil {
+		return errors.New("send: websocket upgrade failed")
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.s.cfg.SendTimeout)
 	defer cancel()
-	return c.ws.Write(ctx, typ, data)
+	return ws.Write(ctx, typ, data)
 }
 
 // sendGatewayFrame sends a frame of API Gateway's own; a failure means the

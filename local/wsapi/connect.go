@@ -45,6 +45,13 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		subprotocol = headerValue(resp, "Sec-WebSocket-Protocol")
 	}
 
+	// Registered before the 101 goes out, so that a client that saw it can be
+	// posted to at once; senders wait for the socket.
+	if !s.register(c) {
+		writeAPIError(w, http.StatusServiceUnavailable, "", "Service Unavailable")
+		s.deliverDisconnect(c, causeGoingAway)
+		return
+	}
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true} // API Gateway checks no Origin
 	if subprotocol != "" {
 		opts.Subprotocols = []string{subprotocol}
@@ -52,16 +59,15 @@ func (s *Server) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ws, err := websocket.Accept(&hijackTap{ResponseWriter: w, scan: &frameScanner{onFrame: c.onFrame}}, r, opts)
 	if err != nil {
 		s.log.Warn("websocket accept failed", "connectionId", c.id, "err", err)
+		s.unregister(c)
+		close(c.ready)
 		s.deliverDisconnect(c, causeAbnormal)
+		s.work.Done()
 		return
 	}
 	ws.SetReadLimit(-1) // limits are enforced by the connection itself
 	c.ws = ws
-	if !s.register(c) {
-		_ = ws.Close(causeGoingAway.code, causeGoingAway.reason)
-		s.deliverDisconnect(c, causeGoingAway)
-		return
-	}
+	close(c.ready)
 	s.log.Info("websocket connected", "connectionId", c.id)
 	go c.run()
 }

@@ -71,11 +71,12 @@ func (fi *faultInjector) next() (time.Duration, int) {
 	case fi.f.Status == 0:
 		return latency, 0
 	case fi.f.Count > 0:
+		status := fi.f.Status
 		fi.f.Count--
 		if fi.f.Count == 0 && fi.f.Rate == 0 {
 			fi.f.Status = 0
 		}
-		return latency, fi.f.Status
+		return latency, status
 	case fi.f.Rate > 0 && rand.Float64() < fi.f.Rate:
 		return latency, fi.f.Status
 	}
