@@ -186,12 +186,16 @@ func templatePath() (string, error) {
 	}
 }
 
+// IsEmbedded reports whether tests use the embedded server (no
+// AWS_ENDPOINT_URL_DYNAMODB), where Throttle and NewCounter work.
+func IsEmbedded() bool { return os.Getenv(EndpointVariable) == "" }
+
 // Embedded returns the embedded server, or skips the test when
 // AWS_ENDPOINT_URL_DYNAMODB selects another server (faults and counts exist
 // only on the embedded one).
 func Embedded(t testing.TB) *dynamo.Server {
 	t.Helper()
-	if os.Getenv(EndpointVariable) != "" {
+	if !IsEmbedded() {
 		t.Skipf("testenv: needs the embedded DynamoDB; %s selects another server", EndpointVariable)
 	}
 	Endpoint(t)

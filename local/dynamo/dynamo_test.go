@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -849,5 +850,75 @@ func TestValidation_RejectsWhatDynamoDBRejects(t *testing.T) {
 	item := map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(big[:400*1024-20])}
 	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")), Item: item}); err != nil {
 		t.Fatalf("item just under 400 KB: %v", err)
+	}
+}
+
+func TestControl_ThrottlesAndCountsFromAnotherProcess(t *testing.T) {
+	e := setup(t, 0)
+	srv := e.embedded(t)
+	db := newClient(srv.URL(), 1)
+	ctx := context.Background()
+	ctl := dynamo.Control{URL: srv.URL()}
+	table := e.name("ConnectionsTable")
+	get := func() error {
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"connectionId": s("c")}})
+		return err
+	}
+
+	id, err := ctl.Throttle(ctx, "GetItem", table, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pte *types.ProvisionedThroughputExceededException
+	if err := get(); !errors.As(err, &pte) {
+		t.Fatalf("get under fault: got %v, want ProvisionedThroughputExceededException", err)
+	}
+	if err := ctl.RemoveFault(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err != nil {
+		t.Fatalf("get after RemoveFault: %v", err)
+	}
+	if err := ctl.RemoveFault(ctx, id); err == nil {
+		t.Fatal("removing a removed fault: no error, want 404")
+	}
+	counts, err := ctl.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts[dynamo.Call{Operation: "GetItem", Table: table}]; got != 2 {
+		t.Fatalf("GetItem count = %d, want 2", got)
+	}
+}
+
+func TestControl_RejectsMalformedRequests(t *testing.T) {
+	e := setup(t, 0)
+	srv := e.embedded(t)
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"unknown path", http.MethodGet, "/_local/nothing", "", http.StatusNotFound},
+		{"fault body not JSON", http.MethodPost, "/_local/faults", "x", http.StatusBadRequest},
+		{"fault with n 0", http.MethodPost, "/_local/faults", `{"operation":"GetItem","n":0}`, http.StatusBadRequest},
+		{"fault id not a number", http.MethodDelete, "/_local/faults/x", "", http.StatusBadRequest},
+		{"list faults", http.MethodGet, "/_local/faults", "", http.StatusOK},
+		{"DynamoDB with GET", http.MethodGet, "/", "", http.StatusMethodNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL()+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("status = %d, want %d", res.StatusCode, tc.want)
+			}
+		})
 	}
 }

@@ -60,6 +60,7 @@ func (h *Handler) Counts() Counts {
 // Fault is an injected failure registered with Throttle.
 type Fault struct {
 	h         *Handler
+	id        int
 	operation string
 	table     string
 	remaining int // < 0: unlimited
@@ -90,10 +91,15 @@ func (h *Handler) Throttle(operation, table string, n int) *Fault {
 		message:   throttleMessage,
 	}
 	h.mu.Lock()
+	h.lastFaultID++
+	f.id = h.lastFaultID
 	h.faults = append(h.faults, f)
 	h.mu.Unlock()
 	return f
 }
+
+// ID identifies the fault in the control API (/_local/faults/{id}).
+func (f *Fault) ID() int { return f.id }
 
 // Hits reports how many requests the fault has failed so far.
 func (f *Fault) Hits() int {

@@ -29,11 +29,12 @@ type Handler struct {
 	// exclusive: minidyn guards its table map only for item operations.
 	engineMu sync.RWMutex
 
-	mu     sync.Mutex
-	counts Counts
-	faults []*Fault
-	ttl    map[string]ttlSpec   // by table name
-	tables map[string]tableMeta // existing tables
+	mu          sync.Mutex
+	counts      Counts
+	faults      []*Fault
+	lastFaultID int
+	ttl         map[string]ttlSpec   // by table name
+	tables      map[string]tableMeta // existing tables
 }
 
 // tableMeta is what the handler keeps about a table besides the engine: the
@@ -92,11 +93,16 @@ func (r requestTables) names() []string {
 	return names
 }
 
-// ServeHTTP answers one DynamoDB API request. The operation comes from the
-// X-Amz-Target header ("DynamoDB_20120810.<Operation>"). Every request is
-// counted per operation and table before faults are applied, so a throttled
-// request still counts, as it does on AWS.
+// ServeHTTP answers one DynamoDB API request, or a control request under
+// /_local/ (the control API, see Control). The operation comes from the X-Amz-Target
+// header ("DynamoDB_20120810.<Operation>"). Every request is counted per
+// operation and table before faults are applied, so a throttled request
+// still counts, as it does on AWS.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPrefix) {
+		h.serveControl(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
 		return

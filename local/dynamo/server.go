@@ -18,7 +18,19 @@
 //
 // For tests it counts requests per operation and table (Counts) and injects
 // ProvisionedThroughputExceededException on chosen operations and tables
-// (Throttle).
+// (Throttle), in process or from another process through a small control
+// API under /_local/ (see Control), e.g.
+//
+//	curl -X POST 127.0.0.1:8000/_local/faults -d '{"operation":"GetItem","table":"T","n":-1}'
+//
+// It also rejects what DynamoDB rejects and minidyn lets through: items over
+// 400 KB, empty strings or binaries in table or index key attributes,
+// strongly consistent reads on a global secondary index.
+//
+// Limits: data lives in memory only; TTL never deletes; a Query or Scan
+// costs time in proportion to the whole table (minidyn evaluates the key
+// condition on every item), which is fine at development sizes (about
+// 15 µs per item on a busy 2-core machine).
 package dynamo
 
 import (
