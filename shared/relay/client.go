@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
@@ -64,4 +65,29 @@ func classify(err error) errClass {
 	}
 	// No HTTP response: a transport error (reset, refused, EOF).
 	return errRetry
+}
+
+// Clients makes one @connections client per endpoint and reuses it across
+// invocations. It is safe for concurrent use.
+type Clients struct {
+	cfg     aws.Config
+	mu      sync.Mutex
+	clients map[string]Poster
+}
+
+// NewClients returns a Clients building its clients from cfg with NewClient.
+func NewClients(cfg aws.Config) *Clients {
+	return &Clients{cfg: cfg, clients: map[string]Poster{}}
+}
+
+// For returns the client of endpoint.
+func (c *Clients) For(endpoint string) Poster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.clients[endpoint]
+	if !ok {
+		p = NewClient(c.cfg, endpoint)
+		c.clients[endpoint] = p
+	}
+	return p
 }

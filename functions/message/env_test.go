@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/shared/rag"
+	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/relay/relaytest"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// The seed trace's question, room and (unmangled) user name.
+const (
+	traceQuestion = "책은 어떤 재료로 만듭니까?"
+	traceRoom     = "room-d2dc543d"
+	traceUserName = "고객-4449"
+	traceCompany  = "apt001"
+	callerID      = "R1kmxc2VNjMCFIA="
+)
+
+// traceRequest is the RAG request body of the seed trace, with the user
+// name in correct UTF-8.
+const traceRequest = `{"chat":{"message":"책은 어떤 재료로 만듭니까?","stream":true,"useHistory":true},` +
+	`"meta":{"category1":"","category2":"","companyId":"apt001","sessionId":"room-d2dc543d","userId":"고객-4449","ragSysInfo":"DEFAULT_RAG"}}`
+
+// traceDeltas are the deltas of the seed trace's answer, first empty one included.
+var traceDeltas = []string{"", "책", " 재", "료", " 생산", "과", " 관련된", " 자세", "한", " 정보", "는", " 현재",
+	" 확인", "이", " 어려운", " 점", " 양", "해", " 부탁", "드립니다", ".", " 보다", " 정확", "한", " 안내", "를",
+	" 위해", " 고객", "센터", "([", "고", "객", "센터", " 연락", "처", "])", " 또는", " 관련", " 부", "서", "([",
+	"담당", " 부", "서", " 연락", "처", "])", "로", " 문의", "해주", "시면", " 감사", "하겠습니다", ".", "\n"}
+
+var traceAnswer = strings.Join(traceDeltas, "")
+
+// ragMode is how the test RAG server answers.
+type ragMode int
+
+const (
+	ragTrace         ragMode = iota // the trace's answer, one write per event, then [DONE]
+	ragRefused                      // nothing listens
+	ragStatus500                    // 500 with a JSON error body
+	ragJSONBody                     // 200 with application/json
+	ragStallFirst                   // headers, then nothing
+	ragStallMid                     // a few events, then nothing
+	ragEOFBeforeDone                // a few events, then the body ends
+	ragEndless                      // an event every few ms, never ending
+)
+
+// partialDeltas is what the modes that break mid-stream send first.
+var partialDeltas = traceDeltas[:6]
+
+// ragServer is a test RAG service on loopback.
+type ragServer struct {
+	URL  string
+	stop chan struct{} // closed at cleanup: stalled handlers return
+
+	mu       sync.Mutex
+	mode     ragMode
+	requests []string
+}
+
+func newRAGServer(t *testing.T, mode ragMode) *ragServer {
+	s := &ragServer{mode: mode, stop: make(chan struct{})}
+	if mode == ragRefused {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.URL = "http://" + l.Addr().String()
+		l.Close()
+		return s
+	}
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(func() { close(s.stop); srv.Close() })
+	s.URL = srv.URL
+	return s
+}
+
+// setMode changes how later requests are answered.
+func (s *ragServer) setMode(m ragMode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mode = m
+}
+
+func (s *ragServer) bodies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+func sseEvent(delta string, complete bool) string {
+	return fmt.Sprintf("data: {\"sessionId\": %q, \"delta\": %q, \"isComplete\": %v}\n", traceRoom, delta, complete)
+}
+
+func (s *ragServer) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.requests = append(s.requests, string(body))
+	mode := s.mode
+	s.mu.Unlock()
+	if r.URL.Path != "/v1/chatbot/ask" || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	switch mode {
+	case ragStatus500:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"detail":"Internal Server Error"}`)
+		return
+	case ragJSONBody:
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"answer":"not a stream"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flush := func() { w.(http.Flusher).Flush() }
+	flush()
+	switch mode {
+	case ragTrace:
+		for _, d := range traceDeltas {
+			io.WriteString(w, sseEvent(d, false))
+			flush()
+		}
+		io.WriteString(w, sseEvent("", true)+"data: [DONE]\n")
+	case ragStallFirst:
+		s.wait(r)
+	case ragStallMid, ragEOFBeforeDone:
+		for _, d := range partialDeltas {
+			io.WriteString(w, sseEvent(d, false))
+		}
+		flush()
+		if mode == ragStallMid {
+			s.wait(r)
+		}
+	case ragEndless:
+		for {
+			io.WriteString(w, sseEvent("가", false))
+			flush()
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			case <-s.stop:
+				return
+			}
+		}
+	}
+}
+
+func (s *ragServer) wait(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.stop:
+	}
+}
+
+// env is a message function with everything it talks to: DynamoDB (a real
+// server through testenv), a test RAG service and a test @connections
+// endpoint, and a room with the caller's connection.
+type env struct {
+	t      *testing.T
+	db     *dynamodb.Client
+	tables store.Tables
+	store  *store.Store
+	ws     *relaytest.Endpoint
+	rag    *ragServer
+	h      *Handler
+}
+
+// quiet drops the handler's logs in tests.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testTimeouts keep the stall tests short.
+var testTimeouts = rag.Timeouts{Connect: time.Second, FirstEvent: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
+
+func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env {
+	t.Helper()
+	db, tables := testenv.DynamoDB(t, dbOpts...)
+	e := &env{t: t, db: db, tables: tables, store: store.New(db, tables), ws: relaytest.NewEndpoint(t), rag: newRAGServer(t, mode)}
+	e.h = &Handler{
+		Conns:          e.store,
+		History:        e.store,
+		RAG:            rag.NewClient(e.rag.URL, "DEFAULT_RAG", testTimeouts, nil),
+		Poster:         func(string) relay.Poster { return e.ws.Client() },
+		CallbackURL:    e.ws.URL,
+		Relay:          relay.Options{Backoff: relay.Backoff{Attempts: 6, Base: time.Millisecond, Max: 4 * time.Millisecond}},
+		DeadlineMargin: 100 * time.Millisecond,
+		Log:            quiet,
+	}
+	now := time.Now()
+	if err := e.store.CreateRoom(context.Background(), store.Room{
+		RoomID: traceRoom, CompanyID: traceCompany, UserID: "hong2", RoomName: "hong2", Members: []string{},
+		Status: "BOT", CreatedAt: now.UnixMilli(), LastActivityAt: now.UnixMilli() - 60_000,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.connect(callerID, traceRoom, true)
+	return e
+}
+
+// connect stores a connection of the trace's user in room; live ones are
+// also open at the @connections endpoint.
+func (e *env) connect(id, room string, live bool) {
+	e.t.Helper()
+	now := time.Now()
+	if err := e.store.PutConnection(context.Background(), store.Connection{
+		ConnectionID: id, RoomID: room, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
+		ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(2 * time.Hour).Unix(),
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	if live {
+		e.ws.Open(id)
+	}
+}
+
+// event is a MESSAGE event of route from the caller.
+func event(route, body string) events.APIGatewayWebsocketProxyRequest {
+	return events.APIGatewayWebsocketProxyRequest{
+		Body: body,
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey: route, EventType: "MESSAGE", MessageDirection: "IN", Stage: "prod",
+			ConnectionID: callerID, DomainName: "dl7ptocha9.execute-api.ap-northeast-1.amazonaws.com",
+			RequestID: "R1knPH17NjMFftw=", APIID: "dl7ptocha9", ConnectedAt: time.Now().UnixMilli(),
+		},
+	}
+}
+
+func ask(message string) string {
+	return fmt.Sprintf(`{"action":"sendMessage","message":%q,"category1":"","category2":""}`, message)
+}
+
+// handle runs the handler on ev with ctx, checking the response.
+func (e *env) handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) {
+	e.t.Helper()
+	resp, err := e.h.Handle(ctx, ev)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("Handle = %d, %v; want 200, nil", resp.StatusCode, err)
+	}
+}
+
+// transcripts splits what id received into answers by messageId, in
+// arrival order, checking the client contract of each.
+func (e *env) transcripts(id string) []relaytest.Transcript {
+	e.t.Helper()
+	var out []relaytest.Transcript
+	var cur [][]byte
+	var curID string
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		tr, err := relaytest.Check(cur)
+		if err != nil {
+			e.t.Fatalf("connection %s: %v", id, err)
+		}
+		if tr.Terminal == nil {
+			e.t.Fatalf("connection %s: answer %s has no terminal frame", id, curID)
+		}
+		out = append(out, tr)
+		cur = nil
+	}
+	for _, raw := range e.ws.Frames(id) {
+		fs, err := relaytest.Decode([][]byte{raw})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if fs[0].MessageID != curID {
+			flush()
+			curID = fs[0].MessageID
+		}
+		cur = append(cur, raw)
+	}
+	flush()
+	return out
+}
+
+// only returns the single answer id received.
+func (e *env) only(id string) relaytest.Transcript {
+	e.t.Helper()
+	trs := e.transcripts(id)
+	if len(trs) != 1 {
+		e.t.Fatalf("connection %s received %d answers, want 1", id, len(trs))
+	}
+	return trs[0]
+}
+
+// history returns the room's messages, oldest first.
+func (e *env) history() []store.Message {
+	e.t.Helper()
+	ms, err := e.store.History(context.Background(), traceRoom, 100)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ms
+}
