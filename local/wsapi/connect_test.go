@@ -25,7 +25,7 @@ func TestConnect_EventCarriesAPIGatewayFields(t *testing.T) {
 	rc := ev.RequestContext
 	host := strings.TrimPrefix(h.ts.URL, "http://")
 	checks := []struct {
-		name     string
+		name      string
 		got, want any
 	}{
 		{"routeKey", rc.RouteKey, "$connect"},
