@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// maxBodyBytes bounds a login body: credentials are far smaller.
+const maxBodyBytes = 4 << 10
+
+// loginStore is what login needs from the store.
+type loginStore interface {
+	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
+	LatestRoom(ctx context.Context, companyID, userID string) (store.Room, error)
+	LoginLocked(ctx context.Context, key string, now time.Time) (bool, error)
+	RecordLoginFailure(ctx context.Context, key string, now time.Time) error
+	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// handler serves POST /api/customer/{companyId}/login.
+type handler struct {
+	store     loginStore
+	tokens    *auth.Tokens
+	passwords *auth.Passwords
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+func newHandler(s loginStore, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) *handler {
+	return &handler{store: s, tokens: tokens, passwords: passwords, log: log, now: time.Now}
+}
+
+// loginResponse is the trace's response: all seven keys, in its order,
+// roomId null when the user has no room.
+type loginResponse struct {
+	UserID    string  `json:"userId"`
+	UserName  string  `json:"userName"`
+	Role      string  `json:"role"`
+	Email     string  `json:"email"`
+	Token     string  `json:"token"`
+	RoomID    *string `json:"roomId"`
+	CompanyID string  `json:"companyId"`
+}
+
+// credentials of a login, from the JSON body or the query string.
+type credentials struct {
+	ID       string `json:"id"`
+	Password string `json:"password"`
+}
+
+var (
+	errInvalidCredentials = apigw.NewError(http.StatusUnauthorized, apigw.CodeInvalidCredentials, "invalid id or password")
+	errThrottled          = apigw.NewError(http.StatusTooManyRequests, apigw.CodeLoginThrottled,
+		"too many failed login attempts; try again later")
+)
+
+// Handle answers a login. Unknown users and wrong passwords get the same
+// 401 after the same work (a bcrypt comparison, a failure recorded); a key
+// with MaxLoginFailures recent failures gets 429 before any password is
+// checked, whether or not the user exists. Malformed input gets 400, an
+// oversized body 413. It never returns an error: failures are responses.
+func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	resp, err := h.login(ctx, req)
+	if err != nil {
+		resp = apigw.HTTPError(err)
+		if errors.Is(err, errThrottled) {
+			resp.Headers["Retry-After"] = strconv.Itoa(int(store.LoginCooldown.Seconds()))
+		}
+	}
+	return resp, nil
+}
+
+func (h *handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	companyID := req.PathParameters["companyId"]
+	if !store.ValidCompanyID(companyID) {
+		return events.APIGatewayV2HTTPResponse{}, apigw.BadRequest("invalid company id")
+	}
+	creds, err := readCredentials(req)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	log := h.log.With("companyId", companyID, "userId", creds.ID)
+	key := store.LoginAttemptKey(companyID, creds.ID)
+	now := h.now()
+
+	locked, err := h.store.LoginLocked(ctx, key, now)
+	if err != nil {
+		log.Error("login lock check failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if locked {
+		log.Warn("login throttled")
+		return events.APIGatewayV2HTTPResponse{}, errThrottled
+	}
+
+	user, err := h.store.GetUser(ctx, companyID, creds.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Error("get user failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	// user.PasswordHash is empty for an unknown user: Check then compares
+	// against a dummy hash, taking the same time.
+	if !h.passwords.Check(user.PasswordHash, creds.Password) {
+		if err := h.store.RecordLoginFailure(ctx, key, now); err != nil {
+			log.Error("record login failure failed", "err", err)
+		}
+		log.Info("login refused")
+		return events.APIGatewayV2HTTPResponse{}, errInvalidCredentials
+	}
+
+	if err := h.store.ClearLoginFailures(ctx, key); err != nil {
+		log.Error("clear login failures failed", "err", err)
+	}
+	var roomID *string
+	switch room, err := h.store.LatestRoom(ctx, companyID, user.UserID); {
+	case err == nil:
+		roomID = &room.RoomID
+	case !errors.Is(err, store.ErrNotFound):
+		log.Error("latest room lookup failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	token, err := h.tokens.Issue(auth.Identity{
+		UserID: user.UserID, CompanyID: user.CompanyID, Role: user.Role, Name: user.UserName,
+	}, now)
+	if err != nil {
+		log.Error("issue token failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	log.Info("login succeeded")
+	return apigw.HTTPJSON(http.StatusOK, loginResponse{
+		UserID:    user.UserID,
+		UserName:  user.UserName,
+		Role:      user.Role,
+		Email:     user.Email,
+		Token:     token,
+		RoomID:    roomID,
+		CompanyID: user.CompanyID,
+	}), nil
+}
+
+// readCredentials takes the credentials from the JSON body or, when the
+// body is empty, from the query string (as the trace's clients send them);
+// giving them in both places is refused. Both id and password are required,
+// the id must have a user id's form and the password fit bcrypt.
+func readCredentials(req events.APIGatewayV2HTTPRequest) (credentials, error) {
+	body, err := apigw.Body(req.Body, req.IsBase64Encoded, maxBodyBytes)
+	if err != nil {
+		return credentials{}, err
+	}
+	q, err := apigw.Query(req.RawQueryString, nil, req.QueryStringParameters)
+	if err != nil {
+		return credentials{}, err
+	}
+	var c credentials
+	if strings.TrimSpace(string(body)) != "" {
+		if q.Has("id") || q.Has("password") {
+			return credentials{}, apigw.BadRequest("credentials given both in the body and in the query string")
+		}
+		if err := apigw.DecodeJSON(body, &c); err != nil {
+			return credentials{}, err
+		}
+	} else {
+		if c.ID, err = apigw.One(q, "id"); err != nil {
+			return credentials{}, err
+		}
+		if c.Password, err = apigw.One(q, "password"); err != nil {
+			return credentials{}, err
+		}
+	}
+	switch {
+	case c.ID == "" || c.Password == "":
+		return credentials{}, apigw.BadRequest("id and password are required")
+	case !store.ValidUserID(c.ID):
+		return credentials{}, apigw.BadRequest("invalid id")
+	case len(c.Password) > auth.MaxPasswordLen:
+		return credentials{}, apigw.BadRequest("password longer than %d bytes", auth.MaxPasswordLen)
+	}
+	return c, nil
+}
