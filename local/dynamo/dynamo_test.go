@@ -922,3 +922,42 @@ func TestControl_RejectsMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestPutItem_ReturnValuesAsDynamoDB(t *testing.T) {
+	e := setup(t, 1)
+	ctx := context.Background()
+	put := func(text string, rv types.ReturnValue) (map[string]types.AttributeValue, error) {
+		out, err := e.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:    aws.String(e.name("MessagesTable")),
+			Item:         map[string]types.AttributeValue{"roomId": s("r"), "sk": s("1"), "text": s(text)},
+			ReturnValues: rv,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.Attributes, nil
+	}
+	tests := []struct {
+		name, text string
+		rv         types.ReturnValue
+		want       string
+		wantErr    bool
+	}{
+		{"first put, ALL_OLD: nothing was there", "one", types.ReturnValueAllOld, "<nil>", false},
+		{"default: nothing returned", "two", "", "<nil>", false},
+		{"ALL_OLD: the replaced item", "three", types.ReturnValueAllOld, "{roomId:S(r) sk:S(1) text:S(two) }", false},
+		{"ALL_NEW is not valid for PutItem", "four", types.ReturnValueAllNew, "", true},
+	}
+	for _, tc := range tests {
+		got, err := put(tc.text, tc.rv)
+		var apiErr smithy.APIError
+		switch {
+		case tc.wantErr && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException"):
+			t.Fatalf("%s: got %v, want ValidationException", tc.name, err)
+		case !tc.wantErr && err != nil:
+			t.Fatalf("%s: %v", tc.name, err)
+		case !tc.wantErr && render(got) != tc.want:
+			t.Fatalf("%s: attributes %s, want %s", tc.name, render(got), tc.want)
+		}
+	}
+}

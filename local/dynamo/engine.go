@@ -27,6 +27,15 @@ var errSerialization = &smithy.GenericAPIError{Code: "SerializationException", M
 // handler's validations (for the checks DynamoDB makes and minidyn does
 // not) and calls it.
 func run[In, Out any](ctx context.Context, h *Handler, body []byte, call func(context.Context, *In) (*Out, error)) (*Out, error) {
+	in, err := decode[In](h, body)
+	if err != nil {
+		return nil, err
+	}
+	return call(ctx, in)
+}
+
+// decode decodes and validates an operation's input.
+func decode[In any](h *Handler, body []byte) (*In, error) {
 	var in In
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, errSerialization
@@ -34,7 +43,41 @@ func run[In, Out any](ctx context.Context, h *Handler, body []byte, call func(co
 	if err := h.validate(&in); err != nil {
 		return nil, err
 	}
-	return call(ctx, &in)
+	return &in, nil
+}
+
+// putItem runs PutItem with DynamoDB's ReturnValues: minidyn answers with
+// the new item whatever was asked; DynamoDB returns nothing, or the old
+// item for ALL_OLD (which the handler runs exclusively, so the read and the
+// write are atomic).
+func (h *Handler) putItem(ctx context.Context, body []byte) (map[string]*server.AttributeValue, error) {
+	in, err := decode[server.PutItemInput](h, body)
+	if err != nil {
+		return nil, err
+	}
+	var old map[string]*server.AttributeValue
+	switch in.ReturnValues {
+	case "", ddbtypes.ReturnValueNone:
+	case ddbtypes.ReturnValueAllOld:
+		h.mu.Lock()
+		keys := h.tables[aws.ToString(in.TableName)].keys
+		h.mu.Unlock()
+		key := map[string]*server.AttributeValue{}
+		for _, k := range keys {
+			key[k] = in.Item[k]
+		}
+		got, err := h.engine.GetItem(ctx, &server.GetItemInput{TableName: in.TableName, Key: key})
+		if err != nil {
+			return nil, err
+		}
+		old = got.Item
+	default:
+		return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "ReturnValues can only be ALL_OLD or NONE"}
+	}
+	if _, err := h.engine.PutItem(ctx, in); err != nil {
+		return nil, err
+	}
+	return old, nil
 }
 
 // itemOperation runs an item-level operation and returns the response body.
@@ -49,11 +92,11 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 		}
 		setItem(resp, "Item", out.Item)
 	case "PutItem":
-		out, err := run(ctx, h, body, e.PutItem)
+		old, err := h.putItem(ctx, body)
 		if err != nil {
 			return nil, err
 		}
-		setItem(resp, "Attributes", out.Attributes)
+		setItem(resp, "Attributes", old)
 	case "UpdateItem":
 		out, err := run(ctx, h, body, e.UpdateItem)
 		if err != nil {

@@ -63,6 +63,7 @@ func NewHandler() *Handler {
 
 // requestTables is the part of any request body that names tables.
 type requestTables struct {
+	ReturnValues  string                     `json:"ReturnValues"`
 	TableName     string                     `json:"TableName"`
 	RequestItems  map[string]json.RawMessage `json:"RequestItems"`
 	TransactItems []map[string]struct {
@@ -147,9 +148,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, resp, err)
 	case "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
 		"BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems":
-		h.engineMu.RLock()
+		// A PutItem returning the old item reads, then writes: exclusive.
+		lock, unlock := h.engineMu.RLock, h.engineMu.RUnlock
+		if op == "PutItem" && rt.ReturnValues == string(ddbtypes.ReturnValueAllOld) {
+			lock, unlock = h.engineMu.Lock, h.engineMu.Unlock
+		}
+		lock()
 		resp, err := h.itemOperation(r.Context(), op, body)
-		h.engineMu.RUnlock()
+		unlock()
 		h.reply(w, resp, err)
 	default:
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %s is not supported", op))
