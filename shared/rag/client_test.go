@@ -154,7 +154,10 @@ func TestAsk_Failures(t *testing.T) {
 		ln.Close()
 		return "http://" + addr
 	}
-	tight := Timeouts{Connect: guard, FirstEvent: 100 * time.Millisecond, Idle: 100 * time.Millisecond}
+	// Each stall case makes only the bound under test short, so a slow
+	// machine cannot trip another one first.
+	firstTight := Timeouts{Connect: guard, FirstEvent: 100 * time.Millisecond, Idle: guard}
+	idleTight := Timeouts{Connect: guard, FirstEvent: guard, Idle: 100 * time.Millisecond}
 	loose := Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}
 	tests := []struct {
 		name     string
@@ -186,26 +189,26 @@ func TestAsk_Failures(t *testing.T) {
 				io.WriteString(w, `{"answer":"x"}`)
 			})
 		}, askCode: CodeUnavailable, inErr: "application/json"},
-		{name: "stall before the headers", timeouts: tight, url: func(t *testing.T) string {
+		{name: "stall before the headers", timeouts: firstTight, url: func(t *testing.T) string {
 			return sseServer(t, func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				stall(r, release)
 			})
 		}, askCode: CodeTimeout, inErr: "first-event"},
-		{name: "stall before the first event", timeouts: tight, url: func(t *testing.T) string {
+		{name: "stall before the first event", timeouts: firstTight, url: func(t *testing.T) string {
 			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				eventStream(w)
 				send(w, ": ping\n")
 				stall(r, release)
 			})
 		}, endCode: CodeTimeout, inErr: "first-event"},
-		{name: "stall mid-stream", timeouts: tight, url: func(t *testing.T) string {
+		{name: "stall mid-stream", timeouts: idleTight, url: func(t *testing.T) string {
 			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				eventStream(w)
 				send(w, lines(data("a"), data("b")))
 				stall(r, release)
 			})
 		}, events: []string{"a", "b"}, endCode: CodeTimeout, inErr: "idle"},
-		{name: "keep-alives do not hide a stall", timeouts: tight, url: func(t *testing.T) string {
+		{name: "keep-alives do not hide a stall", timeouts: idleTight, url: func(t *testing.T) string {
 			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				eventStream(w)
 				send(w, lines(data("a")))
@@ -221,17 +224,15 @@ func TestAsk_Failures(t *testing.T) {
 				}
 			})
 		}, events: []string{"a"}, endCode: CodeTimeout, inErr: "idle"},
-		{name: "context deadline", timeouts: loose,
+		{name: "context deadline before the headers", timeouts: loose,
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 100*time.Millisecond)
 			},
 			url: func(t *testing.T) string {
-				return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-					eventStream(w)
-					send(w, lines(data("a")))
+				return sseServer(t, func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 					stall(r, release)
 				})
-			}, events: []string{"a"}, endCode: CodeTimeout, inErr: "deadline"},
+			}, askCode: CodeTimeout, inErr: "deadline"},
 		{name: "EOF before DONE", timeouts: loose, url: func(t *testing.T) string {
 			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
 				eventStream(w)
@@ -260,7 +261,14 @@ func TestAsk_Failures(t *testing.T) {
 				send(w, lines(data("a"), data(strings.Repeat("나", 1<<20/3)), final("!")))
 			})
 		}, events: []string{"a", strings.Repeat("나", 1<<20/3), "!"}},
-		{name: "final event with text and no DONE", timeouts: tight, url: func(t *testing.T) string {
+		{name: "zero timeouts disable the watchdogs", timeouts: Timeouts{}, url: func(t *testing.T) string {
+			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+				eventStream(w)
+				send(w, lines(data("a")))
+				send(w, lines(data("b"), "data: [DONE]"))
+			})
+		}, events: []string{"a", "b"}},
+		{name: "final event with text and no DONE", timeouts: idleTight, url: func(t *testing.T) string {
 			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				eventStream(w)
 				send(w, lines(data("a"), final("b")))
@@ -324,5 +332,66 @@ func checkErr(t *testing.T, op string, err error, code, substr string) {
 	}
 	if !strings.Contains(err.Error(), substr) {
 		t.Errorf("%s error %q does not mention %q", op, err, substr)
+	}
+}
+
+// expiringCtx is a context whose deadline passes when the test says so.
+type expiringCtx struct {
+	context.Context
+	done chan struct{}
+}
+
+func (c expiringCtx) Done() <-chan struct{} { return c.done }
+
+func (c expiringCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func TestStream_ContextDeadlineMidStreamIsTimeout(t *testing.T) {
+	url := sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+		eventStream(w)
+		send(w, lines(data("a")))
+		stall(r, release)
+	})
+	ctx := expiringCtx{Context: context.Background(), done: make(chan struct{})}
+	s, err := NewClient(url, "DEFAULT_RAG", Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}, nil).Ask(ctx, traceRequest)
+	if err != nil {
+		t.Fatalf("Ask: %v", err)
+	}
+	defer s.Close()
+	if ev, err := s.Next(); err != nil || ev.Delta != "a" {
+		t.Fatalf("first event %+v, %v; want a", ev, err)
+	}
+	close(ctx.done)
+	_, err = s.Next()
+	checkErr(t, "Next", err, CodeTimeout, "deadline")
+}
+
+func TestStream_CallerCancelIsInterrupted(t *testing.T) {
+	url := sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+		eventStream(w)
+		send(w, lines(data("a")))
+		stall(r, release)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := NewClient(url, "DEFAULT_RAG", Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}, nil).Ask(ctx, traceRequest)
+	if err != nil {
+		t.Fatalf("Ask: %v", err)
+	}
+	defer s.Close()
+	if ev, err := s.Next(); err != nil || ev.Delta != "a" {
+		t.Fatalf("first event %+v, %v; want a", ev, err)
+	}
+	cancel()
+	_, err = s.Next()
+	checkErr(t, "Next", err, CodeInterrupted, "canceled")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
 }

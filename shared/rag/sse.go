@@ -64,9 +64,10 @@ var (
 // pending payload ends at a blank line, at a data line that is a complete
 // payload on its own (that line then follows as the next event), at
 // [DONE] and at the end of the input; it is then decoded as one payload
-// and becomes an event, or is skipped with its lines counted. A pending payload that
-// is empty or blank ("data:" keep-alives) is dropped silently. One bad
-// line among single-newline events therefore costs only itself.
+// and becomes an event, or is skipped with its lines counted. A pending
+// payload that is empty or blank ("data:" keep-alives) is dropped
+// silently. One bad line among single-newline events therefore costs only
+// itself, and a spec server's multi-line events decode as the spec says.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -124,13 +125,13 @@ func (r *Reader) Next() (Event, error) {
 			r.final = fmt.Errorf("sse: read: %w", err)
 			return Event{}, r.final
 		}
-		if tooLong {
-			r.skipped++
-			continue
-		}
 		if !r.started {
 			r.started = true
 			line = bytes.TrimPrefix(line, utf8BOM)
+		}
+		if tooLong {
+			r.skipped++
+			continue
 		}
 		if len(line) == 0 {
 			if ev, ok := r.flush(); ok {
