@@ -1,0 +1,57 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// DemoUser is a user the stack seeds, with the password to log in with.
+type DemoUser struct {
+	CompanyID, UserID, Password, UserName, Email, Role string
+}
+
+// DemoUsers are the users every local stack has: the trace's hong2 of
+// apt001 and a few more, including one of the dev RAG's second company.
+var DemoUsers = []DemoUser{
+	{"apt001", "hong2", "1234", "고객-275b", "hong2@example.com", "CUSTOMER"},
+	{"apt001", "kim01", "1234", "김민수", "kim01@example.com", "CUSTOMER"},
+	{"apt001", "lee02", "1234", "이서연", "lee02@example.com", "CUSTOMER"},
+	{"book001", "reader1", "1234", "독자-01", "reader1@example.com", "CUSTOMER"},
+}
+
+// seedUsers writes the demo users that do not exist yet; existing users
+// (and passwords changed since) are left alone.
+func seedUsers(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	for _, u := range DemoUsers {
+		_, err := st.GetUser(ctx, u.CompanyID, u.UserID)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("seed: %w", err)
+		}
+		hash, err := auth.Production.Hash(u.Password)
+		if err != nil {
+			return fmt.Errorf("seed %s/%s: %w", u.CompanyID, u.UserID, err)
+		}
+		if err := st.PutUser(ctx, store.User{
+			CompanyID:    u.CompanyID,
+			UserID:       u.UserID,
+			UserName:     u.UserName,
+			Email:        u.Email,
+			Role:         u.Role,
+			PasswordHash: hash,
+			CreatedAt:    time.Now().UnixMilli(),
+		}); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		log.Info("seeded demo user", "companyId", u.CompanyID, "userId", u.UserID)
+	}
+	return nil
+}
