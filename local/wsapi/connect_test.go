@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -211,5 +212,31 @@ func TestNew_RejectsInvalidConfig(t *testing.T) {
 		if _, err := New(tt.cfg, &fakeInvoker{}, nil); err == nil {
 			t.Errorf("%s: New accepted %+v", tt.name, tt.cfg)
 		}
+	}
+}
+
+func TestServer_SocketOutlivesHTTPServerTimeouts(t *testing.T) {
+	h := start(t, Config{}, nil)
+	h.ts.Close()
+	ts := httptest.NewUnstartedServer(h.srv)
+	ts.Config.ReadTimeout = 20 * time.Millisecond
+	ts.Config.WriteTimeout = 20 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+	h.ts = ts
+
+	c, ev := h.dial("", nil)
+	time.Sleep(60 * time.Millisecond) // past both server timeouts
+	if _, err := h.sdk().PostToConnection(ctxGuard(t), postInput(ev.RequestContext.ConnectionID, []byte("late"))); err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	if _, got := read(t, c); string(got) != "late" {
+		t.Errorf("client got %q", got)
+	}
+	if err := c.Write(ctxGuard(t), websocket.MessageText, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(defaultFn).event.Body; got != "still here" {
+		t.Errorf("body = %q", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // frameScanner follows the frame headers of the client-to-server byte
@@ -75,6 +76,10 @@ func (h *hijackTap) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
+	}
+	// The http.Server's read and write timeouts must not end the socket.
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, nil, fmt.Errorf("hijack: clear deadlines: %w", err)
 	}
 	buffered, err := brw.Reader.Peek(brw.Reader.Buffered())
 	if err != nil {
