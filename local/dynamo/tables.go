@@ -22,10 +22,12 @@ import (
 const activePoll = 25 * time.Millisecond
 
 // CreateTables creates every table under the physical name nameFor(LogicalID),
-// on-demand, waits until it and its indexes are usable, and enables its TTL.
-// It is idempotent: a table that already exists is left as it is. A server
-// that rejects UpdateTimeToLive (dynalite) is tolerated and logged, since
-// ragchat never relies on TTL deletion.
+// on-demand, waits until they and their indexes are usable, and enables
+// their TTL. All tables are requested before any is waited for, so servers
+// that create tables asynchronously (dynalite, DynamoDB Local, AWS) create
+// them in parallel. It is idempotent: a table that already exists is left
+// as it is. A server that rejects UpdateTimeToLive (dynalite) is tolerated
+// and logged, since ragchat never relies on TTL deletion.
 func CreateTables(ctx context.Context, db *dynamodb.Client, tables []samtemplate.Table, nameFor func(logicalID string) string) error {
 	for _, t := range tables {
 		name := nameFor(t.LogicalID)
@@ -34,6 +36,9 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, tables []samtemplate
 		if err != nil && !errors.As(err, &inUse) {
 			return fmt.Errorf("create table %s (%s): %w", name, t.LogicalID, err)
 		}
+	}
+	for _, t := range tables {
+		name := nameFor(t.LogicalID)
 		if err := waitActive(ctx, db, name); err != nil {
 			return err
 		}
