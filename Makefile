@@ -65,10 +65,13 @@ bench:
 	$(GO) run ./bench/cmd/ragchat-bench
 
 deps-test: $(DYNALITE)
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing chromium for the browser tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "warning: chromium could not be installed; browser tests will be skipped"; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (browser test, aws CLI test) from Debian"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+		|| echo "warning: could not install$$missing; the tests that need them will be skipped"; \
+	fi
 
 $(DYNALITE):
 	mkdir -p $(CACHE)/node
