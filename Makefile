@@ -70,7 +70,7 @@ deps-test: $(DYNALITE)
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (browser test, aws CLI test) from Debian"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-		|| echo "warning: could not install$$missing; the tests that need them will be skipped"; \
+		|| { echo "could not install$$missing; the tests that need them will be skipped"; [ -z "$$CI" ] || exit 1; }; \
 	fi
 
 $(DYNALITE):
