@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// createAttempts bounds the retries on a room id collision.
+const createAttempts = 5
+
+// roomStore is what chatbot needs from the store.
+type roomStore interface {
+	CreateRoom(ctx context.Context, r store.Room) error
+}
+
+// handler serves POST /api/customer/chatbot.
+type handler struct {
+	store  roomStore
+	tokens *auth.Tokens
+	log    *slog.Logger
+	now    func() time.Time
+	newID  func() string
+}
+
+func newHandler(s roomStore, tokens *auth.Tokens, log *slog.Logger) *handler {
+	return &handler{store: s, tokens: tokens, log: log, now: time.Now, newID: store.NewRoomID}
+}
+
+// roomResponse is the trace's room: all eight keys, in its order, with
+// members [] and explicit nulls.
+type roomResponse struct {
+	RoomID         string   `json:"roomId"`
+	RoomName       string   `json:"roomName"`
+	Members        []string `json:"members"`
+	Status         string   `json:"status"`
+	AssignedAgent  *string  `json:"assignedAgent"`
+	CreatedAt      int64    `json:"createdAt"`
+	LastActivityAt int64    `json:"lastActivityAt"`
+	CustID         *string  `json:"custId"`
+}
+
+var (
+	errNoToken      = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "missing bearer token")
+	errInvalidToken = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "invalid or expired token")
+)
+
+// Handle creates a chatbot room owned by the caller of a valid bearer
+// token (else 401) and answers it in the trace's shape. The room id is
+// fresh from crypto/rand and written conditionally, so an existing room is
+// never overwritten; a collision is retried with a new id. It never
+// returns an error: failures are responses.
+func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	resp, err := h.create(ctx, req)
+	if err != nil {
+		resp = apigw.HTTPError(err)
+		switch {
+		case errors.Is(err, errNoToken):
+			resp.Headers["WWW-Authenticate"] = `Bearer`
+		case errors.Is(err, errInvalidToken):
+			resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+		}
+	}
+	return resp, nil
+}
+
+func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	token, ok := auth.BearerToken(apigw.Header(req.Headers, "Authorization"))
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, errNoToken
+	}
+	now := h.now()
+	id, err := h.tokens.Verify(token, now)
+	if err != nil {
+		h.log.Info("token refused", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, errInvalidToken
+	}
+	log := h.log.With("companyId", id.CompanyID, "userId", id.UserID)
+	room := store.Room{
+		CompanyID:      id.CompanyID,
+		UserID:         id.UserID,
+		RoomName:       id.UserID,
+		Members:        []string{},
+		Status:         store.RoomStatusBot,
+		CreatedAt:      now.UnixMilli(),
+		LastActivityAt: now.UnixMilli(),
+	}
+	for range createAttempts {
+		room.RoomID = h.newID()
+		err = h.store.CreateRoom(ctx, room)
+		if !errors.Is(err, store.ErrExists) {
+			break
+		}
+		log.Warn("room id collision", "roomId", room.RoomID)
+	}
+	if err != nil {
+		log.Error("create room failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("create room: %w", err)
+	}
+	log.Info("room created", "roomId", room.RoomID)
+	return apigw.HTTPJSON(http.StatusOK, roomResponse{
+		RoomID:         room.RoomID,
+		RoomName:       room.RoomName,
+		Members:        room.Members,
+		Status:         room.Status,
+		AssignedAgent:  room.AssignedAgent,
+		CreatedAt:      room.CreatedAt,
+		LastActivityAt: room.LastActivityAt,
+		CustID:         room.CustID,
+	}), nil
+}
