@@ -2,8 +2,15 @@
 // server speaking the DynamoDB JSON protocol over real HTTP, so that the
 // unchanged aws-sdk-go-v2 client (and the aws CLI) can use it through
 // AWS_ENDPOINT_URL_DYNAMODB. The engine is github.com/truora/minidyn; this
-// package wraps its HTTP server and fixes what ragchat and its tools need:
+// package puts its own HTTP front end on it and fixes what ragchat and its
+// tools need:
 //
+//   - empty lists and maps ({"L":[]}, {"M":{}}) are returned as stored
+//     (minidyn's own HTTP handler drops them, and the SDK then decodes an
+//     unrelated value), so the engine is called through its Go API and
+//     responses are encoded here;
+//   - PutItem returns nothing by default and the old item for ALL_OLD
+//     (minidyn always returns the new item);
 //   - table management is serialised with item operations (minidyn guards
 //     its table map only for item operations, which the race detector
 //     reports when tests create tables in parallel);
