@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -447,7 +448,7 @@ func corsOf(tpl *samtemplate.Template) *httpapi.CORS {
 			AllowHeaders:  strs("AllowHeaders"),
 			ExposeHeaders: strs("ExposeHeaders"),
 		}
-		if n, ok := c["MaxAge"].(int); ok {
+		if n, err := strconv.Atoi(fmt.Sprint(c["MaxAge"])); err == nil {
 			cors.MaxAge = n
 		}
 		if b, ok := c["AllowCredentials"].(bool); ok {

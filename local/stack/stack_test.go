@@ -1,0 +1,294 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ragchat/ragchat/internal/samtemplate"
+	"github.com/ragchat/ragchat/local/ragdev"
+)
+
+// guard bounds every wait of the end-to-end test; it only catches hangs.
+const guard = 2 * time.Minute
+
+// lockedBuffer collects the functions' output for a failing test's log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func postJSON(t *testing.T, url, token, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("POST %s: %v in %s", url, err, raw)
+	}
+}
+
+type frame struct {
+	Type       string `json:"type"`
+	SessionID  string `json:"sessionId"`
+	MessageID  string `json:"messageId"`
+	Seq        int    `json:"seq"`
+	Delta      string `json:"delta"`
+	IsComplete bool   `json:"isComplete"`
+	Answer     string `json:"answer"`
+	Code       string `json:"code"`
+}
+
+func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	out := &lockedBuffer{}
+	st, err := Start(ctx, Options{
+		BuildDir:       t.TempDir(),
+		DynamoPort:     0,
+		RAGDev:         ragdev.Options{PieceDelay: -1},
+		FunctionOutput: out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		if t.Failed() {
+			t.Logf("function output:\n%s", out)
+		}
+	})
+
+	var login struct {
+		UserID, UserName, Token, CompanyID string
+		RoomID                             *string
+	}
+	postJSON(t, st.URLs.HTTP+"/api/customer/apt001/login", "", `{"id":"hong2","password":"1234"}`, &login)
+	if login.UserName != "고객-275b" || login.CompanyID != "apt001" || login.Token == "" || login.RoomID != nil {
+		t.Fatalf("login = %+v", login)
+	}
+	var room struct{ RoomID, Status string }
+	postJSON(t, st.URLs.HTTP+"/api/customer/chatbot", login.Token, ``, &room)
+	if !strings.HasPrefix(room.RoomID, "room-") || room.Status != "BOT" {
+		t.Fatalf("room = %+v", room)
+	}
+
+	q := url.Values{"token": {login.Token}, "roomId": {room.RoomID}}
+	c, resp, err := websocket.Dial(ctx, st.URLs.WebSocket+"?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatalf("websocket connect: %v (response %+v)", err, resp)
+	}
+	defer c.CloseNow()
+	msg := `{"action":"sendMessage","message":"관리비는 언제까지 내야 하나요?","category1":"","category2":""}`
+	if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+
+	var text strings.Builder
+	var last frame
+	for seq := 1; ; seq++ {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read frame %d: %v", seq, err)
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("frame %d %s: %v", seq, data, err)
+		}
+		if f.Type == "" { // API Gateway's own frames carry no type
+			seq--
+			continue
+		}
+		if f.Seq != seq || f.SessionID != room.RoomID {
+			t.Fatalf("frame %s: want seq %d in session %s", data, seq, room.RoomID)
+		}
+		if f.Type == "error" {
+			t.Fatalf("error frame %s", data)
+		}
+		text.WriteString(f.Delta)
+		if f.Type == "complete" {
+			last = f
+			break
+		}
+	}
+	if !last.IsComplete || text.Len() == 0 {
+		t.Fatalf("complete frame %+v after %q", last, text.String())
+	}
+	if last.Answer != "" && last.Answer != text.String() {
+		t.Fatalf("complete.answer %q, deltas %q", last.Answer, text.String())
+	}
+	turns := st.RAG.History(room.RoomID)
+	if len(turns) != 1 || turns[0].Answer != text.String() {
+		t.Fatalf("deltas %q, dev RAG answered %+v", text.String(), turns)
+	}
+	if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFunctionEnv_TemplateThenLocalOverridesThenEnvVarsFile(t *testing.T) {
+	root, err := findRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resolver{tpl: tpl, region: "ap-northeast-2", accountID: "123456789012", tables: map[string]string{
+		"UsersTable": "p-UsersTable", "RoomsTable": "p-RoomsTable", "ConnectionsTable": "p-ConnectionsTable",
+		"MessagesTable": "p-MessagesTable", "LoginAttemptsTable": "p-LoginAttemptsTable",
+	}}
+	overrides := map[string]string{"RAG_URL": "http://127.0.0.1:8040", "TOKEN_SECRET": "local-secret"}
+	file := EnvVars{
+		"Parameters":      {"LOG_LEVEL": "DEBUG", "RAG_SYS_INFO": "ALL"},
+		"MessageFunction": {"RAG_SYS_INFO": "MESSAGE_ONLY", "RAG_URL": "http://rag.example"},
+	}
+	want := map[string]map[string]string{
+		"LoginFunction": {
+			"USERS_TABLE":      "p-UsersTable",
+			"ROOMS_TABLE":      "p-RoomsTable",
+			"TOKEN_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:ragchat-local-TokenSecret",
+			"TOKEN_TTL":        "12h",
+			"RAG_URL":          "http://127.0.0.1:8040",
+			"TOKEN_SECRET":     "local-secret",
+			"LOG_LEVEL":        "DEBUG",
+			"RAG_SYS_INFO":     "ALL",
+		},
+		"MessageFunction": {
+			"CONNECTIONS_TABLE": "p-ConnectionsTable",
+			"RAG_URL":           "http://rag.example",
+			"RAG_SYS_INFO":      "MESSAGE_ONLY",
+			"LOG_LEVEL":         "DEBUG",
+		},
+	}
+	for _, fn := range fns {
+		w, ok := want[fn.LogicalID]
+		if !ok {
+			continue
+		}
+		env, err := r.functionEnv(fn, overrides, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range w {
+			if env[k] != v {
+				t.Errorf("%s: %s = %q, want %q", fn.LogicalID, k, env[k], v)
+			}
+		}
+	}
+}
+
+func TestLoadEnvVars_ReadsSamLocalFormat(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    EnvVars
+		wantErr bool
+	}{
+		{"strings, numbers and booleans",
+			`{"Parameters":{"LOG_LEVEL":"DEBUG","N":5,"B":true},"LoginFunction":{"TOKEN_TTL":"1h"}}`,
+			EnvVars{"Parameters": {"LOG_LEVEL": "DEBUG", "N": "5", "B": "true"}, "LoginFunction": {"TOKEN_TTL": "1h"}}, false},
+		{"nested value", `{"Parameters":{"X":{"a":1}}}`, nil, true},
+		{"not sections", `{"LOG_LEVEL":"DEBUG"}`, nil, true},
+		{"not JSON", `LOG_LEVEL=DEBUG`, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "env.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadEnvVars(path)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !equalEnvVars(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func equalEnvVars(a, b EnvVars) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for s, vars := range a {
+		if len(vars) != len(b[s]) {
+			return false
+		}
+		for k, v := range vars {
+			if b[s][k] != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestCorsOf_ReadsTheHttpApiCorsConfiguration(t *testing.T) {
+	tpl, err := samtemplate.Parse([]byte(`
+Resources:
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: ["*"]
+        AllowMethods: [POST, OPTIONS]
+        AllowHeaders: [Authorization, Content-Type]
+        MaxAge: 600
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := corsOf(tpl)
+	if c == nil || strings.Join(c.AllowOrigins, ",") != "*" || strings.Join(c.AllowMethods, ",") != "POST,OPTIONS" ||
+		strings.Join(c.AllowHeaders, ",") != "Authorization,Content-Type" || c.MaxAge != 600 {
+		t.Fatalf("cors = %+v", c)
+	}
+}
