@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// connectionLifetime is how long a stored connection counts as live:
+// API Gateway closes every websocket after 2 hours; the margin covers
+// clock skew, and $disconnect or a 410 removes it sooner.
+const connectionLifetime = 2*time.Hour + 5*time.Minute
+
+// connectStore is what connect needs from the store.
+type connectStore interface {
+	GetRoom(ctx context.Context, roomID string) (store.Room, error)
+	PutConnection(ctx context.Context, c store.Connection) error
+}
+
+// handler serves the websocket $connect route.
+type handler struct {
+	store  connectStore
+	tokens *auth.Tokens
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+func newHandler(s connectStore, tokens *auth.Tokens, log *slog.Logger) *handler {
+	return &handler{store: s, tokens: tokens, log: log, now: time.Now}
+}
+
+var (
+	errNoToken      = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "missing token")
+	errInvalidToken = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "invalid or expired token")
+	// errNotYourRoom answers both an unknown room and a room of another
+	// user or company, so that the handshake is no oracle for which room
+	// ids exist.
+	errNotYourRoom = apigw.NewError(http.StatusForbidden, apigw.CodeForbidden, "no such room for this user")
+)
+
+// Handle accepts the handshake of $connect?token=<JWT>&roomId=<id> when
+// the token verifies and the room exists and belongs to the token's
+// company and user, and stores the connection (expiresAt = now +
+// connectionLifetime, epoch seconds). It refuses with 401 for a missing or
+// invalid token, 400 for a missing or malformed roomId (or a parameter
+// given twice), 403 for an unknown room or a room that is not the
+// caller's. It never returns an error: failures are responses.
+func (h *handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if err := h.connect(ctx, req); err != nil {
+		return apigw.WSError(err), nil
+	}
+	return apigw.WSOK(), nil
+}
+
+func (h *handler) connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) error {
+	connID := req.RequestContext.ConnectionID
+	log := h.log.With("connectionId", connID)
+	q, err := apigw.Query("", req.MultiValueQueryStringParameters, req.QueryStringParameters)
+	if err != nil {
+		return err
+	}
+	token, err := apigw.One(q, "token")
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		log.Info("connect refused: no token")
+		return errNoToken
+	}
+	now := h.now()
+	id, err := h.tokens.Verify(token, now)
+	if err != nil {
+		log.Info("connect refused: token", "err", err)
+		return errInvalidToken
+	}
+	log = log.With("companyId", id.CompanyID, "userId", id.UserID)
+	roomID, err := apigw.One(q, "roomId")
+	if err != nil {
+		return err
+	}
+	if !store.ValidRoomID(roomID) {
+		return apigw.BadRequest("missing or invalid roomId")
+	}
+	log = log.With("roomId", roomID)
+	room, err := h.store.GetRoom(ctx, roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		log.Info("connect refused: unknown room")
+		return errNotYourRoom
+	case err != nil:
+		log.Error("get room failed", "err", err)
+		return err
+	case room.CompanyID != id.CompanyID || room.UserID != id.UserID:
+		log.Warn("connect refused: room of another user", "roomCompanyId", room.CompanyID)
+		return errNotYourRoom
+	}
+	if connID == "" {
+		log.Error("connect event without connectionId")
+		return errors.New("connect event without connectionId")
+	}
+	err = h.store.PutConnection(ctx, store.Connection{
+		ConnectionID: connID,
+		RoomID:       roomID,
+		UserID:       id.UserID,
+		UserName:     id.Name,
+		CompanyID:    id.CompanyID,
+		ConnectedAt:  now.UnixMilli(),
+		ExpiresAt:    now.Add(connectionLifetime).Unix(),
+	})
+	if err != nil {
+		log.Error("put connection failed", "err", err)
+		return fmt.Errorf("connect %s: %w", connID, err)
+	}
+	log.Info("connected")
+	return nil
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+var (
+	testSecret = []byte("test-secret-test-secret-test-secret!")
+	hong2      = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}
+)
+
+const traceToken = "eyJ1c2VySWQiOiJob25nMiIsInVzZXJOYW1lIjoi6rOg6rCdLTI3NWIiLCJyb2xlIjoiQ1VTVE9NRVIiLCJlbWFpbCI6ImhvbmcyQGV4YW1wbGUuY29tIiwidG9rZW4iOm51bGwsInJvb21JZCI6bnVsbCwiY29tcGFueUlkIjoiYXB0MDAxIn0="
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	h      *handler
+	st     *store.Store
+	tables store.Tables
+	logs   *syncBuffer
+}
+
+// newEnv returns a connect handler over fresh tables with rooms:
+// room-0000a001 of apt001/hong2, room-0000a002 of apt001/kim and
+// room-0000b001 of apt002/hong2 (same user id, another company).
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db, tables := testenv.DynamoDB(t)
+	st := store.New(db, tables)
+	for _, r := range []store.Room{
+		{RoomID: "room-0000a001", CompanyID: "apt001", UserID: "hong2"},
+		{RoomID: "room-0000a002", CompanyID: "apt001", UserID: "kim"},
+		{RoomID: "room-0000b001", CompanyID: "apt002", UserID: "hong2"},
+	} {
+		r.Members, r.Status, r.RoomName = []string{}, store.RoomStatusBot, r.UserID
+		if err := st.CreateRoom(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return &env{h: newHandler(st, auth.NewTokens(testSecret, time.Hour), log), st: st, tables: tables, logs: logs}
+}
+
+func mint(t *testing.T, id auth.Identity, at time.Time) string {
+	t.Helper()
+	s, err := auth.NewTokens(testSecret, time.Hour).Issue(id, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// request is a $connect event with the given query parameters (each
+// value list as API Gateway puts it in both maps).
+func request(connID string, query map[string][]string) events.APIGatewayWebsocketProxyRequest {
+	r := events.APIGatewayWebsocketProxyRequest{
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey: "$connect", EventType: "CONNECT", ConnectionID: connID, Stage: "prod",
+		},
+	}
+	if len(query) > 0 {
+		r.QueryStringParameters = map[string]string{}
+		r.MultiValueQueryStringParameters = query
+		for k, v := range query {
+			r.QueryStringParameters[k] = v[len(v)-1]
+		}
+	}
+	return r
+}
+
+func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
+	t.Helper()
+	resp, err := e.h.Handle(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Handle returned an error: %v", err)
+	}
+	return resp
+}
+
+func errorCode(t *testing.T, resp events.APIGatewayProxyResponse) string {
+	t.Helper()
+	var b apigw.ErrorBody
+	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
+		t.Fatalf("error body %q: %v", resp.Body, err)
+	}
+	return b.Code
+}
+
+func TestConnect_OwnRoomIsAcceptedAndStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := time.Now()
+	resp := e.call(t, request("conn-1", map[string][]string{"token": {mint(t, hong2, before)}, "roomId": {"room-0000a001"}}))
+	after := time.Now()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	c, err := e.st.GetConnection(context.Background(), "conn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RoomID != "room-0000a001" || c.UserID != "hong2" || c.CompanyID != "apt001" || c.UserName != "고객-275b" {
+		t.Fatalf("connection = %+v", c)
+	}
+	if lo, hi := before.Add(connectionLifetime).Unix(), after.Add(connectionLifetime).Unix(); c.ExpiresAt < lo || c.ExpiresAt > hi {
+		t.Fatalf("expiresAt = %d, want in [%d, %d] (epoch s)", c.ExpiresAt, lo, hi)
+	}
+	if c.ConnectedAt < before.UnixMilli() || c.ConnectedAt > after.UnixMilli() {
+		t.Fatalf("connectedAt = %d, want epoch ms in [%d, %d]", c.ConnectedAt, before.UnixMilli(), after.UnixMilli())
+	}
+	if conns, err := e.st.RoomConnections(context.Background(), "room-0000a001", after); err != nil || len(conns) != 1 {
+		t.Fatalf("RoomConnections = %+v, %v", conns, err)
+	}
+}
+
+func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now()
+	good := mint(t, hong2, now)
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(bytes.Replace(payload, []byte(`"hong2"`), []byte(`"kim"`), 1)) + "." + parts[2]
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
+		"sub": "hong2", "companyId": "apt001", "exp": now.Add(time.Hour).Unix(),
+	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := auth.NewTokens([]byte("another-secret-another-secret-0123"), time.Hour).Issue(hong2, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := func(kv ...string) map[string][]string {
+		m := map[string][]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = append(m[kv[i]], kv[i+1])
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		query  map[string][]string
+		status int
+		code   string
+	}{
+		{"no query at all", nil, 401, apigw.CodeUnauthorized},
+		{"no token", q("roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"empty token", q("token", "", "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"trace base64 token", q("token", traceToken, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"expired token", q("token", mint(t, hong2, now.Add(-2*time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"token issued in the future", q("token", mint(t, hong2, now.Add(time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"alg none", q("token", none, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"wrong key", q("token", otherKey, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"tampered payload", q("token", tampered, "roomId", "room-0000a002"), 401, apigw.CodeUnauthorized},
+		{"token given twice", q("token", good, "token", good, "roomId", "room-0000a001"), 400, apigw.CodeBadRequest},
+		{"no roomId", q("token", good), 400, apigw.CodeBadRequest},
+		{"roomId given twice", q("token", good, "roomId", "room-0000a001", "roomId", "room-0000a002"), 400, apigw.CodeBadRequest},
+		{"roomId with slash", q("token", good, "roomId", "room-0000a001/../x"), 400, apigw.CodeBadRequest},
+		{"roomId with injection", q("token", good, "roomId", `room" OR "1"="1`), 400, apigw.CodeBadRequest},
+		{"roomId in unicode", q("token", good, "roomId", "방-1"), 400, apigw.CodeBadRequest},
+		{"roomId invalid UTF-8", q("token", good, "roomId", "room-\xff"), 400, apigw.CodeBadRequest},
+		{"unknown room", q("token", good, "roomId", "room-0000ffff"), 403, apigw.CodeForbidden},
+		{"room of another user", q("token", good, "roomId", "room-0000a002"), 403, apigw.CodeForbidden},
+		{"room of another company", q("token", mint(t, auth.Identity{UserID: "hong2", CompanyID: "apt003"}, now), "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
+		{"same user id in another company", q("token", good, "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
+	}
+	for _, c := range cases {
+		resp := e.call(t, request("conn-x", c.query))
+		if resp.StatusCode != c.status || errorCode(t, resp) != c.code {
+			t.Errorf("%s: status %d body %s; want %d %s", c.name, resp.StatusCode, resp.Body, c.status, c.code)
+		}
+	}
+	if _, err := e.st.GetConnection(context.Background(), "conn-x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused handshake stored a connection: %v", err)
+	}
+	// An unknown room and a foreign room are answered alike.
+	unknown := e.call(t, request("conn-x", q("token", good, "roomId", "room-0000ffff")))
+	foreign := e.call(t, request("conn-x", q("token", good, "roomId", "room-0000a002")))
+	if !reflect.DeepEqual(unknown, foreign) {
+		t.Fatalf("unknown room %+v, foreign room %+v", unknown, foreign)
+	}
+	logs := e.logs.String()
+	for _, tok := range []string{good, otherKey, tampered, traceToken} {
+		if strings.Contains(logs, tok) {
+			t.Fatalf("logs contain a token:\n%s", logs)
+		}
+	}
+}
+
+func TestConnect_EventWithoutConnectionIDIs500(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp := e.call(t, request("", map[string][]string{"token": {mint(t, hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 500 || errorCode(t, resp) != apigw.CodeInternal {
+		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	testenv.Throttle(t, "PutItem", e.tables.Connections, -1)
+	resp := e.call(t, request("conn-t", map[string][]string{"token": {mint(t, hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 500 || errorCode(t, resp) != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
+		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestConnect_SampleEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if err := e.st.CreateRoom(context.Background(), store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2",
+		RoomName: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "connect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req events.APIGatewayWebsocketProxyRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatalf("events/connect.json: %v", err)
+	}
+	// As shipped, its token is signed with a key nobody has and long expired.
+	if resp := e.call(t, req); resp.StatusCode != 401 {
+		t.Fatalf("sample token: status %d, want 401: %s", resp.StatusCode, resp.Body)
+	}
+	fresh := mint(t, hong2, time.Now())
+	req.QueryStringParameters["token"] = fresh
+	req.MultiValueQueryStringParameters["token"] = []string{fresh}
+	if resp := e.call(t, req); resp.StatusCode != 200 {
+		t.Fatalf("fresh token: status %d: %s", resp.StatusCode, resp.Body)
+	}
+	c, err := e.st.GetConnection(context.Background(), req.RequestContext.ConnectionID)
+	if err != nil || c.RoomID != "room-52d2b5b6" || c.UserName != "고객-275b" {
+		t.Fatalf("connection = %+v, %v", c, err)
+	}
+}

@@ -1,0 +1,36 @@
+// Command connect is the ConnectFunction Lambda: the websocket $connect route.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/config"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+func main() {
+	ctx := context.Background()
+	cfg, err := config.Load()
+	log := cfg.Logger()
+	if err != nil {
+		log.Error("load config", "err", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		log.Error("load AWS config", "err", err)
+		os.Exit(1)
+	}
+	secret, err := cfg.Secret(ctx, awsCfg)
+	if err != nil {
+		log.Error("load token secret", "err", err)
+		os.Exit(1)
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
+	lambda.Start(newHandler(st, auth.NewTokens(secret, cfg.TokenTTL), log).Handle)
+}

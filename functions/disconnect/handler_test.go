@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+type env struct {
+	h      *handler
+	st     *store.Store
+	tables store.Tables
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db, tables := testenv.DynamoDB(t)
+	st := store.New(db, tables)
+	return &env{h: newHandler(st, slog.New(slog.NewJSONHandler(io.Discard, nil))), st: st, tables: tables}
+}
+
+func (e *env) put(t *testing.T, connID string) {
+	t.Helper()
+	if err := e.st.PutConnection(context.Background(), store.Connection{ConnectionID: connID, RoomID: "room-0000a001",
+		UserID: "hong2", CompanyID: "apt001", ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func request(connID string) events.APIGatewayWebsocketProxyRequest {
+	return events.APIGatewayWebsocketProxyRequest{RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+		RouteKey: "$disconnect", EventType: "DISCONNECT", ConnectionID: connID, DisconnectStatusCode: 1001,
+	}}
+}
+
+func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) {
+	t.Helper()
+	resp, err := e.h.Handle(context.Background(), req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("Handle = %+v, %v; want 200", resp, err)
+	}
+}
+
+func TestDisconnect_DeletesTheConnectionAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.put(t, "conn-1")
+	e.put(t, "conn-2")
+	for _, id := range []string{"conn-1", "conn-1", "never-connected", ""} {
+		e.call(t, request(id))
+	}
+	if _, err := e.st.GetConnection(context.Background(), "conn-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("conn-1 still there: %v", err)
+	}
+	if _, err := e.st.GetConnection(context.Background(), "conn-2"); err != nil {
+		t.Fatalf("conn-2 was touched: %v", err)
+	}
+}
+
+func TestDisconnect_StoreFailureStillAnswers200(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.put(t, "conn-1")
+	testenv.Throttle(t, "DeleteItem", e.tables.Connections, -1)
+	e.call(t, request("conn-1"))
+}
+
+func TestDisconnect_SampleEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "disconnect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req events.APIGatewayWebsocketProxyRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		t.Fatalf("events/disconnect.json: %v", err)
+	}
+	e.put(t, req.RequestContext.ConnectionID)
+	e.call(t, req)
+	e.call(t, req) // delivered twice
+	if _, err := e.st.GetConnection(context.Background(), req.RequestContext.ConnectionID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("connection still there: %v", err)
+	}
+}
