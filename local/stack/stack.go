@@ -32,6 +32,7 @@ import (
 	"github.com/ragchat/ragchat/local/httpapi"
 	"github.com/ragchat/ragchat/local/lambda"
 	"github.com/ragchat/ragchat/local/ragdev"
+	"github.com/ragchat/ragchat/local/web"
 	"github.com/ragchat/ragchat/local/wsapi"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -46,6 +47,14 @@ const (
 	// and running invocations before killing the environments.
 	ShutdownGrace = 10 * time.Second
 )
+
+// DefaultSuggestions are questions the dev RAG server answers for apt001.
+var DefaultSuggestions = []string{
+	"관리비는 언제까지 내야 하나요?",
+	"방문 차량은 어떻게 등록하나요?",
+	"분리수거는 언제 하나요?",
+	"택배는 어디서 찾나요?",
+}
 
 // Options configure a stack. Ports are fixed numbers, or 0 for a free one.
 type Options struct {
@@ -88,9 +97,9 @@ type Options struct {
 	// WebSocket configures the WebSocket API's limits and faults; its
 	// Stage, Routes and RouteSelectionExpression come from the template.
 	WebSocket wsapi.Config
-	// Web serves the pages of the HTTP API's port that are no API route
-	// (the chat page); nil serves none.
-	Web http.Handler
+	// Suggestions are the questions the chat page offers as one-click
+	// chips; DefaultSuggestions when nil.
+	Suggestions []string
 
 	// Logger gets the stack's own lines (builds, servers, requests); nil
 	// discards them.
@@ -184,6 +193,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Suggestions == nil {
+		o.Suggestions = DefaultSuggestions
 	}
 	return nil
 }
@@ -322,7 +334,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		httpRoutes[i] = httpapi.Route{Method: r.Method, Path: r.Path, Function: r.Function}
 	}
 	api, err := httpapi.New(httpRoutes, s.Pool, httpapi.Options{
-		Fallback: opts.Web,
+		Fallback: web.Handler(web.Config{WebSocketURL: s.URLs.WebSocket, Suggestions: opts.Suggestions}),
 		CORS:     corsOf(tpl),
 		Logger:   s.log.With("api", "http"),
 	})

@@ -65,6 +65,22 @@ func postJSON(t *testing.T, url, token, body string, out any) {
 	}
 }
 
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, raw)
+	}
+}
+
 type frame struct {
 	Type       string `json:"type"`
 	SessionID  string `json:"sessionId"`
@@ -98,6 +114,12 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 			t.Logf("function output:\n%s", out)
 		}
 	})
+
+	var page struct{ WebSocketURL string }
+	getJSON(t, st.URLs.HTTP+"/config.json", &page)
+	if page.WebSocketURL != st.URLs.WebSocket {
+		t.Fatalf("chat page config points at %q, want %q", page.WebSocketURL, st.URLs.WebSocket)
+	}
 
 	var login struct {
 		UserID, UserName, Token, CompanyID string
