@@ -961,3 +961,101 @@ func TestPutItem_ReturnValuesAsDynamoDB(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchWriteAndGet_RoundTripItems(t *testing.T) {
+	e := setup(t, 0)
+	ctx := context.Background()
+	rooms := e.name("RoomsTable")
+	var writes []types.WriteRequest
+	for i := range 3 {
+		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: room(fmt.Sprintf("room-b%d", i), "o", int64(i))}})
+	}
+	if _, err := e.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{rooms: writes}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{rooms: {
+		{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{"roomId": s("room-b1")}}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{rooms: {Keys: []map[string]types.AttributeValue{
+		{"roomId": s("room-b0")}, {"roomId": s("room-b1")}, {"roomId": s("room-b2")},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(out.Responses[rooms], "roomId")
+	sortStrings(got)
+	if fmt.Sprint(got) != "[room-b0 room-b2]" {
+		t.Fatalf("batch get = %v, want [room-b0 room-b2]", got)
+	}
+	for _, it := range out.Responses[rooms] {
+		if got, want := render(it), render(room(ids([]map[string]types.AttributeValue{it}, "roomId")[0], "o", 0)); got[:10] != want[:10] {
+			t.Fatalf("item %s, want the shape of %s", got, want)
+		}
+		if renderValue(it["members"]) != "L[]" {
+			t.Fatalf("members = %s, want L[]", renderValue(it["members"]))
+		}
+	}
+}
+
+func TestTransactions_AreRefusedAsOnDynalite(t *testing.T) {
+	e := setup(t, 1)
+	ctx := context.Background()
+	rooms := e.name("RoomsTable")
+	_, err := e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(rooms), Item: room("room-t1", "o", 1)}},
+	}})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
+		t.Fatalf("TransactWriteItems: got %v, want UnknownOperationException", err)
+	}
+	_, err = e.db.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
+		{Get: &types.Get{TableName: aws.String(rooms), Key: map[string]types.AttributeValue{"roomId": s("room-t1")}}},
+	}})
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
+		t.Fatalf("TransactGetItems: got %v, want UnknownOperationException", err)
+	}
+}
+
+func TestUpdateItem_ReturnValuesKeepEmptyLists(t *testing.T) {
+	e := setup(t, 0)
+	ctx := context.Background()
+	rooms := e.name("RoomsTable")
+	if _, err := e.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(rooms), Item: room("room-u", "o", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	empty := &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	one := &types.AttributeValueMemberL{Value: []types.AttributeValue{s("agent")}}
+	tests := []struct {
+		name  string
+		rv    types.ReturnValue
+		value types.AttributeValue
+		want  string
+	}{
+		{"UPDATED_OLD: the empty list before", types.ReturnValueUpdatedOld, one, "{members:L[] }"},
+		{"UPDATED_NEW: the empty list after", types.ReturnValueUpdatedNew, empty, "{members:L[] }"},
+		{"ALL_OLD: whole item with NULLs", types.ReturnValueAllOld, one, "{assignedAgent:NULL(true) createdAt:N(1) custId:NULL(true) lastActivityAt:N(1) members:L[] ownerKey:S(o) roomId:S(room-u) status:S(BOT) }"},
+		{"ALL_NEW: whole item", types.ReturnValueAllNew, empty, "{assignedAgent:NULL(true) createdAt:N(1) custId:NULL(true) lastActivityAt:N(1) members:L[] ownerKey:S(o) roomId:S(room-u) status:S(BOT) }"},
+		{"NONE: nothing", types.ReturnValueNone, one, "<nil>"},
+	}
+	for _, tc := range tests {
+		out, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(rooms),
+			Key:                       map[string]types.AttributeValue{"roomId": s("room-u")},
+			UpdateExpression:          aws.String("SET members = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": tc.value},
+			ReturnValues:              tc.rv,
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		attrs := out.Attributes
+		if len(attrs) == 0 {
+			attrs = nil
+		}
+		if got := render(attrs); got != tc.want {
+			t.Fatalf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -80,6 +80,50 @@ func (h *Handler) putItem(ctx context.Context, body []byte) (map[string]*server.
 	return old, nil
 }
 
+// updateItem runs UpdateItem. For ReturnValues ALL_OLD, UPDATED_OLD and
+// UPDATED_NEW minidyn returns deep copies that lose empty lists and maps,
+// so the handler (running these exclusively) reads the item before and
+// after the update and returns the named attributes from those reads.
+func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*server.AttributeValue, error) {
+	in, err := decode[server.UpdateItemInput](h, body)
+	if err != nil {
+		return nil, err
+	}
+	switch in.ReturnValues {
+	case ddbtypes.ReturnValueAllOld, ddbtypes.ReturnValueUpdatedOld, ddbtypes.ReturnValueUpdatedNew:
+	default:
+		out, err := h.engine.UpdateItem(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return out.Attributes, nil
+	}
+	get := &server.GetItemInput{TableName: in.TableName, Key: in.Key}
+	before, err := h.engine.GetItem(ctx, get)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.engine.UpdateItem(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	source := before.Item
+	if in.ReturnValues == ddbtypes.ReturnValueUpdatedNew {
+		after, err := h.engine.GetItem(ctx, get)
+		if err != nil {
+			return nil, err
+		}
+		source = after.Item
+	}
+	attrs := make(map[string]*server.AttributeValue, len(out.Attributes))
+	for k := range out.Attributes {
+		if v, ok := source[k]; ok {
+			attrs[k] = v
+		}
+	}
+	return attrs, nil
+}
+
 // itemOperation runs an item-level operation and returns the response body.
 func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (any, error) {
 	e := h.engine
@@ -98,11 +142,11 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 		}
 		setItem(resp, "Attributes", old)
 	case "UpdateItem":
-		out, err := run(ctx, h, body, e.UpdateItem)
+		attrs, err := h.updateItem(ctx, body)
 		if err != nil {
 			return nil, err
 		}
-		setItem(resp, "Attributes", out.Attributes)
+		setItem(resp, "Attributes", attrs)
 	case "DeleteItem":
 		out, err := run(ctx, h, body, e.DeleteItem)
 		if err != nil {
@@ -158,21 +202,6 @@ func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (an
 			}
 		}
 		resp["UnprocessedItems"] = unprocessed
-	case "TransactGetItems":
-		out, err := run(ctx, h, body, e.TransactGetItems)
-		if err != nil {
-			return nil, err
-		}
-		responses := make([]map[string]any, len(out.Responses))
-		for i, r := range out.Responses {
-			responses[i] = map[string]any{}
-			setItem(responses[i], "Item", r.Item)
-		}
-		resp["Responses"] = responses
-	case "TransactWriteItems":
-		if _, err := run(ctx, h, body, e.TransactWriteItems); err != nil {
-			return nil, err
-		}
 	default:
 		return nil, fmt.Errorf("item operation %s: not dispatched", op)
 	}

@@ -146,11 +146,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, err := h.tableOperation(r.Context(), op, body)
 		h.engineMu.Unlock()
 		h.reply(w, resp, err)
+	case "TransactGetItems", "TransactWriteItems":
+		writeError(w, http.StatusBadRequest, "UnknownOperationException",
+			"transactions are not supported here (minidyn's rollback loses empty lists and maps; dynalite has none; ragchat does not use them)")
 	case "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-		"BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems":
-		// A PutItem returning the old item reads, then writes: exclusive.
+		"BatchGetItem", "BatchWriteItem":
+		// Writes returning values are read-write-read sequences: exclusive.
 		lock, unlock := h.engineMu.RLock, h.engineMu.RUnlock
-		if op == "PutItem" && rt.ReturnValues == string(ddbtypes.ReturnValueAllOld) {
+		if (op == "PutItem" || op == "UpdateItem") && rt.ReturnValues != "" && rt.ReturnValues != string(ddbtypes.ReturnValueNone) {
 			lock, unlock = h.engineMu.Lock, h.engineMu.Unlock
 		}
 		lock()

@@ -20,6 +20,11 @@
 //     recorded; expired items are never deleted, as with DynamoDB Local, so
 //     readers must filter on the TTL attribute);
 //   - ListTables is implemented;
+//   - UpdateItem's ReturnValues ALL_OLD, UPDATED_OLD and UPDATED_NEW keep
+//     empty lists and maps (minidyn's deep copies drop them);
+//   - transactions are refused with UnknownOperationException, as dynalite
+//     refuses them: minidyn's rollback drops every empty list and map of
+//     the table, and ragchat does not use transactions;
 //   - unknown operations and malformed requests get DynamoDB-shaped JSON
 //     errors the SDK can decode, instead of plain-text bodies.
 //

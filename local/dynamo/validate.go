@@ -40,14 +40,6 @@ func (h *Handler) validate(in any) error {
 				}
 			}
 		}
-	case *server.TransactWriteItemsInput:
-		for _, it := range in.TransactItems {
-			if it.Put != nil {
-				if err := h.checkItem(aws.ToString(it.Put.TableName), it.Put.Item); err != nil {
-					return err
-				}
-			}
-		}
 	case *server.QueryInput:
 		return h.checkIndexRead(aws.ToString(in.TableName), aws.ToString(in.IndexName), aws.ToBool(in.ConsistentRead))
 	case *server.ScanInput:
