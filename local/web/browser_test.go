@@ -1,0 +1,445 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/coder/websocket"
+
+	"github.com/ragchat/ragchat/local/ragdev"
+)
+
+// stepTimeout guards each browser step against a deadlock; it is not a
+// performance bound.
+const stepTimeout = 30 * time.Second
+
+const fakeToken = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJob25nMiIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln" // exp 2100
+
+// answerer answers one question on the socket; n counts questions from 1.
+type answerer func(ctx context.Context, c *websocket.Conn, n int, question, roomID string) error
+
+// fakeStack serves the page with a fake HTTP API on one origin (as the
+// local stack does) and a fake WebSocket API on another.
+type fakeStack struct {
+	page, ws *httptest.Server
+	conns    atomic.Int32
+	roomID   string
+}
+
+func newFakeStack(t *testing.T, suggestions []string, answer answerer) *fakeStack {
+	t.Helper()
+	fs := &fakeStack{roomID: "room-0a1b2c3d"}
+	var asked atomic.Int32
+	fs.ws = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.URL.Path != "/prod" || q.Get("token") != fakeToken || q.Get("roomId") != fs.roomID {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"127.0.0.1:*"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		fs.conns.Add(1)
+		for {
+			_, data, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			var m struct{ Action, Message, Category1, Category2 string }
+			if json.Unmarshal(data, &m) != nil || m.Action != "sendMessage" {
+				continue
+			}
+			if err := answer(r.Context(), c, int(asked.Add(1)), m.Message, fs.roomID); err != nil {
+				return
+			}
+		}
+	}))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/customer/{companyId}/login", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ ID, Password string }
+		if json.NewDecoder(r.Body).Decode(&body) != nil || r.PathValue("companyId") != "apt001" ||
+			body.ID != "hong2" || body.Password != "1234" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code":"INVALID_CREDENTIALS","message":"invalid company, user or password"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"userId":"hong2","userName":"고객-275b","role":"CUSTOMER","email":"hong2@example.com","token":%q,"roomId":null,"companyId":"apt001"}`, fakeToken)
+	})
+	mux.HandleFunc("POST /api/customer/chatbot", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+fakeToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"roomId":%q,"roomName":"hong2","members":[],"status":"BOT","assignedAgent":null,"createdAt":1769145304307,"lastActivityAt":1769145304307,"custId":null}`, fs.roomID)
+	})
+	mux.Handle("/", Handler(Config{WebSocketURL: "ws" + strings.TrimPrefix(fs.ws.URL, "http") + "/prod", Suggestions: suggestions}))
+	fs.page = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		fs.ws.CloseClientConnections()
+		fs.ws.Close()
+		fs.page.Close()
+	})
+	return fs
+}
+
+func send(ctx context.Context, c *websocket.Conn, frame string) error {
+	return c.Write(ctx, websocket.MessageText, []byte(frame))
+}
+
+func frame(v map[string]any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// splitRunes cuts s into pieces of n runes.
+func splitRunes(s string, n int) []string {
+	var out []string
+	rs := []rune(s)
+	for len(rs) > 0 {
+		k := min(n, len(rs))
+		out = append(out, string(rs[:k]))
+		rs = rs[k:]
+	}
+	return out
+}
+
+// chromium starts a headless Chromium for the test, or skips it when there
+// is none.
+func chromium(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Skip("no Chromium on PATH (apt-get install chromium): skipping the browser test")
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "ko-KR"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("start Chromium %s: %v", path, err)
+	}
+	return ctx
+}
+
+// do runs browser steps under the step timeout.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func textContent(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// exceptions collects the page's uncaught exceptions.
+func exceptions(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var out []string
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				mu.Lock()
+				out = append(out, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), out...)
+	}
+}
+
+func login(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	do(t, ctx, "log in",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#user"), "hong2"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "1234"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
+		chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)),
+	)
+}
+
+// pressEnter presses and releases Enter as a keyboard does: a keyDown that
+// carries the text, so that preventDefault on it stops the newline.
+// (chromedp.SendKeys sends the newline as a separate char event.)
+func pressEnter() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: kb.KeyDown, Key: "Enter", Code: "Enter", Text: "\r",
+			UnmodifiedText: "\r", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+		up := down
+		up.Type, up.Text, up.UnmodifiedText = kb.KeyUp, "", ""
+		for _, ev := range []input.DispatchKeyEventParams{down, up} {
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
+				return fmt.Errorf("dispatch %s Enter: %w", ev.Type, err)
+			}
+		}
+		return nil
+	})
+}
+
+func ask(t *testing.T, ctx context.Context, question string) {
+	t.Helper()
+	do(t, ctx, "ask "+question,
+		chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)),
+		chromedp.SendKeys(chromedp.CSS("#input"), question),
+		pressEnter(),
+		chromedp.WaitReady(chromedp.CSS(`#input:placeholder-shown`)),
+	)
+}
+
+func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
+	answers := map[string]string{
+		"관리비는 언제까지 내야 하나요?": "관리비는 매월 25일까지 납부해 주시면 됩니다.\n자동이체, 가상계좌, 카드 납부 중에서 고르실 수 있습니다.",
+		"주차 등록은요?":          "입주민 차량은 관리사무소에서 바로 등록해 드립니다.\n두 번째 차량은 월 2만 원입니다.",
+		"헬스장 요금은요?":         "헬스장 이용 요금은 1인 월 2만 원입니다.",
+	}
+	answer := func(ctx context.Context, c *websocket.Conn, n int, question, roomID string) error {
+		id := fmt.Sprintf("m-%d", n)
+		delta := func(seq int, d string) error {
+			return send(ctx, c, frame(map[string]any{"type": "delta", "sessionId": roomID, "messageId": id, "seq": seq, "delta": d, "isComplete": false}))
+		}
+		switch question {
+		case "#error":
+			if err := delta(1, "잠시만"); err != nil {
+				return err
+			}
+			if err := delta(2, " 기다려"); err != nil {
+				return err
+			}
+			return send(ctx, c, frame(map[string]any{"type": "error", "sessionId": roomID, "messageId": id, "seq": 3,
+				"code": "RAG_TIMEOUT", "message": "the answer service did not respond in time", "isComplete": true}))
+		case "#drop":
+			return c.Close(websocket.StatusGoingAway, "bye")
+		}
+		text, ok := answers[question]
+		if !ok {
+			return fmt.Errorf("unexpected question %q", question)
+		}
+		// API Gateway's own frame, without a type, comes first.
+		if err := send(ctx, c, `{"message": "Endpoint request timed out", "connectionId": "abc=", "requestId": "xyz="}`); err != nil {
+			return err
+		}
+		pieces := splitRunes(text, 3)
+		order := make([]int, len(pieces))
+		for i := range order {
+			order[i] = i
+		}
+		if n == 1 {
+			order[1], order[2] = order[2], order[1] // seq 3 arrives before seq 2
+		}
+		if n == 2 {
+			order = append(order[:2], order[3:]...) // seq 3 is lost: complete repairs it
+		}
+		for _, i := range order {
+			if err := delta(i+1, pieces[i]); err != nil {
+				return err
+			}
+		}
+		complete := map[string]any{"type": "complete", "sessionId": roomID, "messageId": id, "seq": len(pieces) + 1,
+			"delta": "", "isComplete": true, "answer": text}
+		if n == 1 {
+			delete(complete, "answer") // as for an answer too long to repeat: the seq order alone must be right
+		}
+		return send(ctx, c, frame(complete))
+	}
+	fs := newFakeStack(t, nil, answer)
+	ctx := chromium(t, 1000, 800)
+	errs := exceptions(ctx)
+	login(t, ctx, fs.page.URL)
+
+	ask(t, ctx, "관리비는 언제까지 내야 하나요?")
+	do(t, ctx, "first answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-1"][data-state="done"]`)))
+	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-1"] .text`), answers["관리비는 언제까지 내야 하나요?"]; got != want {
+		t.Fatalf("first answer %q, want %q", got, want)
+	}
+
+	ask(t, ctx, "주차 등록은요?")
+	do(t, ctx, "repaired answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-2"][data-state="done"]`)))
+	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-2"] .text`), answers["주차 등록은요?"]; got != want {
+		t.Fatalf("repaired answer %q, want %q", got, want)
+	}
+
+	ask(t, ctx, "#error")
+	do(t, ctx, "error frame", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-3"][data-state="error"]`)))
+	if got := textContent(t, ctx, `li.bot[data-message-id="m-3"] .text`); got != "잠시만 기다려" {
+		t.Errorf("partial answer before the error %q", got)
+	}
+	if got := textContent(t, ctx, `li.bot[data-message-id="m-3"] .error-box`); !strings.Contains(got, "RAG_TIMEOUT") ||
+		!strings.Contains(got, "did not respond in time") {
+		t.Errorf("error box %q lacks the code and message", got)
+	}
+
+	ask(t, ctx, "#drop")
+	do(t, ctx, "interrupted question", chromedp.WaitReady(chromedp.CSS(`li.bot[data-state="error"]:not([data-message-id])`)))
+	do(t, ctx, "reconnect", chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)))
+	ask(t, ctx, "헬스장 요금은요?")
+	do(t, ctx, "answer after reconnecting", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-5"][data-state="done"]`)))
+	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-5"] .text`), answers["헬스장 요금은요?"]; got != want {
+		t.Fatalf("answer after reconnecting %q, want %q", got, want)
+	}
+	if n := fs.conns.Load(); n != 2 {
+		t.Errorf("%d websocket connections, want 2 (one reconnect)", n)
+	}
+
+	ctxCount, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	bots, err := chromedp.Run(ctxCount, chromedp.Evaluate[int](`document.querySelectorAll("li.msg.bot").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bots != 6 { // the greeting and five questions; API Gateway's frames add none
+		t.Errorf("%d bot messages, want 6", bots)
+	}
+	if e := errs(); len(e) > 0 {
+		t.Errorf("page exceptions: %v", e)
+	}
+}
+
+func TestChatPage_ShowsLoginErrors(t *testing.T) {
+	fs := newFakeStack(t, nil, func(context.Context, *websocket.Conn, int, string, string) error { return nil })
+	ctx := chromium(t, 800, 700)
+	do(t, ctx, "wrong password",
+		chromedp.Navigate(fs.page.URL),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#user"), "hong2"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "wrong"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	if got := textContent(t, ctx, "#login-error"); !strings.Contains(got, "INVALID_CREDENTIALS") || !strings.Contains(got, "401") {
+		t.Fatalf("login error %q lacks the code and status", got)
+	}
+}
+
+// ragdevAnswerer relays the dev RAG server's answers as the message
+// function does, one delta frame per SSE event.
+func ragdevAnswerer(ragURL string) answerer {
+	return func(ctx context.Context, c *websocket.Conn, n int, question, roomID string) error {
+		body, _ := json.Marshal(map[string]any{
+			"chat": map[string]any{"message": question, "stream": true, "useHistory": true},
+			"meta": map[string]any{"category1": "", "category2": "", "companyId": "apt001", "sessionId": roomID,
+				"userId": "고객-275b", "ragSysInfo": "DEFAULT_RAG"},
+		})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ragURL+"/v1/chatbot/ask", strings.NewReader(string(body)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		id, seq, answer := fmt.Sprintf("m-%d", n), 0, ""
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok || data == "[DONE]" {
+				continue
+			}
+			var ev struct{ Delta string }
+			if json.Unmarshal([]byte(data), &ev) != nil || ev.Delta == "" {
+				continue
+			}
+			seq++
+			answer += ev.Delta
+			if err := send(ctx, c, frame(map[string]any{"type": "delta", "sessionId": roomID, "messageId": id, "seq": seq,
+				"delta": ev.Delta, "isComplete": false})); err != nil {
+				return err
+			}
+		}
+		return send(ctx, c, frame(map[string]any{"type": "complete", "sessionId": roomID, "messageId": id, "seq": seq + 1,
+			"delta": "", "isComplete": true, "answer": answer}))
+	}
+}
+
+// TestChatPage_Screenshot writes a screenshot of a conversation with the
+// dev RAG server to the file named by RAGCHAT_SCREENSHOT (the README's
+// docs/chat-page.png); it is skipped when the variable is unset.
+func TestChatPage_Screenshot(t *testing.T) {
+	out := os.Getenv("RAGCHAT_SCREENSHOT")
+	if out == "" {
+		t.Skip("RAGCHAT_SCREENSHOT not set")
+	}
+	rag := httptest.NewServer(ragdev.New(ragdev.Options{PieceDelay: 5 * time.Millisecond}))
+	defer rag.Close()
+	fs := newFakeStack(t, []string{"관리비 납부 방법", "주차 등록", "분리수거 요일"}, ragdevAnswerer(rag.URL))
+	ctx := chromium(t, 1100, 1120)
+	login(t, ctx, fs.page.URL)
+	for i, q := range []string{"관리비는 언제까지 내야 하나요?", "윗집 발소리 때문에 너무 힘들어요", "택배는 어디서 찾아요?"} {
+		ask(t, ctx, q)
+		do(t, ctx, "answer", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`li.bot[data-message-id="m-%d"][data-state="done"]`, i+1))))
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

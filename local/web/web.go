@@ -1,0 +1,75 @@
+// Package web is the browser chat page of the local stack: plain HTML, CSS
+// and JavaScript with no build step, embedded in the binary.
+//
+// The page logs a customer in (POST {apiBase}/api/customer/{companyId}/login
+// with a JSON body), opens a chatbot room (POST {apiBase}/api/customer/chatbot
+// with the bearer token), connects to the WebSocket API
+// ({webSocketUrl}?token=…&roomId=…), sends sendMessage frames and renders the
+// answer as it streams: deltas in seq order, repaired from the answer of the
+// complete frame, error frames shown with their code, frames without a type
+// (API Gateway's own) ignored. It reconnects on its own with backoff and on
+// request, keeps its session in sessionStorage and lets the user point it at
+// another (deployed) stack from its settings panel, kept in localStorage.
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Config tells the page where the APIs are. It is served as /config.json;
+// the user's own settings in the page win over it.
+type Config struct {
+	// APIBase is the base URL of the HTTP API, e.g.
+	// "https://abc.execute-api.eu-west-1.amazonaws.com". Empty means the
+	// page's own origin (the local stack serves both on one port).
+	APIBase string `json:"apiBase"`
+	// WebSocketURL is the URL of the WebSocket API stage, e.g.
+	// "ws://127.0.0.1:3001/prod". Empty means ws(s)://<page host>:3001/prod.
+	WebSocketURL string `json:"webSocketUrl"`
+	// Suggestions are questions offered as one-click chips in an empty
+	// conversation; none when empty.
+	Suggestions []string `json:"suggestions"`
+}
+
+// contentSecurityPolicy allows the page's own assets only, and connections
+// to any HTTP API and WebSocket API the user configures.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Handler serves the chat page: GET / (index.html), its assets (/app.js,
+// /style.css, /favicon.svg) and GET /config.json with cfg. Other paths get
+// 404, other methods 405. Every response carries a strict Content Security
+// Policy and is not cached, so an edited page shows on reload.
+func Handler(cfg Config) http.Handler {
+	if cfg.Suggestions == nil {
+		cfg.Suggestions = []string{}
+	}
+	configJSON, err := json.Marshal(cfg)
+	if err != nil {
+		panic("web: marshal config: " + err.Error()) // strings only: cannot fail
+	}
+	assets, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic("web: embedded assets: " + err.Error()) // the embed pattern guarantees the directory
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(configJSON)
+	})
+	mux.Handle("GET /", http.FileServerFS(assets))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		mux.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,86 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
+	cfg := Config{APIBase: "https://api.example.com", WebSocketURL: "wss://ws.example.com/prod", Suggestions: []string{"관리비는요?"}}
+	ts := httptest.NewServer(Handler(cfg))
+	defer ts.Close()
+	tests := []struct {
+		path, contentType, contains string
+	}{
+		{"/", "text/html; charset=utf-8", `<html lang="ko">`},
+		{"/app.js", "text/javascript; charset=utf-8", "sendMessage"},
+		{"/style.css", "text/css; charset=utf-8", "word-break: keep-all"},
+		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/config.json", "application/json", `"webSocketUrl":"wss://ws.example.com/prod"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(ts.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != tt.contentType {
+				t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if !strings.Contains(string(b), tt.contains) {
+				t.Fatalf("body lacks %q", tt.contains)
+			}
+			for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Cache-Control"} {
+				if resp.Header.Get(h) == "" {
+					t.Errorf("no %s header", h)
+				}
+			}
+		})
+	}
+	resp, err := http.Get(ts.URL + "/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got Config
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.APIBase != cfg.APIBase || got.WebSocketURL != cfg.WebSocketURL || len(got.Suggestions) != 1 {
+		t.Fatalf("config.json = %+v, want %+v", got, cfg)
+	}
+}
+
+func TestHandler_EmptyConfigLetsThePageDeriveEndpoints(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Handler(Config{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/config.json", nil))
+	if got := rec.Body.String(); got != `{"apiBase":"","webSocketUrl":"","suggestions":[]}` {
+		t.Fatalf("config.json = %s", got)
+	}
+}
+
+func TestHandler_RejectsOtherPathsAndMethods(t *testing.T) {
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/nope.js", http.StatusNotFound},
+		{http.MethodGet, "/api/customer/apt001/login", http.StatusNotFound},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/config.json", http.StatusMethodNotAllowed},
+	}
+	h := Handler(Config{})
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.status)
+		}
+	}
+}
