@@ -9,7 +9,6 @@ ARTIFACTS_DIR ?= .aws-sam/manual
 CACHE         := .cache
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DYNALITE      := $(CACHE)/node/node_modules/.bin/dynalite
-DYNALITE_PORT ?= 4567
 FUZZTIME      ?= 10s
 
 GOBUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
@@ -41,11 +40,13 @@ unit:
 # The store and handler suites again, against dynalite (a second,
 # independent DynamoDB implementation) instead of the embedded server.
 test-dynalite: $(DYNALITE)
-	@set -e; \
-	$(DYNALITE) --port $(DYNALITE_PORT) --host 127.0.0.1 >$(CACHE)/dynalite.log 2>&1 & pid=$$!; \
+	@set -e; rm -f $(CACHE)/dynalite.port; \
+	NODE_PATH=$(abspath $(CACHE))/node/node_modules node -e 'const s=require("dynalite")({createTableMs:0,deleteTableMs:0,updateTableMs:0});s.listen(0,"127.0.0.1",()=>console.log(s.address().port))' >$(CACHE)/dynalite.port 2>$(CACHE)/dynalite.log & pid=$$!; \
 	trap "kill $$pid" EXIT; \
-	for i in $$(seq 1 50); do (echo >/dev/tcp/127.0.0.1/$(DYNALITE_PORT)) 2>/dev/null && break; sleep 0.2; done; \
-	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$(DYNALITE_PORT) $(GO) test -count=1 -timeout 10m ./shared/store/... ./functions/...
+	for i in $$(seq 1 100); do [ -s $(CACHE)/dynalite.port ] && break; sleep 0.1; done; \
+	port=$$(cat $(CACHE)/dynalite.port); [ -n "$$port" ] || { cat $(CACHE)/dynalite.log; exit 1; }; \
+	echo "dynalite on 127.0.0.1:$$port"; \
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$port $(GO) test -count=1 -timeout 10m ./shared/store/... ./functions/... ./local/dynamo/... ./internal/testenv/...
 
 fuzz:
 	@set -e; for f in $$(grep -rlE '^func Fuzz[A-Z]' --include='*_test.go' shared functions local); do \
