@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/config"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// options are the command's flags.
+type options struct {
+	company, user, name, email, role, table string
+}
+
+// userStore is what the command needs from the store.
+type userStore interface {
+	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
+	PutUser(ctx context.Context, u store.User) error
+}
+
+// run parses args, reads the password from stdin (prompting on stderr when
+// stdin is a terminal), and creates or updates the user. It reports what
+// it did on stdout.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ragchat-users", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.company, "company", "", "company id (required)")
+	fs.StringVar(&o.user, "user", "", "user id, the login id (required)")
+	fs.StringVar(&o.name, "name", "", "display name (required for a new user)")
+	fs.StringVar(&o.email, "email", "", "e-mail address")
+	fs.StringVar(&o.role, "role", "", "role (default CUSTOMER for a new user)")
+	fs.StringVar(&o.table, "table", "", "Users table (default $USERS_TABLE)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ragchat-users -company ID -user ID [-name NAME] [-email EMAIL] [-role ROLE] [-table TABLE] < password")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q (the password is read from standard input)", fs.Args())
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	if o.table == "" {
+		o.table = cfg.Tables.Users
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	password, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		return err
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), store.Tables{Users: o.table})
+	created, err := setUser(ctx, st, auth.Production, o, password, time.Now())
+	if err != nil {
+		return err
+	}
+	verb := "reset the password of"
+	if created {
+		verb = "created"
+	}
+	fmt.Fprintf(stdout, "%s user %s/%s in %s\n", verb, o.company, o.user, o.table)
+	return nil
+}
+
+func (o options) validate() error {
+	switch {
+	case o.table == "":
+		return errors.New("no table: set -table or USERS_TABLE")
+	case !store.ValidCompanyID(o.company):
+		return fmt.Errorf("-company %q: want 1-64 letters, digits, '_' or '-'", o.company)
+	case !store.ValidUserID(o.user):
+		return fmt.Errorf("-user %q: want 1-128 letters, digits, '.', '_', '@', '+' or '-'", o.user)
+	case !utf8.ValidString(o.name) || !utf8.ValidString(o.email) || !utf8.ValidString(o.role):
+		return errors.New("-name, -email and -role must be valid UTF-8")
+	}
+	return nil
+}
+
+// setUser creates the user o.company/o.user with password, or, when it
+// exists, replaces its password hash and the fields whose flags are set.
+// It reports whether the user was created.
+func setUser(ctx context.Context, st userStore, pw *auth.Passwords, o options, password string, now time.Time) (bool, error) {
+	u, err := st.GetUser(ctx, o.company, o.user)
+	created := errors.Is(err, store.ErrNotFound)
+	switch {
+	case created && o.name == "":
+		return false, fmt.Errorf("user %s/%s does not exist: a new user needs -name", o.company, o.user)
+	case created:
+		u = store.User{CompanyID: o.company, UserID: o.user, Role: store.UserRoleCustomer, CreatedAt: now.UnixMilli()}
+	case err != nil:
+		return false, err
+	}
+	if o.name != "" {
+		u.UserName = o.name
+	}
+	if o.email != "" {
+		u.Email = o.email
+	}
+	if o.role != "" {
+		u.Role = o.role
+	}
+	if u.PasswordHash, err = pw.Hash(password); err != nil {
+		return false, err
+	}
+	if err := st.PutUser(ctx, u); err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// readPassword reads the password: on a terminal, at a prompt with echo
+// off, twice; otherwise the first line of in. The line end is not part of
+// the password.
+func readPassword(in io.Reader, prompt io.Writer) (string, error) {
+	r := bufio.NewReader(in)
+	f, isFile := in.(*os.File)
+	if !isFile || !isTerminal(f) {
+		pw, err := readLine(r)
+		if err != nil {
+			return "", err
+		}
+		return pw, checkPassword(pw)
+	}
+	if restore := echoOff(f); restore != nil {
+		defer restore()
+	}
+	fmt.Fprint(prompt, "Password: ")
+	pw, err := readLine(r)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", err
+	}
+	if err := checkPassword(pw); err != nil {
+		return "", err
+	}
+	fmt.Fprint(prompt, "Repeat password: ")
+	again, err := readLine(r)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("passwords differ")
+	}
+	return pw, nil
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}
+
+func checkPassword(pw string) error {
+	switch {
+	case pw == "":
+		return errors.New("empty password")
+	case len(pw) > auth.MaxPasswordLen:
+		return fmt.Errorf("password longer than %d bytes", auth.MaxPasswordLen)
+	case !utf8.ValidString(pw):
+		return errors.New("password is not valid UTF-8")
+	}
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// echoOff turns terminal echo off with stty and returns the function that
+// turns it back on, or nil when stty is unavailable (the prompt still works,
+// echoing).
+func echoOff(f *os.File) func() {
+	stty := func(arg string) error {
+		cmd := exec.Command("stty", arg)
+		cmd.Stdin = f
+		return cmd.Run()
+	}
+	if err := stty("-echo"); err != nil {
+		return nil
+	}
+	return func() { _ = stty("echo") }
+}
