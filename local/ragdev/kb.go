@@ -13,8 +13,8 @@ import (
 //go:embed kb/*.yaml
 var embeddedKB embed.FS
 
-// Entry is one question-and-answer pair of a company's knowledge base.
-type Entry struct {
+// entry is one question-and-answer pair of a company's knowledge base.
+type entry struct {
 	// ID names the entry uniquely within its knowledge base.
 	ID string `yaml:"id"`
 	// Question is the canonical question the entry answers.
@@ -25,18 +25,18 @@ type Entry struct {
 	Answer string `yaml:"answer"`
 }
 
-// KnowledgeBase is the FAQ of one company.
-type KnowledgeBase struct {
+// knowledgeBase is the FAQ of one company, as a kb/*.yaml file holds it.
+type knowledgeBase struct {
 	// CompanyID is the meta.companyId the knowledge base serves.
 	CompanyID string `yaml:"companyId"`
 	// Name is the company's display name.
 	Name string `yaml:"name"`
 	// Entries are the company's questions and answers.
-	Entries []Entry `yaml:"entries"`
+	Entries []entry `yaml:"entries"`
 }
 
-// loadKnowledgeBases reads every *.yaml file of fsys (at its root or under
-// kb/) as a KnowledgeBase and indexes it by company id.
+// loadKnowledgeBases reads every kb/*.yaml file of fsys as a knowledge base
+// and indexes it by company id.
 func loadKnowledgeBases(fsys fs.FS) (map[string]*index, error) {
 	files, err := fs.Glob(fsys, "kb/*.yaml")
 	if err != nil {
@@ -48,7 +48,7 @@ func loadKnowledgeBases(fsys fs.FS) (map[string]*index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read knowledge base %s: %w", name, err)
 		}
-		var kb KnowledgeBase
+		var kb knowledgeBase
 		if err := yaml.Unmarshal(raw, &kb); err != nil {
 			return nil, fmt.Errorf("parse knowledge base %s: %w", name, err)
 		}
@@ -63,7 +63,7 @@ func loadKnowledgeBases(fsys fs.FS) (map[string]*index, error) {
 	return indexes, nil
 }
 
-func (kb KnowledgeBase) validate() error {
+func (kb knowledgeBase) validate() error {
 	if strings.TrimSpace(kb.CompanyID) == "" {
 		return fmt.Errorf("companyId is empty")
 	}

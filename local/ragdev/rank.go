@@ -218,14 +218,14 @@ func newQuery(question, context string) query {
 
 // index is a BM25F index over one knowledge base.
 type index struct {
-	kb     KnowledgeBase
+	kb     knowledgeBase
 	tf     []map[string]float64 // per entry: field-weighted term frequency
 	length []float64            // per entry: field-weighted length
 	avgLen float64
 	df     map[string]int
 }
 
-func newIndex(kb KnowledgeBase) *index {
+func newIndex(kb knowledgeBase) *index {
 	ix := &index{kb: kb, df: map[string]int{}}
 	total := 0.0
 	for _, e := range kb.Entries {
