@@ -200,7 +200,7 @@ func (e *env) run(inv *invocation) result {
 	elapsed := time.Since(start)
 	e.out.platform(fmt.Sprintf("END RequestId: %s", inv.id))
 	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB",
-		inv.id, float64(elapsed.Microseconds())/1000, elapsed.Milliseconds()+1, cfg.MemoryMB)
+		inv.id, float64(elapsed.Microseconds())/1000, (elapsed+time.Millisecond-1)/time.Millisecond, cfg.MemoryMB)
 	if res.maxMemMB > 0 {
 		report += fmt.Sprintf("\tMax Memory Used: %d MB", res.maxMemMB)
 	}
