@@ -149,28 +149,33 @@ func (h *handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	}), nil
 }
 
-// readCredentials takes the credentials from the JSON body or, when the
-// body is empty, from the query string (as the trace's clients send them);
-// giving them in both places is refused. Both id and password are required,
-// the id must have a user id's form and the password fit bcrypt.
+// readCredentials takes the credentials from the JSON body or from the
+// query string (as the trace's clients send them). A body without
+// credentials ("{}", "null", empty) defers to the query string, as the old
+// backend did; credentials in both places are refused. Both id and password
+// are required, the id must have a user id's form and the password fit
+// bcrypt.
 func readCredentials(req events.APIGatewayV2HTTPRequest) (credentials, error) {
 	body, err := apigw.Body(req.Body, req.IsBase64Encoded, maxBodyBytes)
 	if err != nil {
 		return credentials{}, err
 	}
+	var c credentials
+	if strings.TrimSpace(string(body)) != "" {
+		if err := apigw.DecodeJSON(body, &c); err != nil {
+			return credentials{}, err
+		}
+	}
 	q, err := apigw.Query(req.RawQueryString, nil, req.QueryStringParameters)
 	if err != nil {
 		return credentials{}, err
 	}
-	var c credentials
-	if strings.TrimSpace(string(body)) != "" {
-		if q.Has("id") || q.Has("password") {
-			return credentials{}, apigw.BadRequest("credentials given both in the body and in the query string")
-		}
-		if err := apigw.DecodeJSON(body, &c); err != nil {
-			return credentials{}, err
-		}
-	} else {
+	inBody := c.ID != "" || c.Password != ""
+	inQuery := q.Has("id") || q.Has("password")
+	switch {
+	case inBody && inQuery:
+		return credentials{}, apigw.BadRequest("credentials given both in the body and in the query string")
+	case inQuery:
 		if c.ID, err = apigw.One(q, "id"); err != nil {
 			return credentials{}, err
 		}

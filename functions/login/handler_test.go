@@ -191,8 +191,16 @@ func TestLogin_AcceptsEveryCredentialEncoding(t *testing.T) {
 	b64.IsBase64Encoded = true
 	single := queryReq("apt001", "")
 	single.QueryStringParameters = map[string]string{"id": "hong2", "password": "1234"}
+	withBody := func(body string) events.APIGatewayV2HTTPRequest {
+		r := queryReq("apt001", "id=hong2&password=1234")
+		r.Body = body
+		return r
+	}
 	cases := map[string]events.APIGatewayV2HTTPRequest{
 		"JSON body":                bodyReq("apt001", `{"id":"hong2","password":"1234"}`),
+		"query with empty object":  withBody(`{}`),
+		"query with null body":     withBody(`null`),
+		"query with blank body":    withBody(" \r\n"),
 		"base64 JSON body":         b64,
 		"query parameter map only": single,
 		"percent-encoded query":    queryReq("apt001", "id=hong2&password=%31%32%33%34"),
@@ -354,6 +362,16 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		{"duplicate parameter joined by API Gateway", dupMap, 400},
 		{"malformed query escape", queryReq("apt001", "id=hong2&password=%zz"), 400},
 		{"invalid UTF-8 query", queryReq("apt001", "id=hong2&password=%ff"), 400},
+		{"password in body, id in query", func() events.APIGatewayV2HTTPRequest {
+			r := bodyReq("apt001", `{"password":"1234"}`)
+			r.RawQueryString = "id=hong2"
+			return r
+		}(), 400},
+		{"malformed body with query credentials", func() events.APIGatewayV2HTTPRequest {
+			r := bodyReq("apt001", `{"id":`)
+			r.RawQueryString = "id=hong2&password=1234"
+			return r
+		}(), 400},
 		{"credentials in body and query", func() events.APIGatewayV2HTTPRequest {
 			r := bodyReq("apt001", `{"id":"hong2","password":"1234"}`)
 			r.RawQueryString = "id=kim&password=1234"
