@@ -26,7 +26,6 @@ const (
 	CodeInvalidCredentials = "INVALID_CREDENTIALS" // 401: login failed
 	CodeUnauthorized       = "UNAUTHORIZED"        // 401: missing or invalid token
 	CodeForbidden          = "FORBIDDEN"           // 403: not yours
-	CodeNotFound           = "NOT_FOUND"           // 404: unknown resource
 	CodeTooLarge           = "PAYLOAD_TOO_LARGE"   // 413: body over the limit
 	CodeLoginThrottled     = "LOGIN_THROTTLED"     // 429: too many failed logins
 	CodeInternal           = "INTERNAL"            // 500: anything else
