@@ -36,11 +36,14 @@ func decodeFrame(t testing.TB, raw []byte) frameJSON {
 func drain(t testing.TB, f *framer, text string, end *ending) []frameJSON {
 	t.Helper()
 	var out []frameJSON
+	b := []byte(text)
+	var buf []byte
 	for {
-		raw, terminal, ok := f.next(nil, []byte(text), end)
+		raw, terminal, ok := f.next(buf[:0], b, end)
 		if !ok {
 			return out
 		}
+		buf = raw
 		if len(raw) > f.limit {
 			t.Fatalf("frame of %d bytes over the limit %d", len(raw), f.limit)
 		}
