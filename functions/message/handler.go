@@ -61,8 +61,9 @@ type Asker interface {
 	Ask(ctx context.Context, r rag.Request) (*rag.Stream, error)
 }
 
-// Handler serves the websocket routes sendMessage and $default. Every
-// field but Log and Now is required.
+// Handler serves the websocket routes sendMessage and $default. Conns,
+// History, RAG and Poster are required; the other fields have usable zero
+// values.
 //
 // A question costs at most five DynamoDB requests: the caller's connection
 // (GetItem), the room's connections (Query on byRoom), the question and the
@@ -75,11 +76,11 @@ type Handler struct {
 	// Poster returns the @connections client for an endpoint
 	// (relay.Endpoint of CALLBACK_URL or the event's domain and stage).
 	Poster         func(endpoint string) relay.Poster
-	CallbackURL    string        // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
-	Relay          relay.Options // MinFrameInterval and the rest
-	DeadlineMargin time.Duration // the question ends with RAG_TIMEOUT this long before the Lambda deadline
-	Log            *slog.Logger  // nil means slog.Default()
-	Now            func() time.Time
+	CallbackURL    string           // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
+	Relay          relay.Options    // MinFrameInterval and the rest
+	DeadlineMargin time.Duration    // the question ends with RAG_TIMEOUT this long before the Lambda deadline
+	Log            *slog.Logger     // nil means slog.Default()
+	Now            func() time.Time // nil means time.Now
 }
 
 // Handle answers one websocket message. It always returns 200: the
