@@ -10,6 +10,7 @@ import (
 
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/config"
+	"github.com/ragchat/ragchat/shared/secret"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -26,11 +27,11 @@ func main() {
 		log.Error("load AWS config", "err", err)
 		os.Exit(1)
 	}
-	secret, err := cfg.Secret(ctx, awsCfg)
+	key, err := secret.Token(ctx, cfg, awsCfg)
 	if err != nil {
 		log.Error("load token secret", "err", err)
 		os.Exit(1)
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
-	lambda.Start(newHandler(st, auth.NewTokens(secret, cfg.TokenTTL), log).Handle)
+	lambda.Start(newHandler(st, auth.NewTokens(key, cfg.TokenTTL), log).Handle)
 }

@@ -13,13 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ragchat/ragchat/shared/store"
 )
-
-// MinSecretLen is the shortest token-signing secret a function accepts.
-const MinSecretLen = 32
 
 // Config is the environment of a ragchat function.
 type Config struct {
@@ -102,28 +98,6 @@ func AWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
 	return cfg, nil
-}
-
-// Secret returns the token-signing secret: TOKEN_SECRET when set, otherwise
-// the value of the Secrets Manager secret TOKEN_SECRET_ARN (one call, made
-// at cold start). A secret shorter than MinSecretLen is refused.
-func (c Config) Secret(ctx context.Context, awsCfg aws.Config) ([]byte, error) {
-	secret := c.TokenSecret
-	if secret == "" {
-		if c.TokenSecretARN == "" {
-			return nil, fmt.Errorf("token secret: neither TOKEN_SECRET nor TOKEN_SECRET_ARN is set")
-		}
-		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx,
-			&secretsmanager.GetSecretValueInput{SecretId: aws.String(c.TokenSecretARN)})
-		if err != nil {
-			return nil, fmt.Errorf("token secret: get %s: %w", c.TokenSecretARN, err)
-		}
-		secret = aws.ToString(out.SecretString)
-	}
-	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(secret), MinSecretLen)
-	}
-	return []byte(secret), nil
 }
 
 func envOr(name, def string) string {

@@ -1,0 +1,40 @@
+// Package secret fetches the token-signing key. It is apart from config so
+// that the functions that never sign or verify tokens (message, disconnect)
+// do not link the Secrets Manager client.
+package secret
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ragchat/ragchat/shared/config"
+)
+
+// MinLen is the shortest token-signing key a function accepts.
+const MinLen = 32
+
+// Token returns the token-signing key: TOKEN_SECRET when set, otherwise the
+// value of the Secrets Manager secret TOKEN_SECRET_ARN (one call, made at
+// cold start). A key shorter than MinLen is refused, so a function without
+// a proper key does not start.
+func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, error) {
+	key := cfg.TokenSecret
+	if key == "" {
+		if cfg.TokenSecretARN == "" {
+			return nil, fmt.Errorf("token secret: neither TOKEN_SECRET nor TOKEN_SECRET_ARN is set")
+		}
+		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx,
+			&secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.TokenSecretARN)})
+		if err != nil {
+			return nil, fmt.Errorf("token secret: get %s: %w", cfg.TokenSecretARN, err)
+		}
+		key = aws.ToString(out.SecretString)
+	}
+	if len(key) < MinLen {
+		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(key), MinLen)
+	}
+	return []byte(key), nil
+}
