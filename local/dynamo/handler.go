@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -278,6 +280,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 		})
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	// DynamoDB's checksum of the body; the SDK verifies it and warns
+	// ("response did not match expected checksum") when it is missing.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(buf.Bytes())), 10))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
