@@ -29,7 +29,8 @@ FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction Me
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
 run:
-	$(GO) run ./local/cmd/ragchat-local $(ARGS)
+	@$(GO) build -o .local/bin/ragchat-local ./local/cmd/ragchat-local
+	@./.local/bin/ragchat-local $(ARGS)
 
 ## test: lint, every test with the race detector, the store against dynalite, short fuzzing
 test: deps-test lint unit test-dynalite fuzz
