@@ -1,0 +1,57 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad_DefaultsAndOverrides(t *testing.T) {
+	t.Setenv("USERS_TABLE", "U")
+	t.Setenv("RAG_URL", "http://rag.example:8040/")
+	t.Setenv("MIN_FRAME_INTERVAL", "0")
+	t.Setenv("RAG_IDLE_TIMEOUT", "2500")
+	t.Setenv("TOKEN_TTL", "30m")
+	t.Setenv("LOG_LEVEL", "debug")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Users table", c.Tables.Users, "U"},
+		{"RAG URL loses its trailing slash", c.RAGURL, "http://rag.example:8040"},
+		{"RAG_SYS_INFO default", c.RAGSysInfo, "DEFAULT_RAG"},
+		{"0 turns the frame floor off", c.MinFrameInterval, time.Duration(0)},
+		{"bare numbers are milliseconds", c.RAGIdleTimeout, 2500 * time.Millisecond},
+		{"Go durations", c.TokenTTL, 30 * time.Minute},
+		{"connect timeout default", c.RAGConnectTimeout, 3 * time.Second},
+		{"deadline margin default", c.DeadlineMargin, 2 * time.Second},
+		{"log level", c.LogLevel, slog.LevelDebug},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestLoad_MalformedValuesAreErrorsNamingTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"MIN_FRAME_INTERVAL": "fast",
+		"RAG_IDLE_TIMEOUT":   "-3s",
+		"TOKEN_TTL":          "12 hours",
+		"LOG_LEVEL":          "loud",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			if _, err := Load(); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: err %v, want an error naming %s", name, value, err, name)
+			}
+		})
+	}
+}
