@@ -1,0 +1,249 @@
+// Package bench is ragchat's benchmark suite (`make bench`): it starts the
+// local stack with the real function processes, replaces its RAG service
+// with a recording one, and measures the relay against a one-post-per-delta
+// baseline, the cost per answer on AWS, cold starts, DynamoDB requests,
+// many concurrent streams and the HTTP API's latency. It prints figures
+// (Markdown tables) with the targets of issue 4 and pass/MISS marks; it
+// asserts nothing.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config selects the experiments and their sizes.
+type Config struct {
+	Quick       bool
+	Root        string
+	Sections    map[string]bool // nil runs every section
+	Relay       RelayConfig
+	Cold        ColdConfig
+	Concurrency ConcConfig
+	API         APIConfig
+}
+
+// Sections, in the order they run.
+var Sections = []string{"go", "relay", "cost", "dynamo", "api", "cold", "concurrency"}
+
+// DefaultConfig is the full run (quick=false) or the short one CI uses.
+func DefaultConfig(root string, quick bool) Config {
+	if quick {
+		return Config{
+			Quick: true, Root: root,
+			Relay:       RelayConfig{Deltas: 25, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 1},
+			Cold:        ColdConfig{Reps: 4},
+			Concurrency: ConcConfig{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: 500 * time.Millisecond},
+			API:         APIConfig{Reps: 6},
+		}
+	}
+	return Config{
+		Root:        root,
+		Relay:       RelayConfig{Deltas: 200, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 5},
+		Cold:        ColdConfig{Reps: 20, Arm64: true},
+		Concurrency: ConcConfig{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
+		API:         APIConfig{Reps: 50},
+	}
+}
+
+func (c Config) on(section string) bool { return c.Sections == nil || c.Sections[section] }
+
+// Run runs the selected experiments and writes the report to out (Markdown)
+// and progress lines to log.
+func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
+	started := time.Now()
+	prog := &progress{w: log}
+	mode := "full"
+	if cfg.Quick {
+		mode = "quick (BENCH_QUICK=1)"
+	}
+	fmt.Fprintf(out, "# ragchat benchmarks\n\n")
+	fmt.Fprintf(out, "- command: `make bench` (%s mode)\n", mode)
+	fmt.Fprintf(out, "- date: %s\n", started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(out, "- machine: %s\n\n", machine())
+
+	if cfg.on("go") {
+		prog.phase("Go benchmarks of the relay path")
+		fmt.Fprintf(out, "## Allocations per delta in the relay path (Go benchmarks)\n\n%s\n", GoBenchmarks(log))
+	}
+	needEnv := slices.ContainsFunc(Sections[1:], cfg.on)
+	if !needEnv {
+		return nil
+	}
+	prog.phase("building the functions and starting the local stack")
+	envStart := time.Now()
+	maxEnvs := 10
+	if cfg.on("concurrency") {
+		maxEnvs = cfg.Concurrency.Clients + 5
+	}
+	env, err := NewEnv(ctx, EnvOptions{Root: cfg.Root, MaxEnvironments: maxEnvs})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	fmt.Fprintf(log, "  stack up in %.1f s\n", time.Since(envStart).Seconds())
+
+	var relay *RelayResult
+	if cfg.on("relay") || cfg.on("cost") || cfg.on("dynamo") {
+		prog.phase("relay overhead")
+		if relay, err = RunRelay(ctx, env, cfg.Relay, log); err != nil {
+			return fmt.Errorf("relay: %w", err)
+		}
+	}
+	if cfg.on("relay") {
+		rc := cfg.Relay
+		fmt.Fprintf(out, "## 1. Relay overhead\n\n")
+		fmt.Fprintf(out, "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
+			"(coalescing relay, template defaults) and through the one-post-per-delta baseline process, to one websocket client; "+
+			"the @connections endpoint delays every post by the given latency. Medians of %d runs per cell, relays alternating. "+
+			"Targets: overheads <= post latency + 10 ms; calls <= stream duration / post latency + 2.\n\n%s\n",
+			rc.Deltas, rc.Pace, rc.Reps, relay.Table())
+	}
+	if cfg.on("cost") {
+		fmt.Fprintf(out, "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
+		fmt.Fprintf(out, "Counts per answer are the medians measured above: API Gateway messages = 1 question + the frames delivered "+
+			"(each under 32 KB); connection minutes = the answer's duration at the client; Lambda = the billed duration of the "+
+			"invocation at the template's MemorySize (%d MB) on arm64, plus the request; DynamoDB = the requests counted at "+
+			"the embedded endpoint, turned into request units with the measured item sizes (strongly consistent GetItem, "+
+			"eventually consistent index Query, writes also charged per GSI). Login, room creation, connect and disconnect are "+
+			"per session, not per answer, and left out.\n\n%s\n",
+			env.Template["MessageFunction"].MemorySize, relay.CostTable(ListPrices))
+	}
+	if cfg.on("dynamo") {
+		writeDynamo(out, relay, cfg.Root)
+	}
+	if cfg.on("api") {
+		prog.phase("login, room creation and handshake latency")
+		api, err := RunAPI(ctx, env, cfg.API)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		fmt.Fprintf(out, "## 6. Login and room creation latency (warm)\n\n"+
+			"Sequential requests through the local HTTP API (real function processes, embedded DynamoDB) after two warm-up "+
+			"requests each; the bcrypt row is one comparison in the bench process.\n\n%s\n", api.Table())
+	}
+	if cfg.on("cold") {
+		prog.phase("cold start")
+		cold, err := RunColdStart(ctx, env, cfg.Cold, log)
+		if err != nil {
+			return fmt.Errorf("cold start: %w", err)
+		}
+		fns, steps := cold.Tables()
+		how := "built exactly as `sam build` does (`make build-<LogicalId> GOOS=linux GOARCH=arm64 ARTIFACTS_DIR=...`)"
+		if !cfg.Cold.Arm64 {
+			how = "sizes of the host builds (quick mode skips the arm64 builds)"
+		}
+		fmt.Fprintf(out, "## 3. Cold start\n\n"+
+			"Sizes: %s. Times: the host build of each function exec'd with the Lambda environment variables and its template "+
+			"environment, pointed at a minimal Runtime API; time from exec to its first `next` request, %d runs each. "+
+			"TOKEN_SECRET_ARN runs fetch the secret from a local fake Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER), so "+
+			"they show the SDK work of the call, not AWS's network latency. Package init: GODEBUG=inittrace=1.\n\n%s\n"+
+			"Init itemised by a probe (bench/cmd/initprobe) doing the login function's init steps:\n\n%s\n",
+			how, cfg.Cold.Reps, fns, steps)
+	}
+	if cfg.on("concurrency") {
+		prog.phase("concurrency")
+		conc, err := RunConcurrency(ctx, env, cfg.Concurrency, log)
+		if err != nil {
+			return fmt.Errorf("concurrency: %w", err)
+		}
+		fmt.Fprintf(out, "## 5. Concurrency\n\n%s\n%s\n", conc.Summary(), conc.Table())
+	}
+	prog.phase("done")
+	fmt.Fprintf(out, "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	return nil
+}
+
+// progress logs the sections as they start, each with the time the
+// previous one took.
+type progress struct {
+	w    io.Writer
+	last time.Time
+}
+
+func (p *progress) phase(name string) {
+	now := time.Now()
+	if !p.last.IsZero() {
+		fmt.Fprintf(p.w, "  (%.1f s)\n", now.Sub(p.last).Seconds())
+	}
+	p.last = now
+	fmt.Fprintln(p.w, name)
+}
+
+// writeDynamo prints the DynamoDB requests of one answer and the Scan
+// check.
+func writeDynamo(out io.Writer, relay *RelayResult, root string) {
+	var totals []float64
+	var sample *RelayRun
+	for i, run := range relay.Runs {
+		if run.Relay != Coalescing {
+			continue
+		}
+		totals = append(totals, float64(run.Dynamo.Total()))
+		if sample == nil {
+			sample = &relay.Runs[i]
+		}
+	}
+	med := Median(totals)
+	fmt.Fprintf(out, "## 4. DynamoDB requests per question\n\n"+
+		"Counted at the embedded DynamoDB endpoint around each question of the relay runs (MessageFunction): "+
+		"median %s requests per question (min %s, max %s over %d questions), target <= 5: %s. One question:\n\n%s\n",
+		f1(med), f1(slices.Min(totals)), f1(slices.Max(totals)), len(totals), mark(med <= 5 && slices.Max(totals) <= 5),
+		countsTable(sample.Dynamo, relay.Items.Logical))
+	hits, files, err := FindScans(root)
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "Scan check failed: %v\n\n", err)
+	case len(hits) == 0:
+		fmt.Fprintf(out, "No Scan: %d non-test Go files parsed, no `Scan(ctx, …)` call and no `dynamodb.ScanInput` / "+
+			"`dynamodb.NewScanPaginator` anywhere: pass.\n\n", files)
+	default:
+		fmt.Fprintf(out, "Scan found in %d places (%d files parsed): MISS\n\n", len(hits), files)
+		for _, h := range hits {
+			fmt.Fprintf(out, "- %s: %s\n", h.Pos, h.What)
+		}
+		fmt.Fprintln(out)
+	}
+}
+
+// machine describes this machine: CPUs, CPU model, Go, load.
+func machine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		_ = f.Close()
+	}
+	load := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = strings.Join(f[:3], " ")
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+					mem = fmt.Sprintf(", %.0f GiB RAM", math.Round(kb/1024/1024))
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs (nproc), %s%s, %s %s/%s, load average at start %s",
+		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}

@@ -1,0 +1,58 @@
+// Command ragchat-bench runs ragchat's benchmarks (`make bench`) and prints
+// the results as Markdown on stdout, progress on stderr. BENCH_QUICK=1
+// selects the short run CI uses; -only runs some sections.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/ragchat/ragchat/bench"
+)
+
+func main() {
+	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(bench.Sections, ",")+"); empty runs all")
+	flag.Parse()
+	root, err := findRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ragchat-bench:", err)
+		os.Exit(1)
+	}
+	cfg := bench.DefaultConfig(root, os.Getenv("BENCH_QUICK") == "1")
+	if *only != "" {
+		cfg.Sections = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			cfg.Sections[strings.TrimSpace(s)] = true
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := bench.Run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ragchat-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// findRoot returns the nearest directory upwards that holds template.yaml.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no template.yaml in the working directory or above it")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ragchat/ragchat/local/ragdev"
+	"github.com/ragchat/ragchat/local/stack"
+)
+
+// ConcConfig is the concurrency experiment: Clients websocket clients,
+// each in a room of its own, each asking Questions questions one after the
+// other, starting at random times within Ramp; the dev RAG server streams
+// its answers at Pace.
+type ConcConfig struct {
+	Clients   int
+	Questions int
+	Pace      time.Duration
+	Ramp      time.Duration
+}
+
+// concQuestions are apartment-FAQ questions the dev RAG server answers.
+var concQuestions = []string{
+	"관리비는 언제까지 내야 하나요?",
+	"입주민 차량 주차 등록은 어떻게 하나요?",
+	"분리수거는 언제 어디에 하나요?",
+	"방문 차량은 어떻게 등록하나요?",
+	"관리비가 연체되면 어떻게 되나요?",
+}
+
+// ConcAnswer is one answer of the concurrency experiment.
+type ConcAnswer struct {
+	Question   int // 0 for a client's first question
+	FirstMs    float64
+	CompleteMs float64
+	Frames     int
+	Check      Check
+	Err        error
+}
+
+// ConcResult is the concurrency experiment's outcome.
+type ConcResult struct {
+	Config   ConcConfig
+	Answers  []ConcAnswer
+	Duration time.Duration
+	// StackPeakKB is the peak resident memory (VmHWM) of this process, which
+	// runs the stack and the clients, since the experiment began.
+	StackPeakKB int
+	// EnvPeakKB holds the VmHWM of every MessageFunction environment.
+	EnvPeakKB []float64
+	Posts     int64
+}
+
+// RunConcurrency runs the concurrency experiment on env.
+func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer) (*ConcResult, error) {
+	rag := ragdev.New(ragdev.Options{PieceDelay: cfg.Pace})
+	defer rag.Close()
+	env.RAG.SetBackend(rag)
+	if err := resetPeakRSS(); err != nil {
+		return nil, err
+	}
+	env.Stack.WS.ResetStats()
+
+	tokens := map[string]string{}
+	var users []stack.DemoUser
+	for _, u := range stack.DemoUsers {
+		if u.CompanyID != "apt001" {
+			continue
+		}
+		tok, err := env.API.Login(ctx, u.CompanyID, u.UserID, u.Password)
+		if err != nil {
+			return nil, err
+		}
+		tokens[u.UserID] = tok
+		users = append(users, u)
+	}
+	type client struct {
+		room string
+		conn *Conn
+	}
+	clients := make([]client, cfg.Clients)
+	setupStart := time.Now()
+	err := parallel(16, cfg.Clients, func(i int) error {
+		tok := tokens[users[i%len(users)].UserID]
+		room, err := env.API.CreateRoom(ctx, tok)
+		if err != nil {
+			return err
+		}
+		c, err := Dial(ctx, env.Stack.URLs.WebSocket, tok, room)
+		if err != nil {
+			return err
+		}
+		clients[i] = client{room, c}
+		return nil
+	})
+	defer func() {
+		for _, c := range clients {
+			if c.conn != nil {
+				c.conn.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("set up %d clients: %w", cfg.Clients, err)
+	}
+	fmt.Fprintf(log, "  %d clients connected in %.1f s\n", cfg.Clients, time.Since(setupStart).Seconds())
+
+	res := &ConcResult{Config: cfg}
+	var mu sync.Mutex
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(rand.N(cfg.Ramp + 1))
+			for q := range cfg.Questions {
+				a := ConcAnswer{Question: q}
+				ans, err := c.conn.Ask(ctx, concQuestions[(i+q)%len(concQuestions)], 60*time.Second)
+				if err == nil {
+					var em Emission
+					em, err = env.RAG.Take(c.room, 10*time.Second)
+					if err == nil {
+						a.Check = Verify(ans, em.Text)
+						a.Frames = len(ans.Frames)
+						a.CompleteMs = ms(ans.Frames[len(ans.Frames)-1].At.Sub(em.End))
+						var first Frame
+						if first, err = firstText(ans); err == nil {
+							a.FirstMs = ms(first.At.Sub(em.FirstDelta))
+						}
+					}
+				}
+				a.Err = err
+				mu.Lock()
+				res.Answers = append(res.Answers, a)
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	res.Posts = env.Stack.WS.Stats().Posts
+
+	if res.StackPeakKB, err = procStatusKB(0, "VmHWM"); err != nil {
+		return nil, err
+	}
+	pids, err := children("/MessageFunction/bootstrap")
+	if err != nil {
+		return nil, err
+	}
+	for _, pid := range pids {
+		if kb, err := procStatusKB(pid, "VmHWM"); err == nil {
+			res.EnvPeakKB = append(res.EnvPeakKB, float64(kb))
+		}
+	}
+	return res, nil
+}
+
+// parallel runs f(0..n-1) with at most width at a time and returns the
+// first error.
+func parallel(width, n int, f func(i int) error) error {
+	sem := make(chan struct{}, width)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs <- f(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Table renders the concurrency results.
+func (r *ConcResult) Table() *Table {
+	t := &Table{Header: []string{"answers", "failed", "lost frames", "misordered frames", "first-delta overhead p50 / p99 ms",
+		"target p99 <= 50 ms", "completion overhead p50 / p99 ms", "frames/answer p50"}}
+	type group struct {
+		name string
+		keep func(ConcAnswer) bool
+	}
+	groups := []group{
+		{"all", func(ConcAnswer) bool { return true }},
+		{"first question (cold environments)", func(a ConcAnswer) bool { return a.Question == 0 }},
+		{"later questions (warm)", func(a ConcAnswer) bool { return a.Question > 0 }},
+	}
+	t.Header = append([]string{"questions"}, t.Header...)
+	for _, g := range groups {
+		var first, complete, frames []float64
+		failed, lost, mis, n := 0, 0, 0, 0
+		for _, a := range r.Answers {
+			if !g.keep(a) {
+				continue
+			}
+			n++
+			if a.Err != nil {
+				failed++
+				continue
+			}
+			lost += a.Check.Lost
+			mis += a.Check.Misordered
+			first = append(first, a.FirstMs)
+			complete = append(complete, a.CompleteMs)
+			frames = append(frames, float64(a.Frames))
+		}
+		p99 := Percentile(first, 99)
+		t.Add(g.name, n, failed, fmt.Sprintf("%d %s", lost, mark(lost == 0)), fmt.Sprintf("%d %s", mis, mark(mis == 0)),
+			fmt.Sprintf("%s / %s", f1(Median(first)), f1(p99)), mark(p99 <= 50),
+			fmt.Sprintf("%s / %s", f1(Median(complete)), f1(Percentile(complete, 99))), f1(Median(frames)))
+	}
+	return t
+}
+
+// Summary describes the run and its memory figures.
+func (r *ConcResult) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d clients x %d questions, dev RAG pace %s, start ramp %s: %d answers in %.1f s, %d PostToConnection calls (%.0f/s).\n",
+		r.Config.Clients, r.Config.Questions, r.Config.Pace, r.Config.Ramp, len(r.Answers), r.Duration.Seconds(), r.Posts,
+		float64(r.Posts)/r.Duration.Seconds())
+	fmt.Fprintf(&b, "Peak memory (VmHWM): stack process %.1f MiB (the bench process: stack, dev RAG and all clients); "+
+		"MessageFunction environments: %d, max %.1f MiB, median %.1f MiB each.\n",
+		float64(r.StackPeakKB)/1024, len(r.EnvPeakKB), Percentile(r.EnvPeakKB, 100)/1024, Median(r.EnvPeakKB)/1024)
+	for _, a := range r.Answers {
+		if a.Err != nil {
+			fmt.Fprintf(&b, "First failure: %v\n", a.Err)
+			break
+		}
+	}
+	return b.String()
+}
