@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -234,7 +233,7 @@ func TestLogin_RoomIDIsTheLatestRoom(t *testing.T) {
 func TestLogin_UnknownUserAndWrongPasswordAreIndistinguishable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	embedded := os.Getenv(testenv.EndpointVariable) == ""
+	embedded := testenv.IsEmbedded()
 	var counter *testenv.Counter
 	if embedded {
 		counter = testenv.NewCounter(t, e.tables)
@@ -389,7 +388,7 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		{"company with key separator", bodyReq("apt#001", `{"id":"hong2","password":"1234"}`), 400},
 		{"missing company", bodyReq("", `{"id":"hong2","password":"1234"}`), 400},
 	}
-	embedded := os.Getenv(testenv.EndpointVariable) == ""
+	embedded := testenv.IsEmbedded()
 	var counter *testenv.Counter
 	if embedded {
 		counter = testenv.NewCounter(t, e.tables)
