@@ -58,11 +58,11 @@ func (noDeleter) DeleteConnection(context.Context, string) error { return nil }
 
 var quietLog = slog.New(slog.DiscardHandler)
 
-// BenchmarkCoalescingPath measures, per RAG event, the message function's
+// CoalescingPath measures, per RAG event, the message function's
 // relay path without network: the SSE reader, the coalescing relay with
 // the given frame floor and its framer, to one connection whose posts
 // return at once. It reports posts per delta.
-func BenchmarkCoalescingPath(floor time.Duration) func(b *testing.B) {
+func CoalescingPath(floor time.Duration) func(b *testing.B) {
 	return func(b *testing.B) {
 		p := &countingPoster{}
 		r := relay.New(p, noDeleter{}, relay.Options{MinFrameInterval: floor, Logger: quietLog})
@@ -84,9 +84,9 @@ func BenchmarkCoalescingPath(floor time.Duration) func(b *testing.B) {
 	}
 }
 
-// BenchmarkBaselinePath measures the one-post-per-delta path per RAG
+// OnePostPerDeltaPath measures the one-post-per-delta path per RAG
 // event: the SSE reader, a JSON-marshalled frame and a post.
-func BenchmarkBaselinePath(b *testing.B) {
+func OnePostPerDeltaPath(b *testing.B) {
 	p := &countingPoster{}
 	rd := rag.NewReader(&sseSource{})
 	id := "c1"
@@ -98,7 +98,7 @@ func BenchmarkBaselinePath(b *testing.B) {
 			b.Fatal(err)
 		}
 		data, err := json.Marshal(baseline.Frame{Type: relay.TypeDelta, SessionID: "room-d2dc543d",
-			MessageID: "m-0123456789abcdef", Seq: i + 1, Delta: ev.Delta})
+			MessageID: "m-0123456789abcdef", Seq: i + 1, Delta: &ev.Delta})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,9 +117,9 @@ func GoBenchmarks(log io.Writer) *Table {
 		name string
 		f    func(b *testing.B)
 	}{
-		{"coalescing relay, MIN_FRAME_INTERVAL=0", BenchmarkCoalescingPath(0)},
-		{"coalescing relay, MIN_FRAME_INTERVAL=50ms (template default)", BenchmarkCoalescingPath(50 * time.Millisecond)},
-		{"one-post-per-delta (json.Marshal per frame)", BenchmarkBaselinePath},
+		{"coalescing relay, MIN_FRAME_INTERVAL=0", CoalescingPath(0)},
+		{"coalescing relay, MIN_FRAME_INTERVAL=50ms (template default)", CoalescingPath(50 * time.Millisecond)},
+		{"one-post-per-delta (json.Marshal per frame)", OnePostPerDeltaPath},
 	}
 	for _, c := range cases {
 		r := testing.Benchmark(c.f)

@@ -69,18 +69,19 @@ type Handler struct {
 	Log            *slog.Logger
 }
 
-// Frame is the envelope of every frame the handler posts, as DESIGN.md
-// defines it.
+// Frame is the envelope of every frame the handler posts, with the keys
+// DESIGN.md gives each type: Delta is set on delta and complete frames,
+// Code and Message on error frames.
 type Frame struct {
-	Type       string `json:"type"`
-	SessionID  string `json:"sessionId"`
-	MessageID  string `json:"messageId"`
-	Seq        int    `json:"seq"`
-	Delta      string `json:"delta"`
-	IsComplete bool   `json:"isComplete"`
-	Answer     string `json:"answer,omitempty"`
-	Code       string `json:"code,omitempty"`
-	Message    string `json:"message,omitempty"`
+	Type       string  `json:"type"`
+	SessionID  string  `json:"sessionId"`
+	MessageID  string  `json:"messageId"`
+	Seq        int     `json:"seq"`
+	Delta      *string `json:"delta,omitempty"`
+	Code       string  `json:"code,omitempty"`
+	Message    string  `json:"message,omitempty"`
+	IsComplete bool    `json:"isComplete"`
+	Answer     string  `json:"answer,omitempty"`
 }
 
 type question struct {
@@ -132,7 +133,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxy
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,
 		CompanyID: conn.CompanyID, SessionID: conn.RoomID, UserName: conn.UserName, UseHistory: true,
 	})
-	end := Frame{Type: relay.TypeComplete, IsComplete: true}
+	end := Frame{Type: relay.TypeComplete, Delta: new(string), IsComplete: true}
 	if outcome != "complete" {
 		end = Frame{Type: relay.TypeError, IsComplete: true, Code: outcome, Message: "The answer failed. Please try again."}
 	} else if len(answer) < maxFrameBytes/2 {
@@ -181,7 +182,7 @@ func (h *Handler) stream(ctx context.Context, s *sender, req rag.Request) (strin
 			continue
 		}
 		answer = append(answer, ev.Delta...)
-		s.post(ctx, Frame{Type: relay.TypeDelta, Delta: ev.Delta})
+		s.post(ctx, Frame{Type: relay.TypeDelta, Delta: &ev.Delta})
 	}
 }
 
