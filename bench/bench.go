@@ -28,7 +28,7 @@ type Config struct {
 	Sections    map[string]bool // nil runs every section
 	Relay       RelayConfig
 	Cold        ColdConfig
-	Concurrency ConcConfig
+	Concurrency []ConcConfig // one run per entry, in order
 	API         APIConfig
 }
 
@@ -42,7 +42,7 @@ func DefaultConfig(root string, quick bool) Config {
 			Quick: true, Root: root,
 			Relay:       RelayConfig{Deltas: 25, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 1},
 			Cold:        ColdConfig{Reps: 4},
-			Concurrency: ConcConfig{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: 500 * time.Millisecond},
+			Concurrency: []ConcConfig{{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: 500 * time.Millisecond}},
 			API:         APIConfig{Reps: 6},
 		}
 	}
@@ -50,7 +50,11 @@ func DefaultConfig(root string, quick bool) Config {
 		Root:        root,
 		Relay:       RelayConfig{Deltas: 200, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 5},
 		Cold:        ColdConfig{Reps: 20, Arm64: true},
-		Concurrency: ConcConfig{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
+		Concurrency: []ConcConfig{
+			{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
+			{Clients: 50, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
+			{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
+		},
 		API:         APIConfig{Reps: 50},
 	}
 }
@@ -82,8 +86,10 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 	prog.phase("building the functions and starting the local stack")
 	envStart := time.Now()
 	maxEnvs := 10
-	if cfg.on("concurrency") {
-		maxEnvs = cfg.Concurrency.Clients + 5
+	for _, c := range cfg.Concurrency {
+		if cfg.on("concurrency") {
+			maxEnvs = max(maxEnvs, c.Clients+5)
+		}
 	}
 	env, err := NewEnv(ctx, EnvOptions{Root: cfg.Root, MaxEnvironments: maxEnvs})
 	if err != nil {
@@ -151,12 +157,19 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			how, cfg.Cold.Reps, fns, steps)
 	}
 	if cfg.on("concurrency") {
-		prog.phase("concurrency")
-		conc, err := RunConcurrency(ctx, env, cfg.Concurrency, log)
-		if err != nil {
-			return fmt.Errorf("concurrency: %w", err)
+		fmt.Fprintf(out, "## 5. Concurrency\n\n"+
+			"Websocket clients on the local stack, each in a room of its own, each asking its questions one after the "+
+			"other (starting at random times within the ramp); the dev RAG server (local/ragdev) streams its apartment-FAQ "+
+			"answers at a fixed pace, behind the recorder that stamps each delta. Every environment, the stack and the "+
+			"clients share this machine's CPUs.\n\n")
+		for _, cc := range cfg.Concurrency {
+			prog.phase(fmt.Sprintf("concurrency, %d clients", cc.Clients))
+			conc, err := RunConcurrency(ctx, env, cc, log)
+			if err != nil {
+				return fmt.Errorf("concurrency: %w", err)
+			}
+			fmt.Fprintf(out, "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
 		}
-		fmt.Fprintf(out, "## 5. Concurrency\n\n%s\n%s\n", conc.Summary(), conc.Table())
 	}
 	prog.phase("done")
 	fmt.Fprintf(out, "Total bench time: %.0f s.\n", time.Since(started).Seconds())

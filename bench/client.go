@@ -109,7 +109,7 @@ func Dial(ctx context.Context, wsURL, token, roomID string) (*Conn, error) {
 		return nil, fmt.Errorf("dial %s (status %d): %w", wsURL, status, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &Conn{ws: ws, frames: make(chan Frame, 4096), errc: make(chan error, 1)}
+	c := &Conn{ws: ws, frames: make(chan Frame, 256), errc: make(chan error, 1)}
 	go c.read()
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,14 @@ type ConcResult struct {
 	// EnvPeakKB holds the VmHWM of every MessageFunction environment.
 	EnvPeakKB []float64
 	Posts     int64
+	// StackCPU is the CPU time this process used while the questions ran,
+	// EnvCPU that of the MessageFunction environments.
+	StackCPU, EnvCPU time.Duration
 }
+
+// messageBootstrap is how the MessageFunction environments' executable
+// path ends.
+const messageBootstrap = "/MessageFunction/bootstrap"
 
 // RunConcurrency runs the concurrency experiment on env.
 func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer) (*ConcResult, error) {
@@ -111,6 +119,14 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	fmt.Fprintf(log, "  %d clients connected in %.1f s\n", cfg.Clients, time.Since(setupStart).Seconds())
 
 	res := &ConcResult{Config: cfg}
+	selfCPU0, err := procCPU(0)
+	if err != nil {
+		return nil, err
+	}
+	envCPU0, err := childrenCPU(messageBootstrap)
+	if err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -148,11 +164,23 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	wg.Wait()
 	res.Duration = time.Since(start)
 	res.Posts = env.Stack.WS.Stats().Posts
+	selfCPU1, err := procCPU(0)
+	if err != nil {
+		return nil, err
+	}
+	res.StackCPU = selfCPU1 - selfCPU0
+	envCPU1, err := childrenCPU(messageBootstrap)
+	if err != nil {
+		return nil, err
+	}
+	for pid, d := range envCPU1 {
+		res.EnvCPU += d - envCPU0[pid]
+	}
 
 	if res.StackPeakKB, err = procStatusKB(0, "VmHWM"); err != nil {
 		return nil, err
 	}
-	pids, err := children("/MessageFunction/bootstrap")
+	pids, err := children(messageBootstrap)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +263,10 @@ func (r *ConcResult) Summary() string {
 	fmt.Fprintf(&b, "%d clients x %d questions, dev RAG pace %s, start ramp %s: %d answers in %.1f s, %d PostToConnection calls (%.0f/s).\n",
 		r.Config.Clients, r.Config.Questions, r.Config.Pace, r.Config.Ramp, len(r.Answers), r.Duration.Seconds(), r.Posts,
 		float64(r.Posts)/r.Duration.Seconds())
+	fmt.Fprintf(&b, "CPU while the questions ran: stack process %.1f s, MessageFunction environments %.1f s, in %.1f s on %d CPUs "+
+		"(%.0f%% of the machine; the functions run on the same CPUs as the stack, unlike on Lambda).\n",
+		r.StackCPU.Seconds(), r.EnvCPU.Seconds(), r.Duration.Seconds(), runtime.NumCPU(),
+		100*(r.StackCPU+r.EnvCPU).Seconds()/r.Duration.Seconds()/float64(runtime.NumCPU()))
 	fmt.Fprintf(&b, "Peak memory (VmHWM): stack process %.1f MiB (the bench process: stack, dev RAG and all clients); "+
 		"MessageFunction environments: %d, max %.1f MiB, median %.1f MiB each.\n",
 		float64(r.StackPeakKB)/1024, len(r.EnvPeakKB), Percentile(r.EnvPeakKB, 100)/1024, Median(r.EnvPeakKB)/1024)

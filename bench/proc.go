@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // procStatusKB returns a "kB" field of /proc/<pid>/status (VmHWM: peak
@@ -74,6 +75,51 @@ func children(suffix string) ([]int, error) {
 		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
 		if err == nil && strings.HasSuffix(exe, suffix) {
 			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+// clockTick is the unit of the CPU times in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns the user plus system CPU time process pid has used (pid
+// 0: this process).
+func procCPU(pid int) (time.Duration, error) {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	stat, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	// Fields after the parenthesised command name: state is field 3, so
+	// utime (14) and stime (15) are at offsets 11 and 12.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("%s: too few fields", path)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("%s: malformed CPU times", path)
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}
+
+// childrenCPU returns the CPU time used by each live child whose
+// executable ends in suffix.
+func childrenCPU(suffix string) (map[int]time.Duration, error) {
+	pids, err := children(suffix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		if d, err := procCPU(pid); err == nil {
+			out[pid] = d
 		}
 	}
 	return out, nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/ragchat/ragchat/bench"
@@ -18,6 +19,7 @@ import (
 
 func main() {
 	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(bench.Sections, ",")+"); empty runs all")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (stack included) to this file")
 	flag.Parse()
 	root, err := findRoot()
 	if err != nil {
@@ -31,12 +33,27 @@ func main() {
 			cfg.Sections[strings.TrimSpace(s)] = true
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := bench.Run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+	if err := run(cfg, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "ragchat-bench:", err)
 		os.Exit(1)
 	}
+}
+
+func run(cfg bench.Config, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return bench.Run(ctx, cfg, os.Stdout, os.Stderr)
 }
 
 // findRoot returns the nearest directory upwards that holds template.yaml.
