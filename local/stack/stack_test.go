@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,10 +20,70 @@ import (
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/local/ragdev"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
-// guard bounds every wait of the end-to-end test; it only catches hangs.
+// guard bounds the start of the shared stack and every wait of an
+// end-to-end test; it only catches hangs.
 const guard = 2 * time.Minute
+
+// shared is the one stack the end-to-end tests of this package share:
+// starting one builds every function, so it is started once, on first use,
+// and closed by TestMain.
+var shared struct {
+	once     sync.Once
+	st       *Stack
+	out      *lockedBuffer // the functions' output
+	buildDir string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.st != nil {
+		shared.st.Close()
+	}
+	if shared.buildDir != "" {
+		if err := os.RemoveAll(shared.buildDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	os.Exit(code)
+}
+
+// sharedStack returns the package's shared stack, starting it on the first
+// call; it skips the test in -short mode. When the test fails, the output
+// the functions wrote during it is logged.
+func sharedStack(t *testing.T) *Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds every function")
+	}
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		shared.out = &lockedBuffer{}
+		if shared.buildDir, shared.err = os.MkdirTemp("", "ragchat-stack-test-"); shared.err != nil {
+			return
+		}
+		shared.st, shared.err = Start(ctx, Options{
+			BuildDir:       shared.buildDir,
+			DynamoPort:     0,
+			RAGDev:         ragdev.Options{PieceDelay: 5 * time.Millisecond}, // an answer streams in several frames
+			FunctionOutput: shared.out,
+		})
+	})
+	if shared.err != nil {
+		t.Fatalf("start the shared stack: %v", shared.err)
+	}
+	from := shared.out.Len()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("function output during the test:\n%s", shared.out.From(from))
+		}
+	})
+	return shared.st
+}
 
 // lockedBuffer collects the functions' output for a failing test's log.
 type lockedBuffer struct {
@@ -35,10 +97,18 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+// Len returns the number of bytes written so far.
+func (b *lockedBuffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.String()
+	return b.buf.Len()
+}
+
+// From returns what was written after the first n bytes.
+func (b *lockedBuffer) From(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf.Bytes()[n:])
 }
 
 func postJSON(t *testing.T, url, token, body string, out any) {
@@ -93,27 +163,9 @@ type frame struct {
 }
 
 func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds every function")
-	}
+	st := sharedStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
-	out := &lockedBuffer{}
-	st, err := Start(ctx, Options{
-		BuildDir:       t.TempDir(),
-		DynamoPort:     0,
-		RAGDev:         ragdev.Options{PieceDelay: -1},
-		FunctionOutput: out,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if t.Failed() {
-			t.Logf("function output:\n%s", out)
-		}
-	})
 
 	var page struct{ WebSocketURL string }
 	getJSON(t, st.URLs.HTTP+"/config.json", &page)
@@ -121,13 +173,23 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 		t.Fatalf("chat page config points at %q, want %q", page.WebSocketURL, st.URLs.WebSocket)
 	}
 
+	// Login answers with the user's latest room, null before the first:
+	// other tests on the shared stack may have opened one already.
+	var wantRoomID *string
+	switch latest, err := store.New(st.DB, st.Tables).LatestRoom(ctx, "apt001", "hong2"); {
+	case err == nil:
+		wantRoomID = &latest.RoomID
+	case !errors.Is(err, store.ErrNotFound):
+		t.Fatal(err)
+	}
 	var login struct {
 		UserID, UserName, Token, CompanyID string
 		RoomID                             *string
 	}
 	postJSON(t, st.URLs.HTTP+"/api/customer/apt001/login", "", `{"id":"hong2","password":"1234"}`, &login)
-	if login.UserName != "고객-275b" || login.CompanyID != "apt001" || login.Token == "" || login.RoomID != nil {
-		t.Fatalf("login = %+v", login)
+	if login.UserName != "고객-275b" || login.CompanyID != "apt001" || login.Token == "" ||
+		(login.RoomID == nil) != (wantRoomID == nil) || (login.RoomID != nil && *login.RoomID != *wantRoomID) {
+		t.Fatalf("login = %+v, want room %v", login, wantRoomID)
 	}
 	var room struct{ RoomID, Status string }
 	postJSON(t, st.URLs.HTTP+"/api/customer/chatbot", login.Token, ``, &room)

@@ -8,26 +8,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 	"github.com/coder/websocket"
 
+	"github.com/ragchat/ragchat/internal/browsertest"
 	"github.com/ragchat/ragchat/local/ragdev"
 )
-
-// stepTimeout guards each browser step against a deadlock; it is not a
-// performance bound.
-const stepTimeout = 30 * time.Second
 
 const fakeToken = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJob25nMiIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln" // exp 2100
 
@@ -124,131 +116,6 @@ func splitRunes(s string, n int) []string {
 	return out
 }
 
-// chromium starts a headless Chromium for the test, or skips it when there
-// is none.
-func chromium(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Skip("no Chromium on PATH (apt-get install chromium): skipping the browser test")
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "ko-KR"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
-		t.Fatalf("start Chromium %s: %v", path, err)
-	}
-	return ctx
-}
-
-// do runs browser steps under the step timeout.
-func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func textContent(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
-}
-
-// exceptions collects the page's uncaught exceptions.
-func exceptions(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var out []string
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			if m.IsException() {
-				mu.Lock()
-				out = append(out, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), out...)
-	}
-}
-
-func login(t *testing.T, ctx context.Context, url string) {
-	t.Helper()
-	do(t, ctx, "log in",
-		chromedp.Navigate(url),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#user"), "hong2"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "1234"),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#chat-view")),
-		chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)),
-	)
-}
-
-// pressEnter presses and releases Enter as a keyboard does: a keyDown that
-// carries the text, so that preventDefault on it stops the newline.
-// (chromedp.SendKeys sends the newline as a separate char event.)
-func pressEnter() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		down := input.DispatchKeyEventParams{Type: kb.KeyDown, Key: "Enter", Code: "Enter", Text: "\r",
-			UnmodifiedText: "\r", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
-		up := down
-		up.Type, up.Text, up.UnmodifiedText = kb.KeyUp, "", ""
-		for _, ev := range []input.DispatchKeyEventParams{down, up} {
-			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, ev); err != nil {
-				return fmt.Errorf("dispatch %s Enter: %w", ev.Type, err)
-			}
-		}
-		return nil
-	})
-}
-
-func ask(t *testing.T, ctx context.Context, question string) {
-	t.Helper()
-	do(t, ctx, "ask "+question,
-		chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)),
-		chromedp.SendKeys(chromedp.CSS("#input"), question),
-		pressEnter(),
-		chromedp.WaitReady(chromedp.CSS(`#input:placeholder-shown`)),
-	)
-}
-
 func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 	answers := map[string]string{
 		"관리비는 언제까지 내야 하나요?": "관리비는 매월 25일까지 납부해 주시면 됩니다.\n자동이체, 가상계좌, 카드 납부 중에서 고르실 수 있습니다.",
@@ -305,51 +172,46 @@ func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 		return send(ctx, c, frame(complete))
 	}
 	fs := newFakeStack(t, nil, answer)
-	ctx := chromium(t, 1000, 800)
-	errs := exceptions(ctx)
-	login(t, ctx, fs.page.URL)
+	ctx := browsertest.Chromium(t, 1000, 800)
+	errs := browsertest.Exceptions(ctx)
+	browsertest.Login(t, ctx, fs.page.URL, "apt001", "hong2", "1234")
 
-	ask(t, ctx, "관리비는 언제까지 내야 하나요?")
-	do(t, ctx, "first answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-1"][data-state="done"]`)))
-	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-1"] .text`), answers["관리비는 언제까지 내야 하나요?"]; got != want {
+	browsertest.Ask(t, ctx, "관리비는 언제까지 내야 하나요?")
+	browsertest.Do(t, ctx, "first answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-1"][data-state="done"]`)))
+	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-1"] .text`), answers["관리비는 언제까지 내야 하나요?"]; got != want {
 		t.Fatalf("first answer %q, want %q", got, want)
 	}
 
-	ask(t, ctx, "주차 등록은요?")
-	do(t, ctx, "repaired answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-2"][data-state="done"]`)))
-	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-2"] .text`), answers["주차 등록은요?"]; got != want {
+	browsertest.Ask(t, ctx, "주차 등록은요?")
+	browsertest.Do(t, ctx, "repaired answer", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-2"][data-state="done"]`)))
+	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-2"] .text`), answers["주차 등록은요?"]; got != want {
 		t.Fatalf("repaired answer %q, want %q", got, want)
 	}
 
-	ask(t, ctx, "#error")
-	do(t, ctx, "error frame", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-3"][data-state="error"]`)))
-	if got := textContent(t, ctx, `li.bot[data-message-id="m-3"] .text`); got != "잠시만 기다려" {
+	browsertest.Ask(t, ctx, "#error")
+	browsertest.Do(t, ctx, "error frame", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-3"][data-state="error"]`)))
+	if got := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-3"] .text`); got != "잠시만 기다려" {
 		t.Errorf("partial answer before the error %q", got)
 	}
-	if got := textContent(t, ctx, `li.bot[data-message-id="m-3"] .error-box`); !strings.Contains(got, "RAG_TIMEOUT") ||
+	if got := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-3"] .error-box`); !strings.Contains(got, "RAG_TIMEOUT") ||
 		!strings.Contains(got, "did not respond in time") {
 		t.Errorf("error box %q lacks the code and message", got)
 	}
 
-	ask(t, ctx, "#drop")
-	do(t, ctx, "interrupted question", chromedp.WaitReady(chromedp.CSS(`li.bot[data-state="error"]:not([data-message-id])`)))
-	do(t, ctx, "reconnect", chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)))
-	ask(t, ctx, "헬스장 요금은요?")
-	do(t, ctx, "answer after reconnecting", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-5"][data-state="done"]`)))
-	if got, want := textContent(t, ctx, `li.bot[data-message-id="m-5"] .text`), answers["헬스장 요금은요?"]; got != want {
+	browsertest.Ask(t, ctx, "#drop")
+	browsertest.Do(t, ctx, "interrupted question", chromedp.WaitReady(chromedp.CSS(`li.bot[data-state="error"]:not([data-message-id])`)))
+	browsertest.Do(t, ctx, "reconnect", chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)))
+	browsertest.Ask(t, ctx, "헬스장 요금은요?")
+	browsertest.Do(t, ctx, "answer after reconnecting", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-5"][data-state="done"]`)))
+	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-5"] .text`), answers["헬스장 요금은요?"]; got != want {
 		t.Fatalf("answer after reconnecting %q, want %q", got, want)
 	}
 	if n := fs.conns.Load(); n != 2 {
 		t.Errorf("%d websocket connections, want 2 (one reconnect)", n)
 	}
 
-	ctxCount, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	bots, err := chromedp.Run(ctxCount, chromedp.Evaluate[int](`document.querySelectorAll("li.msg.bot").length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bots != 6 { // the greeting and five questions; API Gateway's frames add none
+	// The greeting and five questions; API Gateway's frames add none.
+	if bots := browsertest.Evaluate[int](t, ctx, `document.querySelectorAll("li.msg.bot").length`); bots != 6 {
 		t.Errorf("%d bot messages, want 6", bots)
 	}
 	if e := errs(); len(e) > 0 {
@@ -359,16 +221,10 @@ func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 
 func TestChatPage_ShowsLoginErrors(t *testing.T) {
 	fs := newFakeStack(t, nil, func(context.Context, *websocket.Conn, int, string, string) error { return nil })
-	ctx := chromium(t, 800, 700)
-	do(t, ctx, "wrong password",
-		chromedp.Navigate(fs.page.URL),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#user"), "hong2"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "wrong"),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#login-error")),
-	)
-	if got := textContent(t, ctx, "#login-error"); !strings.Contains(got, "INVALID_CREDENTIALS") || !strings.Contains(got, "401") {
+	ctx := browsertest.Chromium(t, 800, 700)
+	browsertest.SubmitLogin(t, ctx, fs.page.URL, "apt001", "hong2", "wrong")
+	browsertest.Do(t, ctx, "wrong password", chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	if got := browsertest.TextContent(t, ctx, "#login-error"); !strings.Contains(got, "INVALID_CREDENTIALS") || !strings.Contains(got, "401") {
 		t.Fatalf("login error %q lacks the code and status", got)
 	}
 }
@@ -426,11 +282,11 @@ func TestChatPage_Screenshot(t *testing.T) {
 	rag := httptest.NewServer(ragdev.New(ragdev.Options{PieceDelay: 5 * time.Millisecond}))
 	defer rag.Close()
 	fs := newFakeStack(t, []string{"관리비 납부 방법", "주차 등록", "분리수거 요일"}, ragdevAnswerer(rag.URL))
-	ctx := chromium(t, 1100, 1120)
-	login(t, ctx, fs.page.URL)
+	ctx := browsertest.Chromium(t, 1100, 1120)
+	browsertest.Login(t, ctx, fs.page.URL, "apt001", "hong2", "1234")
 	for i, q := range []string{"관리비는 언제까지 내야 하나요?", "윗집 발소리 때문에 너무 힘들어요", "택배는 어디서 찾아요?"} {
-		ask(t, ctx, q)
-		do(t, ctx, "answer", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`li.bot[data-message-id="m-%d"][data-state="done"]`, i+1))))
+		browsertest.Ask(t, ctx, q)
+		browsertest.Do(t, ctx, "answer", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`li.bot[data-message-id="m-%d"][data-state="done"]`, i+1))))
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
