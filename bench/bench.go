@@ -74,10 +74,14 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 	fmt.Fprintf(out, "- command: `make bench` (%s mode)\n", mode)
 	fmt.Fprintf(out, "- date: %s\n", started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(out, "- machine: %s\n\n", machine())
+	// Sections run in the order that suits the measurements and print in
+	// the issue's order, also when a later one fails.
+	var secs report
+	defer secs.flush(out)
 
 	if cfg.on("go") {
 		prog.phase("Go benchmarks of the relay path")
-		fmt.Fprintf(out, "## Allocations per delta in the relay path (Go benchmarks)\n\n%s\n", GoBenchmarks(log))
+		fmt.Fprintf(secs.at(7), "## 7. Allocations per delta in the relay path (Go benchmarks)\n\n%s\n", GoBenchmarks(log))
 	}
 	needEnv := slices.ContainsFunc(Sections[1:], cfg.on)
 	if !needEnv {
@@ -107,16 +111,17 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 	}
 	if cfg.on("relay") {
 		rc := cfg.Relay
-		fmt.Fprintf(out, "## 1. Relay overhead\n\n")
-		fmt.Fprintf(out, "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
+		fmt.Fprintf(secs.at(1), "## 1. Relay overhead\n\n")
+		fmt.Fprintf(secs.at(1), "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
 			"(coalescing relay, template defaults) and through the one-post-per-delta baseline process, to one websocket client; "+
 			"the @connections endpoint delays every post by the given latency. Medians of %d runs per cell, relays alternating. "+
-			"Targets: overheads <= post latency + 10 ms; calls <= stream duration / post latency + 2.\n\n%s\n",
+			"Targets: overheads <= post latency + 10 ms; calls <= stream duration / post latency + 2. "+
+			"Function CPU: user + system time of the function's processes during the answer (10 ms ticks).\n\n%s\n",
 			rc.Deltas, rc.Pace, rc.Reps, relay.Table())
 	}
 	if cfg.on("cost") {
-		fmt.Fprintf(out, "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
-		fmt.Fprintf(out, "Counts per answer are the medians measured above: API Gateway messages = 1 question + the frames delivered "+
+		fmt.Fprintf(secs.at(2), "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
+		fmt.Fprintf(secs.at(2), "Counts per answer are the medians measured above: API Gateway messages = 1 question + the frames delivered "+
 			"(each under 32 KB); connection minutes = the answer's duration at the client; Lambda = the billed duration of the "+
 			"invocation at the template's MemorySize (%d MB) on arm64, plus the request; DynamoDB = the requests counted at "+
 			"the embedded endpoint, turned into request units with the measured item sizes (strongly consistent GetItem, "+
@@ -125,7 +130,7 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			env.Template["MessageFunction"].MemorySize, relay.CostTable(ListPrices))
 	}
 	if cfg.on("dynamo") {
-		writeDynamo(out, relay, cfg.Root)
+		writeDynamo(secs.at(4), relay, cfg.Root)
 	}
 	if cfg.on("api") {
 		prog.phase("login, room creation and handshake latency")
@@ -133,7 +138,7 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("api: %w", err)
 		}
-		fmt.Fprintf(out, "## 6. Login and room creation latency (warm)\n\n"+
+		fmt.Fprintf(secs.at(6), "## 6. Login and room creation latency (warm)\n\n"+
 			"Sequential requests through the local HTTP API (real function processes, embedded DynamoDB) after two warm-up "+
 			"requests each; the bcrypt row is one comparison in the bench process.\n\n%s\n", api.Table())
 	}
@@ -148,7 +153,7 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		if !cfg.Cold.Arm64 {
 			how = "sizes of the host builds (quick mode skips the arm64 builds)"
 		}
-		fmt.Fprintf(out, "## 3. Cold start\n\n"+
+		fmt.Fprintf(secs.at(3), "## 3. Cold start\n\n"+
 			"Sizes: %s. Times: the host build of each function exec'd with the Lambda environment variables and its template "+
 			"environment, pointed at a minimal Runtime API; time from exec to its first `next` request, %d runs each. "+
 			"TOKEN_SECRET_ARN runs fetch the secret from a local fake Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER), so "+
@@ -157,7 +162,7 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			how, cfg.Cold.Reps, fns, steps)
 	}
 	if cfg.on("concurrency") {
-		fmt.Fprintf(out, "## 5. Concurrency\n\n"+
+		fmt.Fprintf(secs.at(5), "## 5. Concurrency\n\n"+
 			"Websocket clients on the local stack, each in a room of its own, each asking its questions one after the "+
 			"other (starting at random times within the ramp); the dev RAG server (local/ragdev) streams its apartment-FAQ "+
 			"answers at a fixed pace, behind the recorder that stamps each delta. Every environment, the stack and the "+
@@ -168,12 +173,25 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("concurrency: %w", err)
 			}
-			fmt.Fprintf(out, "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
+			fmt.Fprintf(secs.at(5), "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
 		}
 	}
 	prog.phase("done")
-	fmt.Fprintf(out, "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(secs.at(8), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
 	return nil
+}
+
+// report holds the sections' text by number.
+type report struct {
+	parts [9]strings.Builder
+}
+
+func (r *report) at(n int) io.Writer { return &r.parts[n] }
+
+func (r *report) flush(out io.Writer) {
+	for i := range r.parts {
+		_, _ = io.WriteString(out, r.parts[i].String())
+	}
 }
 
 // progress logs the sections as they start, each with the time the

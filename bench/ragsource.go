@@ -101,7 +101,7 @@ type Emission struct {
 	Question   string
 	Started    time.Time // request received
 	FirstDelta time.Time // first event with a non-empty delta
-	End        time.Time // "data: [DONE]" flushed, or the handler returned
+	End        time.Time // the first isComplete event or "data: [DONE]", or the handler's return
 	Text       string    // the deltas concatenated
 	Deltas     int       // events with a non-empty delta
 }
@@ -239,18 +239,32 @@ func (t *tapWriter) line(l []byte, now time.Time) {
 	}
 	v = bytes.TrimPrefix(v, []byte(" "))
 	if string(v) == "[DONE]" {
-		t.em.End = now
+		t.end(now)
 		return
 	}
 	var ev struct {
-		Delta string `json:"delta"`
+		Delta      string `json:"delta"`
+		IsComplete bool   `json:"isComplete"`
 	}
-	if json.Unmarshal(v, &ev) != nil || ev.Delta == "" {
+	if json.Unmarshal(v, &ev) != nil {
 		return
 	}
-	if t.em.FirstDelta.IsZero() {
-		t.em.FirstDelta = now
+	if ev.Delta != "" {
+		if t.em.FirstDelta.IsZero() {
+			t.em.FirstDelta = now
+		}
+		t.text.WriteString(ev.Delta)
+		t.em.Deltas++
 	}
-	t.text.WriteString(ev.Delta)
-	t.em.Deltas++
+	if ev.IsComplete {
+		t.end(now)
+	}
+}
+
+// end records the end of the stream: the first isComplete event or
+// "[DONE]", whichever comes first (a client may stop reading at either).
+func (t *tapWriter) end(now time.Time) {
+	if t.em.End.IsZero() {
+		t.em.End = now
+	}
 }

@@ -50,6 +50,7 @@ type RelayRun struct {
 	FrameBytes  int64   // bytes delivered
 	BilledMs    int     // the invocation's billed duration
 	MemoryMB    int     // the function's memory size
+	CPUMs       float64 // CPU time the function's processes used (10 ms ticks)
 	AnswerBytes int
 	Check       Check
 	Dynamo      dynamo.Counts
@@ -127,6 +128,11 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 	s.ws.ResetStats()
 	reports := env.Reports.Count(s.fn)
 	before := env.Stack.Dynamo.Counts()
+	bootstrap := "/" + s.fn + "/bootstrap"
+	cpu0, err := childrenCPU(bootstrap)
+	if err != nil {
+		return run, err
+	}
 
 	ans, err := s.conn.Ask(ctx, "관리비는 언제 내나요?", 90*time.Second)
 	if err != nil {
@@ -142,6 +148,13 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 	}
 	st := s.ws.Stats()
 	run.Dynamo = env.Stack.Dynamo.Counts().Sub(before)
+	cpu1, err := childrenCPU(bootstrap)
+	if err != nil {
+		return run, err
+	}
+	for pid, d := range cpu1 {
+		run.CPUMs += ms(d - cpu0[pid])
+	}
 
 	first, err := firstText(ans)
 	if err != nil {
@@ -167,7 +180,7 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 
 // relayCell aggregates the runs of one relay at one latency.
 type relayCell struct {
-	first, complete, stream, client, posts, frames, bytesPerFrame, billed []float64
+	first, complete, stream, client, posts, frames, bytesPerFrame, billed, cpu []float64
 	lost, misordered                                                      int
 	memoryMB                                                              int
 	dynamo                                                                dynamo.Counts
@@ -188,6 +201,7 @@ func (r *RelayResult) cell(relay string, latency int) relayCell {
 		c.frames = append(c.frames, float64(run.Frames))
 		c.bytesPerFrame = append(c.bytesPerFrame, float64(run.FrameBytes)/float64(max(run.Frames, 1)))
 		c.billed = append(c.billed, float64(run.BilledMs))
+		c.cpu = append(c.cpu, run.CPUMs)
 		c.lost += run.Check.Lost
 		c.misordered += run.Check.Misordered
 		c.memoryMB = run.MemoryMB
@@ -201,7 +215,7 @@ func (r *RelayResult) cell(relay string, latency int) relayCell {
 // the targets and their verdicts.
 func (r *RelayResult) Table() *Table {
 	t := &Table{Header: []string{"post latency", "relay", "first-delta overhead ms", "completion overhead ms",
-		"target ms", "PostToConnection calls", "calls target", "bytes/frame", "lost/misordered", "runs"}}
+		"target ms", "PostToConnection calls", "calls target", "bytes/frame", "function CPU ms", "lost/misordered", "runs"}}
 	for _, lat := range r.Config.LatencyMs {
 		for _, relay := range []string{Coalescing, Baseline} {
 			c := r.cell(relay, lat)
@@ -220,6 +234,7 @@ func (r *RelayResult) Table() *Table {
 				fmt.Sprintf("%.0f %s", posts, mark(posts <= callsTarget)),
 				callsCell,
 				f1(Median(c.bytesPerFrame)),
+				f1(Median(c.cpu)),
 				fmt.Sprintf("%d/%d", c.lost, c.misordered),
 				len(c.first))
 		}
