@@ -113,11 +113,12 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		rc := cfg.Relay
 		fmt.Fprintf(secs.at(1), "## 1. Relay overhead\n\n")
 		fmt.Fprintf(secs.at(1), "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
-			"(coalescing relay, template defaults) and through the one-post-per-delta baseline process, to one websocket client; "+
+			"(coalescing relay, MIN_FRAME_INTERVAL=%s as the template sets it) and through the one-post-per-delta baseline "+
+			"process, to one websocket client; "+
 			"the @connections endpoint delays every post by the given latency. Medians of %d runs per cell, relays alternating. "+
 			"Targets: overheads <= post latency + 10 ms; calls <= stream duration / post latency + 2. "+
 			"Function CPU: user + system time of the function's processes during the answer (10 ms ticks).\n\n%s\n",
-			rc.Deltas, rc.Pace, rc.Reps, relay.Table())
+			rc.Deltas, rc.Pace, env.Stack.FunctionEnv("MessageFunction")["MIN_FRAME_INTERVAL"], rc.Reps, relay.Table())
 	}
 	if cfg.on("cost") {
 		fmt.Fprintf(secs.at(2), "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
