@@ -47,15 +47,15 @@ func DefaultConfig(root string, quick bool) Config {
 		}
 	}
 	return Config{
-		Root:        root,
-		Relay:       RelayConfig{Deltas: 200, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 5},
-		Cold:        ColdConfig{Reps: 20, Arm64: true},
+		Root:  root,
+		Relay: RelayConfig{Deltas: 200, Pace: 20 * time.Millisecond, LatencyMs: []int{0, 10, 30, 100}, Reps: 5},
+		Cold:  ColdConfig{Reps: 20, Arm64: true},
 		Concurrency: []ConcConfig{
 			{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 			{Clients: 50, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 			{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 		},
-		API:         APIConfig{Reps: 50},
+		API: APIConfig{Reps: 50},
 	}
 }
 

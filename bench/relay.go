@@ -181,10 +181,10 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 // relayCell aggregates the runs of one relay at one latency.
 type relayCell struct {
 	first, complete, stream, client, posts, frames, bytesPerFrame, billed, cpu []float64
-	lost, misordered                                                      int
-	memoryMB                                                              int
-	dynamo                                                                dynamo.Counts
-	answerBytes                                                           int
+	lost, misordered                                                           int
+	memoryMB                                                                   int
+	dynamo                                                                     dynamo.Counts
+	answerBytes                                                                int
 }
 
 func (r *RelayResult) cell(relay string, latency int) relayCell {
