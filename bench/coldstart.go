@@ -408,10 +408,10 @@ func (r *ColdResult) Tables() (*Table, *Table) {
 		{"exec → main (process start, Go runtime, package init)", func(s ProbeSteps) float64 {
 			return float64(s.MainUnixNano-s.execAt.UnixNano()) / 1e6
 		}},
-		{"config.Load + JSON logger", func(s ProbeSteps) float64 { return s.ConfigMs }},
-		{"config.AWS (SDK LoadDefaultConfig)", func(s ProbeSteps) float64 { return s.AWSMs }},
+		{"boot.Init: config.Load + JSON logger", func(s ProbeSteps) float64 { return s.ConfigMs }},
+		{"boot.Init: config.AWS (SDK LoadDefaultConfig)", func(s ProbeSteps) float64 { return s.AWSMs }},
+		{"boot.Init: DynamoDB client + store", func(s ProbeSteps) float64 { return s.ClientMs }},
 		{"secret.Token (env, or GetSecretValue)", func(s ProbeSteps) float64 { return s.SecretMs }},
-		{"DynamoDB client + store", func(s ProbeSteps) float64 { return s.ClientMs }},
 		{"lambda.Start → first next", func(s ProbeSteps) float64 {
 			return float64(s.nextAt.UnixNano()-s.DoneUnixNano) / 1e6
 		}},

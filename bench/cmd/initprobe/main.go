@@ -1,9 +1,10 @@
-// Command initprobe does what a ragchat function does at cold start (the
-// login function's init: configuration, logger, AWS SDK configuration, the
-// token secret, the DynamoDB client) and prints how long each step took as
-// one JSON line on stdout, then starts the Lambda runtime client like the
-// functions do. The cold-start benchmark runs it next to the real
-// bootstraps to itemise their init.
+// Command initprobe does what the login function does at cold start, the
+// steps of shared/boot.Init (configuration and logger, AWS SDK
+// configuration, DynamoDB client and store) and then secret.Token, one by
+// one, and prints how long each step took as one JSON line on stdout; then
+// it starts the Lambda runtime client like the functions do. The
+// cold-start benchmark runs it next to the real bootstraps to itemise
+// their init.
 package main
 
 import (
@@ -51,12 +52,12 @@ func main() {
 		log.Fatalf("config: %v", err)
 	}
 	lap(&steps.AWSMs)
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
+	lap(&steps.ClientMs)
 	if _, err := secret.Token(ctx, cfg, awsCfg); err != nil {
 		log.Fatalf("secret: %v", err)
 	}
 	lap(&steps.SecretMs)
-	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
-	lap(&steps.ClientMs)
 	steps.DoneUnixNano = time.Now().UnixNano()
 	if err := json.NewEncoder(os.Stdout).Encode(steps); err != nil {
 		log.Fatalf("report: %v", err)
