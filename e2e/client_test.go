@@ -44,6 +44,7 @@ type client struct {
 	mu       sync.Mutex
 	readErr  error
 	typed    int     // frames with a type read so far
+	pending  []frame // frames put back by unread, last first
 	untyped  []frame // API Gateway's own frames read so far
 	closed   bool
 	readDone chan struct{}
@@ -150,6 +151,14 @@ func (c *client) read() {
 // next returns the next frame of any kind.
 func (c *client) next(t testing.TB) frame {
 	t.Helper()
+	c.mu.Lock()
+	if n := len(c.pending); n > 0 {
+		f := c.pending[n-1]
+		c.pending = c.pending[:n-1]
+		c.mu.Unlock()
+		return f
+	}
+	c.mu.Unlock()
 	timer := time.NewTimer(guard)
 	defer timer.Stop()
 	select {
@@ -169,6 +178,13 @@ func (c *client) next(t testing.TB) frame {
 		t.Fatalf("no frame on connection %s within %s", c.ID, guard)
 	}
 	return frame{}
+}
+
+// unread puts f back: next returns it again.
+func (c *client) unread(f frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending = append(c.pending, f)
 }
 
 // nextTyped returns the next frame with a type, skipping API Gateway's own

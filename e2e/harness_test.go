@@ -168,6 +168,16 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 	return hr, nil
 }
 
+// withStack returns a harness for another stack that shares this one's
+// RAG server, output, secrets and credentials.
+func (hr *harness) withStack(st *stack.Stack) *harness {
+	return &harness{
+		st: st, rag: hr.rag, out: hr.out, secrets: hr.secrets, tmp: hr.tmp,
+		tokenSecret: hr.tokenSecret, awsSecret: hr.awsSecret, password: hr.password, hash: hr.hash,
+		opts: hr.opts, tokens: map[string]string{},
+	}
+}
+
 // close stops the stack and, when the run passed, removes its files; a
 // failed run keeps the output for reading.
 func (hr *harness) close(passed bool) {
