@@ -151,12 +151,22 @@ func (c *client) read() {
 // next returns the next frame of any kind.
 func (c *client) next(t testing.TB) frame {
 	t.Helper()
+	f, ok := c.nextOrEnd(t)
+	if !ok {
+		t.Fatalf("connection %s ended while a frame was awaited: %v", c.ID, c.err())
+	}
+	return f
+}
+
+// nextOrEnd returns the next frame, or false when the socket ended first.
+func (c *client) nextOrEnd(t testing.TB) (frame, bool) {
+	t.Helper()
 	c.mu.Lock()
 	if n := len(c.pending); n > 0 {
 		f := c.pending[n-1]
 		c.pending = c.pending[:n-1]
 		c.mu.Unlock()
-		return f
+		return f, true
 	}
 	c.mu.Unlock()
 	timer := time.NewTimer(guard)
@@ -164,7 +174,7 @@ func (c *client) next(t testing.TB) frame {
 	select {
 	case f, ok := <-c.frames:
 		if !ok {
-			t.Fatalf("connection %s ended while a frame was awaited: %v", c.ID, c.err())
+			return frame{}, false
 		}
 		c.mu.Lock()
 		if f.Type == "" {
@@ -173,11 +183,11 @@ func (c *client) next(t testing.TB) frame {
 			c.typed++
 		}
 		c.mu.Unlock()
-		return f
+		return f, true
 	case <-timer.C:
-		t.Fatalf("no frame on connection %s within %s", c.ID, guard)
+		t.Fatalf("no frame and no close on connection %s within %s", c.ID, guard)
 	}
-	return frame{}
+	return frame{}, false
 }
 
 // unread puts f back: next returns it again.
