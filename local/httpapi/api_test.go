@@ -405,3 +405,21 @@ func TestCORS_PreflightAndResponseHeaders(t *testing.T) {
 		t.Fatalf("response Access-Control-Allow-Origin = %q, want API Gateway's [*]", got)
 	}
 }
+
+func TestEvent_MalformedQueryIsPassedOnNotRefused(t *testing.T) {
+	inv := &fakeInvoker{out: []byte(`{"statusCode":400,"body":"{}"}`)}
+	srv := newServer(t, templateRoutes, inv, Options{})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/customer/apt001/login?id=%zz&password=p%20w&id=b", nil)
+	resp, _ := do(t, req)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want the function's 400", resp.StatusCode)
+	}
+	ev := inv.last(t).event
+	if ev.RawQueryString != "id=%zz&password=p%20w&id=b" {
+		t.Errorf("rawQueryString %q", ev.RawQueryString)
+	}
+	want := map[string]string{"id": "%zz,b", "password": "p w"}
+	if !reflect.DeepEqual(ev.QueryStringParameters, want) {
+		t.Errorf("queryStringParameters %v, want %v", ev.QueryStringParameters, want)
+	}
+}

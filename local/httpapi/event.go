@@ -61,10 +61,7 @@ func buildEvent(r *http.Request, rt *route, params map[string]string, body []byt
 		headers["content-length"] = strconv.FormatInt(r.ContentLength, 10)
 	}
 
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", r.URL.RawQuery, err)
-	}
+	query := parseQuery(r.URL.RawQuery)
 	var qsp map[string]string
 	if len(query) > 0 {
 		qsp = make(map[string]string, len(query))
@@ -211,4 +208,27 @@ func (r response) setHeaders(h http.Header) {
 		}
 		h[http.CanonicalHeaderKey(k)] = append([]string(nil), vals...)
 	}
+}
+
+// parseQuery decodes a raw query string into parameters as API Gateway
+// does: it never refuses a request for its query, so a key or value with a
+// malformed escape ("%zz") is passed on undecoded, and the function (which
+// also gets rawQueryString) decides what to make of it.
+func parseQuery(raw string) map[string][]string {
+	q := map[string][]string{}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		q[unescapeOrRaw(k)] = append(q[unescapeOrRaw(k)], unescapeOrRaw(v))
+	}
+	return q
+}
+
+func unescapeOrRaw(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

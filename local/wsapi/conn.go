@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 )
@@ -27,6 +28,9 @@ var (
 	causeDeleted = closeCause{websocket.StatusNormalClosure, "Connection Closed Normally"}
 	// causeTooBig: a frame or message over the limits.
 	causeTooBig = closeCause{websocket.StatusMessageTooBig, "Message too big"}
+	// causeInvalidText: a text message that is not UTF-8 (RFC 6455 8.1
+	// fails the connection with 1007; the message reaches no function).
+	causeInvalidText = closeCause{websocket.StatusInvalidFramePayloadData, "Invalid UTF-8 in text message"}
 	// causeNoStatus: a client close frame without a status code.
 	causeNoStatus = closeCause{websocket.StatusNoStatusRcvd, "Client-side close frame status not set"}
 	// causeAbnormal: the TCP connection ended without a close frame.
@@ -178,8 +182,11 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		if int64(len(data)) > limit {
+		switch {
+		case int64(len(data)) > limit:
 			c.terminate(causeTooBig)
+		case typ == websocket.MessageText && !utf8.Valid(data):
+			c.terminate(causeInvalidText)
 		}
 		if c.terminated() {
 			return nil

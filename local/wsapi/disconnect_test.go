@@ -237,3 +237,16 @@ func sortedKeys(m map[string]any) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+func TestLimits_InvalidUTF8TextClosesWith1007AndReachesNoFunction(t *testing.T) {
+	h := start(t, Config{}, nil)
+	c, connectEv := h.dial("", nil)
+	ctx := ctxGuard(t)
+	if err := c.Write(ctx, websocket.MessageText, []byte("{\"action\":\"sendMessage\",\"message\":\"관리비\xff\"}")); err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, c, websocket.StatusInvalidFramePayloadData, "Invalid UTF-8 in text message")
+	checkDisconnect(t, h, connectEv, 1007, "Invalid UTF-8 in text message")
+	h.shutdown()
+	h.noMore(defaultFn)
+}
