@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,12 @@ type client struct {
 	untyped  []frame // API Gateway's own frames read so far
 	closed   bool
 	readDone chan struct{}
+	ref      *atomic.Pointer[client] // the test cleanup's hold on c
 }
+
+// frameQueue is how many unread frames a client holds: several whole
+// answers.
+const frameQueue = 1024
 
 // dialResult is a refused handshake.
 type dialResult struct {
@@ -111,9 +117,19 @@ func (hr *harness) dial(t testing.TB, token, room string) *client {
 		t.Fatalf("connect to %s refused: %d %s", room, refused.Status, refused.Body)
 	}
 	conn.SetReadLimit(4 << 20) // the frame limit is asserted, not enforced by the reader
-	c := &client{conn: conn, Room: room, frames: make(chan frame, 1<<14), readDone: make(chan struct{})}
+	c := &client{conn: conn, Room: room, frames: make(chan frame, frameQueue), readDone: make(chan struct{})}
 	go c.read()
-	t.Cleanup(func() { c.close() })
+	// The cleanup holds the client only until it is closed, so that long
+	// tests (the soak reconnects thousands of times) do not keep every
+	// client they ever had.
+	ref := &atomic.Pointer[client]{}
+	ref.Store(c)
+	c.ref = ref
+	t.Cleanup(func() {
+		if c := ref.Load(); c != nil {
+			c.close()
+		}
+	})
 	for _, sc := range hr.roomConnections(t, room) {
 		if !before[sc.ConnectionID] {
 			if c.ID != "" {
@@ -326,6 +342,7 @@ func (c *client) close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.ref.Store(nil)
 	_ = c.conn.Close(websocket.StatusNormalClosure, "")
 	c.conn.CloseNow()
 	<-c.readDone
@@ -337,6 +354,7 @@ func (c *client) drop() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.ref.Store(nil)
 	c.conn.CloseNow()
 	<-c.readDone
 }
