@@ -39,21 +39,20 @@ type relaySide struct {
 
 // RelayRun is one answer through one relay.
 type RelayRun struct {
-	Relay       string
-	LatencyMs   int
-	FirstMs     float64 // first text frame received - first delta emitted
-	CompleteMs  float64 // terminal frame received - RAG stream end
-	StreamMs    float64 // RAG request received - RAG stream end
-	ClientMs    float64 // question sent - terminal frame received
-	Posts       int     // PostToConnection calls
-	Frames      int     // frames delivered
-	FrameBytes  int64   // bytes delivered
-	BilledMs    int     // the invocation's billed duration
-	MemoryMB    int     // the function's memory size
-	CPUMs       float64 // CPU time the function's processes used (10 ms ticks)
-	AnswerBytes int
-	Check       Check
-	Dynamo      dynamo.Counts
+	Relay      string
+	LatencyMs  int
+	FirstMs    float64 // first text frame received - first delta emitted
+	CompleteMs float64 // terminal frame received - RAG stream end
+	StreamMs   float64 // RAG request received - RAG stream end
+	ClientMs   float64 // question sent - terminal frame received
+	Posts      int     // PostToConnection calls
+	Frames     int     // frames delivered
+	FrameBytes int64   // bytes delivered
+	BilledMs   int     // the invocation's billed duration
+	MemoryMB   int     // the function's memory size
+	CPUMs      float64 // CPU time the function's processes used (10 ms ticks)
+	Check      Check
+	Dynamo     dynamo.Counts
 }
 
 // RelayResult is the relay experiment's runs, plus what the cost and
@@ -170,7 +169,6 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 	run.FrameBytes = st.Bytes
 	run.BilledMs = rep.BilledMs
 	run.MemoryMB = rep.MemoryMB
-	run.AnswerBytes = len(em.Text)
 	run.Check = Verify(ans, em.Text)
 	if !run.Check.Complete {
 		return run, fmt.Errorf("answer ended with %q, not complete", last.Type)
@@ -184,7 +182,6 @@ type relayCell struct {
 	lost, misordered                                                           int
 	memoryMB                                                                   int
 	dynamo                                                                     dynamo.Counts
-	answerBytes                                                                int
 }
 
 func (r *RelayResult) cell(relay string, latency int) relayCell {
@@ -206,7 +203,6 @@ func (r *RelayResult) cell(relay string, latency int) relayCell {
 		c.misordered += run.Check.Misordered
 		c.memoryMB = run.MemoryMB
 		c.dynamo = run.Dynamo
-		c.answerBytes = run.AnswerBytes
 	}
 	return c
 }

@@ -11,16 +11,12 @@ import (
 // Report is one invocation's REPORT line, as the local Lambda pool writes
 // it after each invocation.
 type Report struct {
-	Function   string
-	Duration   time.Duration
-	BilledMs   int
-	MemoryMB   int
-	MaxMemMB   int
-	InitMs     float64
-	ReceivedAt time.Time
+	Function string
+	BilledMs int
+	MemoryMB int
 }
 
-var reportLine = regexp.MustCompile(`^\[([A-Za-z0-9]+)#\d+\] REPORT RequestId: \S+\tDuration: ([0-9.]+) ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB(?:\tMax Memory Used: (\d+) MB)?(?:\tInit Duration: ([0-9.]+) ms)?`)
+var reportLine = regexp.MustCompile(`^\[([A-Za-z0-9]+)#\d+\] REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB`)
 
 // Reports is the functions' output sink: it keeps the REPORT lines, per
 // function, and the last lines of everything else for error messages.
@@ -59,12 +55,9 @@ func (r *Reports) line(l string) {
 		}
 		return
 	}
-	dur, _ := strconv.ParseFloat(m[2], 64)
-	rep := Report{Function: m[1], Duration: time.Duration(dur * float64(time.Millisecond)), ReceivedAt: time.Now()}
-	rep.BilledMs, _ = strconv.Atoi(m[3])
-	rep.MemoryMB, _ = strconv.Atoi(m[4])
-	rep.MaxMemMB, _ = strconv.Atoi(m[5])
-	rep.InitMs, _ = strconv.ParseFloat(m[6], 64)
+	rep := Report{Function: m[1]}
+	rep.BilledMs, _ = strconv.Atoi(m[2])
+	rep.MemoryMB, _ = strconv.Atoi(m[3])
 	r.byFn[rep.Function] = append(r.byFn[rep.Function], rep)
 }
 
