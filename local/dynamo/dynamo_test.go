@@ -1059,3 +1059,37 @@ func TestUpdateItem_ReturnValuesKeepEmptyLists(t *testing.T) {
 		}
 	}
 }
+
+// DynamoDB leaves LastEvaluatedKey out of a Query's last page; the SDK's
+// paginators (and the aws CLI) stop on that, and would loop for ever on an
+// empty one.
+func TestQuery_PaginatorStopsAfterTheLastPage(t *testing.T) {
+	e := setup(t, 0)
+	ctx := context.Background()
+	if _, err := e.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.name("MessagesTable")),
+		Item: map[string]types.AttributeValue{"roomId": s("room-1"), "sk": s("0000000000001#m-a")}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"room-1", "room-empty"} {
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(e.name("MessagesTable")),
+			KeyConditionExpression:    aws.String("roomId = :r"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":r": s(room)},
+		}
+		p := dynamodb.NewQueryPaginator(e.db, in)
+		pages := 0
+		for p.HasMorePages() && pages < 3 {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.LastEvaluatedKey != nil {
+				t.Errorf("%s: the last page carries LastEvaluatedKey %v", room, out.LastEvaluatedKey)
+			}
+			pages++
+		}
+		if pages != 1 {
+			t.Errorf("%s: the paginator read %d pages (capped at 3), want 1", room, pages)
+		}
+	}
+}

@@ -450,10 +450,12 @@ func wireItems(items []map[string]*server.AttributeValue) []map[string]wire {
 	return out
 }
 
-// setItem sets resp[key] to the item unless it is nil (DynamoDB leaves the
+// setItem sets resp[key] to the item unless it is empty (DynamoDB leaves the
 // member out, e.g. GetItem of a missing key).
 func setItem(resp map[string]any, key string, item map[string]*server.AttributeValue) {
-	if item != nil {
+	// DynamoDB leaves an empty map out: an empty LastEvaluatedKey would
+	// tell the SDK's paginators that more pages follow, for ever.
+	if len(item) > 0 {
 		resp[key] = wireMap(item)
 	}
 }
