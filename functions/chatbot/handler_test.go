@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -16,60 +12,26 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-var (
-	testSecret = []byte("test-secret-test-secret-test-secret!")
-	hong2      = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}
-)
-
-const traceToken = "eyJ1c2VySWQiOiJob25nMiIsInVzZXJOYW1lIjoi6rOg6rCdLTI3NWIiLCJyb2xlIjoiQ1VTVE9NRVIiLCJlbWFpbCI6ImhvbmcyQGV4YW1wbGUuY29tIiwidG9rZW4iOm51bGwsInJvb21JZCI6bnVsbCwiY29tcGFueUlkIjoiYXB0MDAxIn0="
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	h    *handler
 	st   *store.Store
-	logs *syncBuffer
+	logs *testkit.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db, tables := testenv.DynamoDB(t)
 	st := store.New(db, tables)
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &env{h: newHandler(st, auth.NewTokens(testSecret, time.Hour), log), st: st, logs: logs}
-}
-
-func mint(t *testing.T, id auth.Identity) string {
-	t.Helper()
-	s, err := auth.NewTokens(testSecret, time.Hour).Issue(id, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	logs := &testkit.SyncBuffer{}
+	return &env{h: newHandler(st, testkit.Tokens(), testkit.Logger(logs)), st: st, logs: logs}
 }
 
 func request(authorization string) events.APIGatewayV2HTTPRequest {
@@ -82,32 +44,7 @@ func request(authorization string) events.APIGatewayV2HTTPRequest {
 
 func (e *env) call(t *testing.T, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	resp, err := e.h.Handle(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Handle returned an error: %v", err)
-	}
-	return resp
-}
-
-func keysInOrder(t *testing.T, body string) []string {
-	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("body %q is not an object", body)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return testkit.Call(t, e.h.Handle, req)
 }
 
 // checkRoomResponse checks the trace's room shape and returns the room id.
@@ -117,7 +54,7 @@ func checkRoomResponse(t *testing.T, e *env, resp events.APIGatewayV2HTTPRespons
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 	}
 	want := []string{"roomId", "roomName", "members", "status", "assignedAgent", "createdAt", "lastActivityAt", "custId"}
-	if got := keysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
+	if got := testkit.KeysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
 		t.Fatalf("keys = %v, want %v", got, want)
 	}
 	var body map[string]any
@@ -149,11 +86,11 @@ func checkRoomResponse(t *testing.T, e *env, resp events.APIGatewayV2HTTPRespons
 func TestChatbot_CreatesARoomInTheTraceShape(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	first := checkRoomResponse(t, e, e.call(t, request("Bearer "+mint(t, hong2))), hong2)
+	first := checkRoomResponse(t, e, e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now()))), testkit.Hong2)
 	// Header spelled as a client sends it (the local stack may keep it).
 	req := request("")
-	req.Headers = map[string]string{"Authorization": "bearer " + mint(t, hong2)}
-	second := checkRoomResponse(t, e, e.call(t, req), hong2)
+	req.Headers = map[string]string{"Authorization": "bearer " + testkit.Mint(t, testkit.Hong2, time.Now())}
+	second := checkRoomResponse(t, e, e.call(t, req), testkit.Hong2)
 	if first == second {
 		t.Fatalf("two rooms got the same id %s", first)
 	}
@@ -162,28 +99,18 @@ func TestChatbot_CreatesARoomInTheTraceShape(t *testing.T) {
 func TestChatbot_RefusesMissingAndInvalidTokens(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	expired, err := auth.NewTokens(testSecret, time.Hour).Issue(hong2, time.Now().Add(-2*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey, err := auth.NewTokens([]byte("another-secret-another-secret-0123"), time.Hour).Issue(hong2, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
-		"sub": "hong2", "companyId": "apt001", "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
+	now := time.Now()
+	expired := testkit.Mint(t, testkit.Hong2, now.Add(-2*time.Hour))
+	otherKey := testkit.MintForeign(t, testkit.Hong2, now)
+	none := testkit.MintUnsigned(t, testkit.Hong2, now)
 	cases := []struct {
 		name, header, challenge string
 	}{
 		{"no header", "", "Bearer"},
 		{"empty bearer", "Bearer ", "Bearer"},
 		{"basic scheme", "Basic aG9uZzI6MTIzNA==", "Bearer"},
-		{"token without scheme", mint(t, hong2), "Bearer"},
-		{"trace base64 token", "Bearer " + traceToken, `Bearer error="invalid_token"`},
+		{"token without scheme", testkit.Mint(t, testkit.Hong2, time.Now()), "Bearer"},
+		{"trace base64 token", "Bearer " + testkit.TraceToken, `Bearer error="invalid_token"`},
 		{"expired", "Bearer " + expired, `Bearer error="invalid_token"`},
 		{"wrong key", "Bearer " + otherKey, `Bearer error="invalid_token"`},
 		{"alg none", "Bearer " + none, `Bearer error="invalid_token"`},
@@ -224,7 +151,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 		ids = ids[1:]
 		return id
 	}
-	if got := checkRoomResponse(t, e, e.call(t, request("Bearer "+mint(t, hong2))), hong2); got != "room-0000cafe" {
+	if got := checkRoomResponse(t, e, e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now()))), testkit.Hong2); got != "room-0000cafe" {
 		t.Fatalf("roomId = %s, want room-0000cafe", got)
 	}
 	if room, err := e.st.GetRoom(ctx, taken.RoomID); err != nil || !reflect.DeepEqual(room, taken) {
@@ -232,7 +159,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 	}
 
 	e.h.newID = func() string { return taken.RoomID }
-	resp := e.call(t, request("Bearer "+mint(t, hong2)))
+	resp := e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now())))
 	var b apigw.ErrorBody
 	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil || resp.StatusCode != 500 || b.Code != apigw.CodeInternal {
 		t.Fatalf("only collisions: status %d body %s", resp.StatusCode, resp.Body)
@@ -245,20 +172,12 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 func TestChatbot_SampleEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "chatbot.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var req events.APIGatewayV2HTTPRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		t.Fatalf("events/chatbot.json: %v", err)
-	}
+	testkit.ReadEvent(t, "chatbot.json", &req)
 	// As shipped, its token is signed with a key nobody has and long expired.
 	if resp := e.call(t, req); resp.StatusCode != 401 {
 		t.Fatalf("sample token: status %d, want 401: %s", resp.StatusCode, resp.Body)
 	}
-	req.Headers["authorization"] = "Bearer " + mint(t, hong2)
-	checkRoomResponse(t, e, e.call(t, req), hong2)
+	req.Headers["authorization"] = "Bearer " + testkit.Mint(t, testkit.Hong2, time.Now())
+	checkRoomResponse(t, e, e.call(t, req), testkit.Hong2)
 }

@@ -4,55 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-var (
-	testSecret = []byte("test-secret-test-secret-test-secret!")
-	hong2      = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}
-)
-
-const traceToken = "eyJ1c2VySWQiOiJob25nMiIsInVzZXJOYW1lIjoi6rOg6rCdLTI3NWIiLCJyb2xlIjoiQ1VTVE9NRVIiLCJlbWFpbCI6ImhvbmcyQGV4YW1wbGUuY29tIiwidG9rZW4iOm51bGwsInJvb21JZCI6bnVsbCwiY29tcGFueUlkIjoiYXB0MDAxIn0="
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	h      *handler
 	st     *store.Store
 	tables store.Tables
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 }
 
 // newEnv returns a connect handler over fresh tables with rooms:
@@ -72,18 +43,8 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &env{h: newHandler(st, auth.NewTokens(testSecret, time.Hour), log), st: st, tables: tables, logs: logs}
-}
-
-func mint(t *testing.T, id auth.Identity, at time.Time) string {
-	t.Helper()
-	s, err := auth.NewTokens(testSecret, time.Hour).Issue(id, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	logs := &testkit.SyncBuffer{}
+	return &env{h: newHandler(st, testkit.Tokens(), testkit.Logger(logs)), st: st, tables: tables, logs: logs}
 }
 
 // request is a $connect event with the given query parameters (each
@@ -106,27 +67,14 @@ func request(connID string, query map[string][]string) events.APIGatewayWebsocke
 
 func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
 	t.Helper()
-	resp, err := e.h.Handle(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Handle returned an error: %v", err)
-	}
-	return resp
-}
-
-func errorCode(t *testing.T, resp events.APIGatewayProxyResponse) string {
-	t.Helper()
-	var b apigw.ErrorBody
-	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
-		t.Fatalf("error body %q: %v", resp.Body, err)
-	}
-	return b.Code
+	return testkit.Call(t, e.h.Handle, req)
 }
 
 func TestConnect_OwnRoomIsAcceptedAndStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	before := time.Now()
-	resp := e.call(t, request("conn-1", map[string][]string{"token": {mint(t, hong2, before)}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, request("conn-1", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, before)}, "roomId": {"room-0000a001"}}))
 	after := time.Now()
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
@@ -153,20 +101,12 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	now := time.Now()
-	good := mint(t, hong2, now)
+	good := testkit.Mint(t, testkit.Hong2, now)
 	parts := strings.Split(good, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(bytes.Replace(payload, []byte(`"hong2"`), []byte(`"kim"`), 1)) + "." + parts[2]
-	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
-		"sub": "hong2", "companyId": "apt001", "exp": now.Add(time.Hour).Unix(),
-	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey, err := auth.NewTokens([]byte("another-secret-another-secret-0123"), time.Hour).Issue(hong2, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	none := testkit.MintUnsigned(t, testkit.Hong2, now)
+	otherKey := testkit.MintForeign(t, testkit.Hong2, now)
 	q := func(kv ...string) map[string][]string {
 		m := map[string][]string{}
 		for i := 0; i < len(kv); i += 2 {
@@ -183,9 +123,9 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 		{"no query at all", nil, 401, apigw.CodeUnauthorized},
 		{"no token", q("roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
 		{"empty token", q("token", "", "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
-		{"trace base64 token", q("token", traceToken, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
-		{"expired token", q("token", mint(t, hong2, now.Add(-2*time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
-		{"token issued in the future", q("token", mint(t, hong2, now.Add(time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"trace base64 token", q("token", testkit.TraceToken, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"expired token", q("token", testkit.Mint(t, testkit.Hong2, now.Add(-2*time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
+		{"token issued in the future", q("token", testkit.Mint(t, testkit.Hong2, now.Add(time.Hour)), "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
 		{"alg none", q("token", none, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
 		{"wrong key", q("token", otherKey, "roomId", "room-0000a001"), 401, apigw.CodeUnauthorized},
 		{"tampered payload", q("token", tampered, "roomId", "room-0000a002"), 401, apigw.CodeUnauthorized},
@@ -198,12 +138,12 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 		{"roomId invalid UTF-8", q("token", good, "roomId", "room-\xff"), 400, apigw.CodeBadRequest},
 		{"unknown room", q("token", good, "roomId", "room-0000ffff"), 403, apigw.CodeForbidden},
 		{"room of another user", q("token", good, "roomId", "room-0000a002"), 403, apigw.CodeForbidden},
-		{"room of another company", q("token", mint(t, auth.Identity{UserID: "hong2", CompanyID: "apt003"}, now), "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
+		{"room of another company", q("token", testkit.Mint(t, auth.Identity{UserID: "hong2", CompanyID: "apt003"}, now), "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
 		{"same user id in another company", q("token", good, "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
 	}
 	for _, c := range cases {
 		resp := e.call(t, request("conn-x", c.query))
-		if resp.StatusCode != c.status || errorCode(t, resp) != c.code {
+		if resp.StatusCode != c.status || testkit.ErrorBody(t, resp.Body).Code != c.code {
 			t.Errorf("%s: status %d body %s; want %d %s", c.name, resp.StatusCode, resp.Body, c.status, c.code)
 		}
 	}
@@ -217,7 +157,7 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 		t.Fatalf("unknown room %+v, foreign room %+v", unknown, foreign)
 	}
 	logs := e.logs.String()
-	for _, tok := range []string{good, otherKey, tampered, traceToken} {
+	for _, tok := range []string{good, otherKey, tampered, testkit.TraceToken} {
 		if strings.Contains(logs, tok) {
 			t.Fatalf("logs contain a token:\n%s", logs)
 		}
@@ -227,8 +167,8 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 func TestConnect_EventWithoutConnectionIDIs500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	resp := e.call(t, request("", map[string][]string{"token": {mint(t, hong2, time.Now())}, "roomId": {"room-0000a001"}}))
-	if resp.StatusCode != 500 || errorCode(t, resp) != apigw.CodeInternal {
+	resp := e.call(t, request("", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 	}
 }
@@ -237,8 +177,8 @@ func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	testenv.Throttle(t, "PutItem", e.tables.Connections, -1)
-	resp := e.call(t, request("conn-t", map[string][]string{"token": {mint(t, hong2, time.Now())}, "roomId": {"room-0000a001"}}))
-	if resp.StatusCode != 500 || errorCode(t, resp) != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
+	resp := e.call(t, request("conn-t", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 	}
 }
@@ -250,21 +190,13 @@ func TestConnect_SampleEvent(t *testing.T) {
 		RoomName: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "connect.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var req events.APIGatewayWebsocketProxyRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		t.Fatalf("events/connect.json: %v", err)
-	}
+	testkit.ReadEvent(t, "connect.json", &req)
 	// As shipped, its token is signed with a key nobody has and long expired.
 	if resp := e.call(t, req); resp.StatusCode != 401 {
 		t.Fatalf("sample token: status %d, want 401: %s", resp.StatusCode, resp.Body)
 	}
-	fresh := mint(t, hong2, time.Now())
+	fresh := testkit.Mint(t, testkit.Hong2, time.Now())
 	req.QueryStringParameters["token"] = fresh
 	req.MultiValueQueryStringParameters["token"] = []string{fresh}
 	if resp := e.call(t, req); resp.StatusCode != 200 {

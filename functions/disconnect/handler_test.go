@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -80,16 +77,8 @@ func TestDisconnect_StoreFailureStillAnswers200(t *testing.T) {
 func TestDisconnect_SampleEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "disconnect.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var req events.APIGatewayWebsocketProxyRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		t.Fatalf("events/disconnect.json: %v", err)
-	}
+	testkit.ReadEvent(t, "disconnect.json", &req)
 	e.put(t, req.RequestContext.ConnectionID)
 	e.call(t, req)
 	e.call(t, req) // delivered twice

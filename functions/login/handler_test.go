@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -16,12 +14,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
-
-var testSecret = []byte("test-secret-test-secret-test-secret!")
 
 const (
 	password   = "1234"
@@ -48,29 +45,11 @@ var hash1234 = sync.OnceValue(func() string {
 	return h
 })
 
-// syncBuffer is a log sink safe for parallel subtests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	h      *handler
 	st     *store.Store
 	tables store.Tables
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 }
 
 // newEnv returns a login handler over fresh tables holding the trace's
@@ -88,9 +67,8 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &env{h: newHandler(st, auth.NewTokens(testSecret, time.Hour), cheapPasswords(), log), st: st, tables: tables, logs: logs}
+	logs := &testkit.SyncBuffer{}
+	return &env{h: newHandler(st, testkit.Tokens(), cheapPasswords(), testkit.Logger(logs)), st: st, tables: tables, logs: logs}
 }
 
 func queryReq(company, rawQuery string) events.APIGatewayV2HTTPRequest {
@@ -111,42 +89,7 @@ func bodyReq(company, body string) events.APIGatewayV2HTTPRequest {
 
 func (e *env) call(t *testing.T, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	resp, err := e.h.Handle(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Handle returned an error: %v", err)
-	}
-	return resp
-}
-
-func errorBody(t *testing.T, resp events.APIGatewayV2HTTPResponse) apigw.ErrorBody {
-	t.Helper()
-	var b apigw.ErrorBody
-	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
-		t.Fatalf("error body %q: %v", resp.Body, err)
-	}
-	return b
-}
-
-// keysInOrder returns the top-level keys of a JSON object in order.
-func keysInOrder(t *testing.T, body string) []string {
-	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("body %q is not an object", body)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return testkit.Call(t, e.h.Handle, req)
 }
 
 func TestLogin_TraceQueryStringGivesTheTraceShape(t *testing.T) {
@@ -157,7 +100,7 @@ func TestLogin_TraceQueryStringGivesTheTraceShape(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 	}
 	want := []string{"userId", "userName", "role", "email", "token", "roomId", "companyId"}
-	if got := keysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
+	if got := testkit.KeysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
 		t.Fatalf("keys = %v, want %v", got, want)
 	}
 	var body map[string]any
@@ -171,11 +114,11 @@ func TestLogin_TraceQueryStringGivesTheTraceShape(t *testing.T) {
 	if !reflect.DeepEqual(body, wantBody) {
 		t.Fatalf("body = %v, want %v", body, wantBody)
 	}
-	id, err := auth.NewTokens(testSecret, time.Hour).Verify(token, time.Now())
+	id, err := testkit.Tokens().Verify(token, time.Now())
 	if err != nil {
 		t.Fatalf("token does not verify: %v", err)
 	}
-	if id != (auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}) {
+	if id != testkit.Hong2 {
 		t.Fatalf("token identity = %+v", id)
 	}
 	if !strings.HasPrefix(resp.Headers["Content-Type"], "application/json") || resp.Headers["Cache-Control"] != "no-store" {
@@ -251,7 +194,7 @@ func TestLogin_UnknownUserAndWrongPasswordAreIndistinguishable(t *testing.T) {
 			counter.Reset()
 		}
 		resp := e.call(t, req)
-		if resp.StatusCode != 401 || errorBody(t, resp).Code != apigw.CodeInvalidCredentials {
+		if resp.StatusCode != 401 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInvalidCredentials {
 			t.Fatalf("request %d: status %d body %s", i, resp.StatusCode, resp.Body)
 		}
 		if i == 0 {
@@ -282,7 +225,7 @@ func TestLogin_FiveFailuresThrottleWithoutRevealingTheUser(t *testing.T) {
 				}
 			}
 			resp := e.call(t, queryReq("apt001", "id="+user+"&password=1234"))
-			if resp.StatusCode != 429 || errorBody(t, resp).Code != apigw.CodeLoginThrottled || resp.Headers["Retry-After"] == "" {
+			if resp.StatusCode != 429 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeLoginThrottled || resp.Headers["Retry-After"] == "" {
 				t.Fatalf("after %d failures: status %d headers %v body %s", store.MaxLoginFailures, resp.StatusCode, resp.Headers, resp.Body)
 			}
 		})
@@ -395,7 +338,7 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		resp := e.call(t, c.req)
-		b := errorBody(t, resp)
+		b := testkit.ErrorBody(t, resp.Body)
 		wantCode := map[int]string{400: apigw.CodeBadRequest, 413: apigw.CodeTooLarge}[c.status]
 		if resp.StatusCode != c.status || b.Code != wantCode || b.Message == "" {
 			t.Errorf("%s: status %d body %s; want %d %s", c.name, resp.StatusCode, resp.Body, c.status, wantCode)
@@ -427,7 +370,7 @@ func TestLogin_LogsNeverHoldPasswordsOrTokens(t *testing.T) {
 	if !strings.Contains(logs, `"userId":"hong2"`) {
 		t.Fatalf("expected login log lines, got %q", logs)
 	}
-	for _, secret := range []string{secretWord, otherPass, `"1234"`, body.Token, string(testSecret)} {
+	for _, secret := range []string{secretWord, otherPass, `"1234"`, body.Token, testkit.Secret} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain %q:\n%s", secret, logs)
 		}

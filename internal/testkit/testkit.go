@@ -1,0 +1,169 @@
+// Package testkit holds the fixtures the functions' tests share: the seed
+// trace's user and token, a signing secret and tokens minted with it, a log
+// sink safe for concurrent use, and readers for JSON bodies and sample
+// events. It is for tests only.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+)
+
+// Secret is the token signing secret the functions run with in tests (at
+// least 32 bytes). Tests check it never reaches a log.
+const Secret = "test-secret-test-secret-test-secret!"
+
+// otherSecret is a valid signing secret that is not Secret.
+const otherSecret = "another-secret-another-secret-0123"
+
+// TraceToken is the token of the seed trace's login answer: base64 JSON,
+// not a JWT. Every function must refuse it.
+const TraceToken = "eyJ1c2VySWQiOiJob25nMiIsInVzZXJOYW1lIjoi6rOg6rCdLTI3NWIiLCJyb2xlIjoiQ1VTVE9NRVIiLCJlbWFpbCI6ImhvbmcyQGV4YW1wbGUuY29tIiwidG9rZW4iOm51bGwsInJvb21JZCI6bnVsbCwiY29tcGFueUlkIjoiYXB0MDAxIn0="
+
+// Hong2 is the seed trace's customer: user hong2 of company apt001.
+var Hong2 = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}
+
+// Tokens returns the token issuer the functions run with in tests: Secret,
+// tokens valid for an hour.
+func Tokens() *auth.Tokens {
+	return auth.NewTokens([]byte(Secret), time.Hour)
+}
+
+// Mint returns a token for id issued at at, signed with Secret and valid
+// for an hour; it fails the test if the token cannot be issued.
+func Mint(t testing.TB, id auth.Identity, at time.Time) string {
+	t.Helper()
+	return issue(t, Tokens(), id, at)
+}
+
+// MintForeign returns a well-formed token for id issued at at and valid for
+// an hour, but signed with a secret other than Secret.
+func MintForeign(t testing.TB, id auth.Identity, at time.Time) string {
+	t.Helper()
+	return issue(t, auth.NewTokens([]byte(otherSecret), time.Hour), id, at)
+}
+
+func issue(t testing.TB, tokens *auth.Tokens, id auth.Identity, at time.Time) string {
+	t.Helper()
+	s, err := tokens.Issue(id, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// MintUnsigned returns an unsigned token (alg "none") naming id's user and
+// company and expiring an hour after at.
+func MintUnsigned(t testing.TB, id auth.Identity, at time.Time) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
+		"sub": id.UserID, "companyId": id.CompanyID, "exp": at.Add(time.Hour).Unix(),
+	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// SyncBuffer is an io.Writer safe for concurrent use, such as a log sink
+// shared by parallel subtests. The zero value is ready to use.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p to the buffer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Logger returns a JSON logger at debug level writing to w, so a test sees
+// every line a function logs.
+func Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Call runs a Lambda handler on req and returns its response; a handler
+// error fails the test.
+func Call[Req, Resp any](t testing.TB, handle func(context.Context, Req) (Resp, error), req Req) Resp {
+	t.Helper()
+	resp, err := handle(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Handle returned an error: %v", err)
+	}
+	return resp
+}
+
+// KeysInOrder returns the top-level keys of the JSON object body in the
+// order they stand; it fails the test if body is not an object.
+func KeysInOrder(t testing.TB, body string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("body %q is not an object", body)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// ErrorBody decodes a function's JSON error body; it fails the test if body
+// is not JSON of that shape.
+func ErrorBody(t testing.TB, body string) apigw.ErrorBody {
+	t.Helper()
+	var b apigw.ErrorBody
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		t.Fatalf("error body %q: %v", body, err)
+	}
+	return b
+}
+
+// ReadEvent decodes the sample event events/<name> into dst strictly: a
+// field the aws-lambda-go type does not know fails the test, so the sample
+// stays shaped like API Gateway's. The path is relative to a function's
+// test directory, functions/<name>.
+func ReadEvent(t testing.TB, name string, dst any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		t.Fatalf("events/%s: %v", name, err)
+	}
+}
