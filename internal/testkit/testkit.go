@@ -1,7 +1,7 @@
-// Package testkit holds the fixtures the functions' tests share: the seed
-// trace's user and token, a signing secret and tokens minted with it, a log
-// sink safe for concurrent use, and readers for JSON bodies and sample
-// events. It is for tests only.
+// Package testkit holds the fixtures tests share: the seed trace's user and
+// token, a signing secret and tokens minted with it, an output sink safe for
+// concurrent use, and readers for JSON bodies and sample events. It is for
+// tests only.
 package testkit
 
 import (

@@ -297,26 +297,25 @@ func (f *function) start() (*env, error) {
 	f.mu.Unlock()
 
 	if err := e.start(); err != nil {
-		f.mu.Lock()
-		delete(f.all, e)
-		f.mu.Unlock()
-		f.freeSlot()
+		f.drop(e)
 		return nil, fmt.Errorf("start environment: %w", err)
 	}
 	return e, nil
+}
+
+// drop forgets an environment that is gone and frees its slot.
+func (f *function) drop(e *env) {
+	f.mu.Lock()
+	delete(f.all, e)
+	f.mu.Unlock()
+	f.freeSlot()
 }
 
 // freeSlot gives a slot to the first waiter, or frees it.
 func (f *function) freeSlot() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	if len(f.waiters) > 0 {
-		w := f.waiters[0]
-		f.waiters = f.waiters[1:]
-		w <- grant{}
+	if f.closed || f.handOff(grant{}) {
 		return
 	}
 	f.live--
@@ -326,24 +325,27 @@ func (f *function) freeSlot() {
 // or to the idle list. A dead environment frees its slot instead.
 func (f *function) release(e *env) {
 	if e.dead() {
-		f.mu.Lock()
-		delete(f.all, e)
-		f.mu.Unlock()
-		f.freeSlot()
+		f.drop(e)
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	if len(f.waiters) > 0 {
-		w := f.waiters[0]
-		f.waiters = f.waiters[1:]
-		w <- grant{env: e}
+	if f.closed || f.handOff(grant{env: e}) {
 		return
 	}
 	f.idle = append(f.idle, e)
+}
+
+// handOff sends g to the first waiter, if there is one, and reports whether
+// there was. The caller holds f.mu.
+func (f *function) handOff(g grant) bool {
+	if len(f.waiters) == 0 {
+		return false
+	}
+	w := f.waiters[0]
+	f.waiters = f.waiters[1:]
+	w <- g
+	return true
 }
 
 // forget drops an environment whose process ended while it was idle; a

@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 )
 
 // testBootstrap is the path of testdata/bootstrap built for the host.
@@ -48,24 +49,6 @@ type reply struct {
 	DeadlineMs int64             `json:"deadlineMs"`
 	ARN        string            `json:"arn"`
 	RequestID  string            `json:"requestId"`
-}
-
-// safeBuffer is an io.Writer safe for concurrent use.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newPool(t *testing.T, fn Function, opts Options) *Pool {
@@ -210,7 +193,7 @@ func TestInvoke_InitFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := &safeBuffer{}
+			out := &testkit.SyncBuffer{}
 			p := newPool(t, Function{Env: map[string]string{"TEST_INIT": tt.mode}},
 				Options{InitTimeout: 500 * time.Millisecond, Output: out})
 			for range 2 { // a failed environment is replaced, and fails again
@@ -228,7 +211,7 @@ func TestInvoke_InitFailures(t *testing.T) {
 }
 
 func TestInvoke_TimeoutKillsAndReplacesEnvironment(t *testing.T) {
-	out := &safeBuffer{}
+	out := &testkit.SyncBuffer{}
 	p := newPool(t, Function{Timeout: 500 * time.Millisecond}, Options{MaxEnvironments: 1, Output: out})
 	before := mustInvoke(t, p, "echo", "")
 	_, err := invoke(t, p, "sleep", "1h")
@@ -383,7 +366,7 @@ func TestInvoke_ContextCarriesDeadlineARNAndRequestID(t *testing.T) {
 }
 
 func TestInvoke_OutputIsPrefixedLineByLine(t *testing.T) {
-	out := &safeBuffer{}
+	out := &testkit.SyncBuffer{}
 	p := newPool(t, Function{Name: "MessageFunction"}, Options{Output: out})
 	r := mustInvoke(t, p, "print", "질문 하나")
 	if err := p.Close(); err != nil {
