@@ -138,6 +138,24 @@ func TestMessage_NoMatchingRouteAndNoDefaultGetsForbiddenFrame(t *testing.T) {
 	}
 }
 
+// sendMessageGetsErrorFrame sends a sendMessage action on a new connection
+// and checks the answer is API Gateway's error frame with message, naming
+// the connection and the request the message function was invoked for.
+func sendMessageGetsErrorFrame(t *testing.T, h *harness, message string) {
+	t.Helper()
+	c, connectEv := h.dial("", nil)
+	if err := c.Write(ctxGuard(t), websocket.MessageText, []byte(`{"action":"sendMessage"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ev := h.next(messageFn).event
+	_, frame := read(t, c)
+	want := fmt.Sprintf(`{"message": "%s", "connectionId":"%s", "requestId":"%s"}`,
+		message, connectEv.RequestContext.ConnectionID, ev.RequestContext.RequestID)
+	if string(frame) != want {
+		t.Errorf("frame = %s\nwant    %s", frame, want)
+	}
+}
+
 func TestMessage_SlowIntegrationGetsTimeoutFrameAndRunsOn(t *testing.T) {
 	release := make(chan struct{})
 	finished := make(chan struct{})
@@ -152,17 +170,7 @@ func TestMessage_SlowIntegrationGetsTimeoutFrameAndRunsOn(t *testing.T) {
 		}
 		return []byte(`{"statusCode":200}`), nil
 	})
-	c, connectEv := h.dial("", nil)
-	if err := c.Write(ctxGuard(t), websocket.MessageText, []byte(`{"action":"sendMessage"}`)); err != nil {
-		t.Fatal(err)
-	}
-	ev := h.next(messageFn).event
-	_, frame := read(t, c)
-	want := fmt.Sprintf(`{"message": "Endpoint request timed out", "connectionId":"%s", "requestId":"%s"}`,
-		connectEv.RequestContext.ConnectionID, ev.RequestContext.RequestID)
-	if string(frame) != want {
-		t.Errorf("frame = %s\nwant    %s", frame, want)
-	}
+	sendMessageGetsErrorFrame(t, h, "Endpoint request timed out")
 	close(release)
 	select {
 	case <-finished:
@@ -178,17 +186,7 @@ func TestMessage_FunctionErrorGetsInternalServerErrorFrame(t *testing.T) {
 		}
 		return []byte(`{"statusCode":200}`), nil
 	})
-	c, connectEv := h.dial("", nil)
-	if err := c.Write(ctxGuard(t), websocket.MessageText, []byte(`{"action":"sendMessage"}`)); err != nil {
-		t.Fatal(err)
-	}
-	ev := h.next(messageFn).event
-	_, frame := read(t, c)
-	want := fmt.Sprintf(`{"message": "Internal server error", "connectionId":"%s", "requestId":"%s"}`,
-		connectEv.RequestContext.ConnectionID, ev.RequestContext.RequestID)
-	if string(frame) != want {
-		t.Errorf("frame = %s\nwant    %s", frame, want)
-	}
+	sendMessageGetsErrorFrame(t, h, "Internal server error")
 }
 
 func TestMessage_MessagesOfOneConnectionRunConcurrently(t *testing.T) {
