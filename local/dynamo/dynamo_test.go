@@ -353,25 +353,21 @@ func TestUpdateItem_AddCountsAndIfNotExistsKeepsFirstValue(t *testing.T) {
 	}
 
 	// A conditional update that only applies while not locked.
-	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(e.name("LoginAttemptsTable")),
-		Key:                       key,
-		UpdateExpression:          aws.String("SET lockedUntil = :until"),
-		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":until": n(5000), ":now": n(1000)},
-	})
-	if err != nil {
+	lock := func(until int64) error {
+		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(e.name("LoginAttemptsTable")),
+			Key:                       key,
+			UpdateExpression:          aws.String("SET lockedUntil = :until"),
+			ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":until": n(until), ":now": n(1000)},
+		})
+		return err
+	}
+	if err := lock(5000); err != nil {
 		t.Fatalf("lock: %v", err)
 	}
-	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(e.name("LoginAttemptsTable")),
-		Key:                       key,
-		UpdateExpression:          aws.String("SET lockedUntil = :until"),
-		ConditionExpression:       aws.String("attribute_not_exists(lockedUntil) OR lockedUntil < :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":until": n(9000), ":now": n(1000)},
-	})
 	var ccf *types.ConditionalCheckFailedException
-	if !errors.As(err, &ccf) {
+	if err := lock(9000); !errors.As(err, &ccf) {
 		t.Fatalf("second lock: got %v, want ConditionalCheckFailedException", err)
 	}
 }
