@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -21,17 +20,14 @@ import (
 )
 
 type env struct {
-	h    *handler
-	st   *store.Store
-	logs *testkit.SyncBuffer
+	testkit.Env
+	h *handler
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
-	st := store.New(db, tables)
-	logs := &testkit.SyncBuffer{}
-	return &env{h: newHandler(st, testkit.Tokens(), testkit.Logger(logs)), st: st, logs: logs}
+	e := testkit.NewEnv(t)
+	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), e.Log)}
 }
 
 func request(authorization string) events.APIGatewayV2HTTPRequest {
@@ -76,7 +72,7 @@ func checkRoomResponse(t *testing.T, e *env, resp events.APIGatewayV2HTTPRespons
 			t.Errorf("%s = %#v, want %#v", k, body[k], v)
 		}
 	}
-	room, err := e.st.GetRoom(context.Background(), roomID)
+	room, err := e.Store.GetRoom(context.Background(), roomID)
 	if err != nil || room.CompanyID != owner.CompanyID || room.UserID != owner.UserID || room.Status != store.RoomStatusBot {
 		t.Fatalf("stored room = %+v, %v", room, err)
 	}
@@ -126,10 +122,10 @@ func TestChatbot_RefusesMissingAndInvalidTokens(t *testing.T) {
 			t.Errorf("%s: WWW-Authenticate = %q, want %q", c.name, got, c.challenge)
 		}
 	}
-	if _, err := e.st.LatestRoom(context.Background(), "apt001", "hong2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.LatestRoom(context.Background(), "apt001", "hong2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused request created a room: %v", err)
 	}
-	if logs := e.logs.String(); strings.Contains(logs, otherKey) || strings.Contains(logs, expired) {
+	if logs := e.Logs.String(); strings.Contains(logs, otherKey) || strings.Contains(logs, expired) {
 		t.Fatalf("logs contain a token:\n%s", logs)
 	}
 }
@@ -139,7 +135,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	taken := store.Room{RoomID: "room-0000beef", CompanyID: "apt002", UserID: "kim", RoomName: "kim", Members: []string{}, Status: "BOT", CreatedAt: 1, LastActivityAt: 1}
-	if err := e.st.CreateRoom(ctx, taken); err != nil {
+	if err := e.Store.CreateRoom(ctx, taken); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{"room-0000beef", "room-0000beef", "room-0000cafe"}
@@ -154,7 +150,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 	if got := checkRoomResponse(t, e, e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now()))), testkit.Hong2); got != "room-0000cafe" {
 		t.Fatalf("roomId = %s, want room-0000cafe", got)
 	}
-	if room, err := e.st.GetRoom(ctx, taken.RoomID); err != nil || !reflect.DeepEqual(room, taken) {
+	if room, err := e.Store.GetRoom(ctx, taken.RoomID); err != nil || !reflect.DeepEqual(room, taken) {
 		t.Fatalf("taken room changed: %+v, %v", room, err)
 	}
 

@@ -20,10 +20,8 @@ import (
 )
 
 type env struct {
-	h      *handler
-	st     *store.Store
-	tables store.Tables
-	logs   *testkit.SyncBuffer
+	testkit.Env
+	h *handler
 }
 
 // newEnv returns a connect handler over fresh tables with rooms:
@@ -31,20 +29,18 @@ type env struct {
 // room-0000b001 of apt002/hong2 (same user id, another company).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
-	st := store.New(db, tables)
+	e := testkit.NewEnv(t)
 	for _, r := range []store.Room{
 		{RoomID: "room-0000a001", CompanyID: "apt001", UserID: "hong2"},
 		{RoomID: "room-0000a002", CompanyID: "apt001", UserID: "kim"},
 		{RoomID: "room-0000b001", CompanyID: "apt002", UserID: "hong2"},
 	} {
 		r.Members, r.Status, r.RoomName = []string{}, store.RoomStatusBot, r.UserID
-		if err := st.CreateRoom(context.Background(), r); err != nil {
+		if err := e.Store.CreateRoom(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	logs := &testkit.SyncBuffer{}
-	return &env{h: newHandler(st, testkit.Tokens(), testkit.Logger(logs)), st: st, tables: tables, logs: logs}
+	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), e.Log)}
 }
 
 // request is a $connect event with the given query parameters (each
@@ -79,7 +75,7 @@ func TestConnect_OwnRoomIsAcceptedAndStored(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 	}
-	c, err := e.st.GetConnection(context.Background(), "conn-1")
+	c, err := e.Store.GetConnection(context.Background(), "conn-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +88,7 @@ func TestConnect_OwnRoomIsAcceptedAndStored(t *testing.T) {
 	if c.ConnectedAt < before.UnixMilli() || c.ConnectedAt > after.UnixMilli() {
 		t.Fatalf("connectedAt = %d, want epoch ms in [%d, %d]", c.ConnectedAt, before.UnixMilli(), after.UnixMilli())
 	}
-	if conns, err := e.st.RoomConnections(context.Background(), "room-0000a001", after); err != nil || len(conns) != 1 {
+	if conns, err := e.Store.RoomConnections(context.Background(), "room-0000a001", after); err != nil || len(conns) != 1 {
 		t.Fatalf("RoomConnections = %+v, %v", conns, err)
 	}
 }
@@ -147,7 +143,7 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 			t.Errorf("%s: status %d body %s; want %d %s", c.name, resp.StatusCode, resp.Body, c.status, c.code)
 		}
 	}
-	if _, err := e.st.GetConnection(context.Background(), "conn-x"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.GetConnection(context.Background(), "conn-x"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused handshake stored a connection: %v", err)
 	}
 	// An unknown room and a foreign room are answered alike.
@@ -156,7 +152,7 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 	if !reflect.DeepEqual(unknown, foreign) {
 		t.Fatalf("unknown room %+v, foreign room %+v", unknown, foreign)
 	}
-	logs := e.logs.String()
+	logs := e.Logs.String()
 	for _, tok := range []string{good, otherKey, tampered, testkit.TraceToken} {
 		if strings.Contains(logs, tok) {
 			t.Fatalf("logs contain a token:\n%s", logs)
@@ -176,7 +172,7 @@ func TestConnect_EventWithoutConnectionIDIs500(t *testing.T) {
 func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	testenv.Throttle(t, "PutItem", e.tables.Connections, -1)
+	testenv.Throttle(t, "PutItem", e.Tables.Connections, -1)
 	resp := e.call(t, request("conn-t", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
 	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
@@ -186,7 +182,7 @@ func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 func TestConnect_SampleEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	if err := e.st.CreateRoom(context.Background(), store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2",
+	if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2",
 		RoomName: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +198,7 @@ func TestConnect_SampleEvent(t *testing.T) {
 	if resp := e.call(t, req); resp.StatusCode != 200 {
 		t.Fatalf("fresh token: status %d: %s", resp.StatusCode, resp.Body)
 	}
-	c, err := e.st.GetConnection(context.Background(), req.RequestContext.ConnectionID)
+	c, err := e.Store.GetConnection(context.Background(), req.RequestContext.ConnectionID)
 	if err != nil || c.RoomID != "room-52d2b5b6" || c.UserName != "고객-275b" {
 		t.Fatalf("connection = %+v, %v", c, err)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -16,21 +14,19 @@ import (
 )
 
 type env struct {
-	h      *handler
-	st     *store.Store
-	tables store.Tables
+	testkit.Env
+	h *handler
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
-	st := store.New(db, tables)
-	return &env{h: newHandler(st, slog.New(slog.NewJSONHandler(io.Discard, nil))), st: st, tables: tables}
+	e := testkit.NewEnv(t)
+	return &env{Env: e, h: newHandler(e.Store, e.Log)}
 }
 
 func (e *env) put(t *testing.T, connID string) {
 	t.Helper()
-	if err := e.st.PutConnection(context.Background(), store.Connection{ConnectionID: connID, RoomID: "room-0000a001",
+	if err := e.Store.PutConnection(context.Background(), store.Connection{ConnectionID: connID, RoomID: "room-0000a001",
 		UserID: "hong2", CompanyID: "apt001", ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +54,10 @@ func TestDisconnect_DeletesTheConnectionAndIsIdempotent(t *testing.T) {
 	for _, id := range []string{"conn-1", "conn-1", "never-connected", ""} {
 		e.call(t, request(id))
 	}
-	if _, err := e.st.GetConnection(context.Background(), "conn-1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.GetConnection(context.Background(), "conn-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("conn-1 still there: %v", err)
 	}
-	if _, err := e.st.GetConnection(context.Background(), "conn-2"); err != nil {
+	if _, err := e.Store.GetConnection(context.Background(), "conn-2"); err != nil {
 		t.Fatalf("conn-2 was touched: %v", err)
 	}
 }
@@ -70,7 +66,7 @@ func TestDisconnect_StoreFailureStillAnswers200(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "conn-1")
-	testenv.Throttle(t, "DeleteItem", e.tables.Connections, -1)
+	testenv.Throttle(t, "DeleteItem", e.Tables.Connections, -1)
 	e.call(t, request("conn-1"))
 }
 
@@ -82,7 +78,7 @@ func TestDisconnect_SampleEvent(t *testing.T) {
 	e.put(t, req.RequestContext.ConnectionID)
 	e.call(t, req)
 	e.call(t, req) // delivered twice
-	if _, err := e.st.GetConnection(context.Background(), req.RequestContext.ConnectionID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.GetConnection(context.Background(), req.RequestContext.ConnectionID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("connection still there: %v", err)
 	}
 }

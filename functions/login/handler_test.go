@@ -46,29 +46,25 @@ var hash1234 = sync.OnceValue(func() string {
 })
 
 type env struct {
-	h      *handler
-	st     *store.Store
-	tables store.Tables
-	logs   *testkit.SyncBuffer
+	testkit.Env
+	h *handler
 }
 
 // newEnv returns a login handler over fresh tables holding the trace's
 // user apt001/hong2 (password 1234) and apt001/kim (otherPass).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
-	st := store.New(db, tables)
+	e := testkit.NewEnv(t)
 	ctx := context.Background()
 	for _, u := range []store.User{
 		{CompanyID: "apt001", UserID: "hong2", UserName: "고객-275b", Email: "hong2@example.com", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
 		{CompanyID: "apt001", UserID: "kim", UserName: "김", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
 	} {
-		if err := st.PutUser(ctx, u); err != nil {
+		if err := e.Store.PutUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	logs := &testkit.SyncBuffer{}
-	return &env{h: newHandler(st, testkit.Tokens(), cheapPasswords(), testkit.Logger(logs)), st: st, tables: tables, logs: logs}
+	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), cheapPasswords(), e.Log)}
 }
 
 func queryReq(company, rawQuery string) events.APIGatewayV2HTTPRequest {
@@ -161,7 +157,7 @@ func TestLogin_RoomIDIsTheLatestRoom(t *testing.T) {
 	e := newEnv(t)
 	for i, id := range []string{"room-00000001", "room-00000003", "room-00000002"} {
 		created := []int64{1000, 3000, 2000}[i]
-		if err := e.st.CreateRoom(context.Background(), store.Room{RoomID: id, CompanyID: "apt001", UserID: "hong2",
+		if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: id, CompanyID: "apt001", UserID: "hong2",
 			Members: []string{}, CreatedAt: created}); err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +175,7 @@ func TestLogin_UnknownUserAndWrongPasswordAreIndistinguishable(t *testing.T) {
 	embedded := testenv.IsEmbedded()
 	var counter *testenv.Counter
 	if embedded {
-		counter = testenv.NewCounter(t, e.tables)
+		counter = testenv.NewCounter(t, e.Tables)
 	}
 	reqs := []events.APIGatewayV2HTTPRequest{
 		queryReq("apt001", "id=hong2&password="+secretWord),
@@ -334,7 +330,7 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 	embedded := testenv.IsEmbedded()
 	var counter *testenv.Counter
 	if embedded {
-		counter = testenv.NewCounter(t, e.tables)
+		counter = testenv.NewCounter(t, e.Tables)
 	}
 	for _, c := range cases {
 		resp := e.call(t, c.req)
@@ -350,7 +346,7 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		}
 	}
 	// And none of it counted as a failed login.
-	if locked, err := e.st.LoginLocked(context.Background(), store.LoginAttemptKey("apt001", "hong2"), time.Now()); err != nil || locked {
+	if locked, err := e.Store.LoginLocked(context.Background(), store.LoginAttemptKey("apt001", "hong2"), time.Now()); err != nil || locked {
 		t.Fatalf("hong2 locked by bad input: %v %v", locked, err)
 	}
 }
@@ -366,7 +362,7 @@ func TestLogin_LogsNeverHoldPasswordsOrTokens(t *testing.T) {
 	e.call(t, queryReq("apt001", "id=hong2&password="+secretWord))
 	e.call(t, queryReq("apt001", "id=nobody&password="+secretWord))
 	e.call(t, bodyReq("apt001", `{"id":"kim","password":"`+otherPass+`"}`))
-	logs := e.logs.String()
+	logs := e.Logs.String()
 	if !strings.Contains(logs, `"userId":"hong2"`) {
 		t.Fatalf("expected login log lines, got %q", logs)
 	}

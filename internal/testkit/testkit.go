@@ -1,14 +1,13 @@
 // Package testkit holds the fixtures tests share: the seed trace's user and
-// token, a signing secret and tokens minted with it, an output sink safe for
-// concurrent use, and readers for JSON bodies and sample events. It is for
-// tests only.
+// token, a signing secret and tokens minted with it, a store over fresh
+// tables with the log a handler writes, an output sink safe for concurrent
+// use, and readers for JSON bodies and sample events. It is for tests only.
 package testkit
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,8 +18,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // Secret is the token signing secret the functions run with in tests (at
@@ -100,10 +101,23 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
-// Logger returns a JSON logger at debug level writing to w, so a test sees
-// every line a function logs.
-func Logger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// Env is what a function's handler test runs against: a store over fresh
+// tables of the template and the log the handler writes.
+type Env struct {
+	Store  *store.Store
+	Tables store.Tables
+	Logs   *SyncBuffer  // everything Log wrote
+	Log    *slog.Logger // JSON at debug level into Logs
+}
+
+// NewEnv returns an Env over tables of testenv.DynamoDB, fresh for this
+// test.
+func NewEnv(t testing.TB) Env {
+	t.Helper()
+	db, tables := testenv.DynamoDB(t)
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return Env{Store: store.New(db, tables), Tables: tables, Logs: logs, Log: log}
 }
 
 // Call runs a Lambda handler on req and returns its response; a handler
