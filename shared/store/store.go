@@ -33,17 +33,22 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// getItem reads one item with a strongly consistent read; nil when absent.
-func (s *Store) getItem(ctx context.Context, table string, key item) (map[string]types.AttributeValue, error) {
+// getItem reads the item at key of table with a strongly consistent read
+// and decodes it with read; ErrNotFound when there is none.
+func getItem[T any](ctx context.Context, s *Store, table string, key item, read func(map[string]types.AttributeValue) (T, error)) (T, error) {
+	var zero T
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
 		Key:            key,
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return out.Item, nil
+	if out.Item == nil {
+		return zero, ErrNotFound
+	}
+	return read(out.Item)
 }
 
 // GetUser returns the user companyID/userID, or ErrNotFound (also for empty ids).
@@ -51,14 +56,7 @@ func (s *Store) GetUser(ctx context.Context, companyID, userID string) (User, er
 	if companyID == "" || userID == "" {
 		return User{}, fmt.Errorf("get user %q/%q: %w", companyID, userID, ErrNotFound)
 	}
-	m, err := s.getItem(ctx, s.t.Users, item{attrCompanyID: avS(companyID), attrUserID: avS(userID)})
-	if err != nil {
-		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, err)
-	}
-	if m == nil {
-		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, ErrNotFound)
-	}
-	u, err := readUser(m)
+	u, err := getItem(ctx, s, s.t.Users, item{attrCompanyID: avS(companyID), attrUserID: avS(userID)}, readUser)
 	if err != nil {
 		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, err)
 	}
@@ -97,14 +95,7 @@ func (s *Store) GetRoom(ctx context.Context, roomID string) (Room, error) {
 	if roomID == "" {
 		return Room{}, fmt.Errorf("get room %q: %w", roomID, ErrNotFound)
 	}
-	m, err := s.getItem(ctx, s.t.Rooms, item{attrRoomID: avS(roomID)})
-	if err != nil {
-		return Room{}, fmt.Errorf("get room %s: %w", roomID, err)
-	}
-	if m == nil {
-		return Room{}, fmt.Errorf("get room %s: %w", roomID, ErrNotFound)
-	}
-	r, err := readRoom(m)
+	r, err := getItem(ctx, s, s.t.Rooms, item{attrRoomID: avS(roomID)}, readRoom)
 	if err != nil {
 		return Room{}, fmt.Errorf("get room %s: %w", roomID, err)
 	}
@@ -172,14 +163,7 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connect
 	if connectionID == "" {
 		return Connection{}, fmt.Errorf("get connection %q: %w", connectionID, ErrNotFound)
 	}
-	m, err := s.getItem(ctx, s.t.Connections, item{attrConnectionID: avS(connectionID)})
-	if err != nil {
-		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
-	}
-	if m == nil {
-		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, ErrNotFound)
-	}
-	c, err := readConnection(m)
+	c, err := getItem(ctx, s, s.t.Connections, item{attrConnectionID: avS(connectionID)}, readConnection)
 	if err != nil {
 		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
 	}
