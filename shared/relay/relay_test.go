@@ -142,20 +142,21 @@ func TestRelay_CoalescesDeltasThatArriveWhileAPostIsInFlight(t *testing.T) {
 	}
 }
 
+// firstPost returns a channel closed when e receives its first post.
+func firstPost(e *relaytest.Endpoint) <-chan struct{} {
+	first := make(chan struct{})
+	var once sync.Once
+	e.SetHook(func(string, []byte) { once.Do(func() { close(first) }) })
+	return first
+}
+
 func TestRelay_FloorCoalescesButNeverDelaysTheFirstOrLastFrame(t *testing.T) {
 	e := relaytest.NewEndpoint(t)
 	e.Open("c1")
 	// An hour-long floor: were the first or last frame held by it, Wait
 	// would never return within the test's deadline.
 	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
-	first := make(chan struct{})
-	e.SetHook(func(string, []byte) {
-		select {
-		case <-first:
-		default:
-			close(first)
-		}
-	})
+	first := firstPost(e)
 	s.Delta("a")
 	<-first
 	for range 50 {
@@ -282,9 +283,7 @@ func TestRelay_ErrorEndingFlushesThePartialAnswerThenOneErrorFrame(t *testing.T)
 	e := relaytest.NewEndpoint(t)
 	e.Open("c1")
 	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
-	first := make(chan struct{})
-	var once sync.Once
-	e.SetHook(func(string, []byte) { once.Do(func() { close(first) }) })
+	first := firstPost(e)
 	s.Delta("책")
 	<-first
 	s.Delta(" 재료") // held by the floor
