@@ -10,7 +10,7 @@ import (
 )
 
 // DynamoDB omits LastEvaluatedKey from the last page of a Query; the SDK's
-// paginators (and the aws CLI) stop on that. An empty LastEvaluatedKey
+// paginators stop on that. An empty LastEvaluatedKey
 // object instead means "more pages" to them, and they loop for ever.
 func TestDynamo_QueryPaginatorStopsAfterTheLastPage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)

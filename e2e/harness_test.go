@@ -669,29 +669,18 @@ func (hr *harness) query(t testing.TB, in *dynamodb.QueryInput, out any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
-	// Paged by hand: the SDK's paginator never ends on the embedded
-	// DynamoDB (see TestDynamo_QueryPaginatorStopsAfterTheLastPage).
 	var items []map[string]types.AttributeValue
-	in = copyQuery(in)
-	for {
-		page, err := hr.st.DB.Query(ctx, in)
+	p := dynamodb.NewQueryPaginator(hr.st.DB, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			t.Fatalf("query %s: %v", aws.ToString(in.TableName), err)
 		}
 		items = append(items, page.Items...)
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	if err := attributevalue.UnmarshalListOfMaps(items, out); err != nil {
 		t.Fatalf("decode %s items: %v", aws.ToString(in.TableName), err)
 	}
-}
-
-func copyQuery(in *dynamodb.QueryInput) *dynamodb.QueryInput {
-	c := *in
-	return &c
 }
 
 func unmarshalMap(item map[string]types.AttributeValue, out any) error {
