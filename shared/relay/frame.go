@@ -60,13 +60,12 @@ func newFramer(sessionID, messageID string, limit int) framer {
 // when there is nothing to send yet; terminal is true for the complete or
 // error frame, after which next must not be called again.
 func (f *framer) next(dst, text []byte, end *ending) (frame []byte, terminal, ok bool) {
+	if !f.ready(text, end) {
+		return dst, false, false
+	}
 	pending := text[f.sent:]
 	if end == nil {
-		// A rune split across deltas waits for its last bytes.
 		pending = wholeRunes(pending)
-	}
-	if end == nil && len(pending) == 0 {
-		return dst, false, false
 	}
 	seq := f.seq + 1
 	if end != nil && end.Code == "" {
@@ -82,6 +81,14 @@ func (f *framer) next(dst, text []byte, end *ending) (frame []byte, terminal, ok
 	frame, n := f.delta(dst, seq, pending)
 	f.seq, f.sent = seq, f.sent+n
 	return frame, false, true
+}
+
+// ready reports whether next has a frame to give for the answer text so
+// far and its ending: once the answer ended, always; before, when text
+// holds a whole rune not yet framed (a rune split across deltas waits for
+// its last bytes).
+func (f *framer) ready(text []byte, end *ending) bool {
+	return end != nil || len(wholeRunes(text[f.sent:])) > 0
 }
 
 // delta builds a delta frame carrying the longest prefix of pending that

@@ -77,6 +77,46 @@ func TestFramer_CoalescesEverythingPendingIntoOneFrame(t *testing.T) {
 	}
 }
 
+func TestFramer_SplitRuneIsNotReadyUntilItsLastBytes(t *testing.T) {
+	book := "책" // three bytes
+	fail := &ending{Code: "RAG_TIMEOUT", Message: "late"}
+	tests := []struct {
+		name  string
+		text  string
+		end   *ending
+		ready bool
+		delta string // of the frame next gives when ready and not ending
+	}{
+		{"nothing", "", nil, false, ""},
+		{"first byte of a rune", book[:1], nil, false, ""},
+		{"two bytes of a rune", book[:2], nil, false, ""},
+		{"the whole rune", book, nil, true, book},
+		{"a rune then the first byte of the next", "a" + book[:1], nil, true, "a"},
+		{"first byte of a rune at an error ending", book[:1], fail, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFramer("room-1", "m-1", MaxFrameBytes)
+			if got := f.ready([]byte(tt.text), tt.end); got != tt.ready {
+				t.Fatalf("ready = %v, want %v", got, tt.ready)
+			}
+			raw, _, ok := f.next(nil, []byte(tt.text), tt.end)
+			if ok != tt.ready {
+				t.Fatalf("next ok = %v, ready %v", ok, tt.ready)
+			}
+			if !ok || tt.end != nil {
+				return
+			}
+			if fr := decodeFrame(t, raw); *fr.Delta != tt.delta {
+				t.Fatalf("delta %q, want %q", *fr.Delta, tt.delta)
+			}
+			if f.ready([]byte(tt.text), nil) {
+				t.Fatal("ready again with nothing more to frame")
+			}
+		})
+	}
+}
+
 func TestFramer_Endings(t *testing.T) {
 	long := strings.Repeat("가", 4000) // 12000 bytes: pending fits, pending+answer does not
 	tests := []struct {

@@ -270,7 +270,7 @@ func (s *Stream) run(c *sender) {
 	var lastPost time.Time
 	for {
 		text, end := s.snapshot()
-		if end == nil && len(text) == c.framer.sent {
+		if !c.framer.ready(text, end) {
 			select {
 			case <-c.wake:
 				continue
