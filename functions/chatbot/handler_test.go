@@ -114,8 +114,7 @@ func TestChatbot_RefusesMissingAndInvalidTokens(t *testing.T) {
 	}
 	for _, c := range cases {
 		resp := e.call(t, request(c.header))
-		var b apigw.ErrorBody
-		if err := json.Unmarshal([]byte(resp.Body), &b); err != nil || resp.StatusCode != 401 || b.Code != apigw.CodeUnauthorized {
+		if resp.StatusCode != 401 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeUnauthorized {
 			t.Errorf("%s: status %d body %s", c.name, resp.StatusCode, resp.Body)
 		}
 		if got := resp.Headers["WWW-Authenticate"]; got != c.challenge {
@@ -156,8 +155,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 
 	e.h.newID = func() string { return taken.RoomID }
 	resp := e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now())))
-	var b apigw.ErrorBody
-	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil || resp.StatusCode != 500 || b.Code != apigw.CodeInternal {
+	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal {
 		t.Fatalf("only collisions: status %d body %s", resp.StatusCode, resp.Body)
 	}
 	if strings.Contains(resp.Body, taken.RoomID) {
