@@ -317,6 +317,7 @@ func TestFaults_AnswerWriteThrottledAfterStreamingStarted(t *testing.T) {
 		stored bool
 	}{
 		{"briefly: the answer is stored", 3, true},
+		{"for six tries: the function's own retries still store it", 6, true},
 		{"throughout: the answer is still delivered, its loss logged", -1, false},
 	}
 	for _, tt := range tests {

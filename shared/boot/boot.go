@@ -8,12 +8,24 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
+)
+
+// DynamoDB requests are tried up to DynamoDBAttempts times, waiting at most
+// DynamoDBMaxBackoff between tries: a burst of throttling of a few seconds
+// (ProvisionedThroughputExceeded, or on-demand tables scaling) is absorbed
+// instead of costing a question or its stored answer. The SDK's default is
+// 3 retries with up to 20 s between them.
+const (
+	DynamoDBAttempts   = 8
+	DynamoDBMaxBackoff = time.Second
 )
 
 // Env is what a function has once its cold start is done.
@@ -31,7 +43,12 @@ func Init(ctx context.Context) Env {
 	env.Must("load config", err)
 	env.AWS, err = config.AWS(ctx)
 	env.Must("load AWS config", err)
-	env.Store = store.New(dynamodb.NewFromConfig(env.AWS), cfg.Tables)
+	env.Store = store.New(dynamodb.NewFromConfig(env.AWS, func(o *dynamodb.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = DynamoDBAttempts
+			so.MaxBackoff = DynamoDBMaxBackoff
+		})
+	}), cfg.Tables)
 	return env
 }
 
