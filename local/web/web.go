@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
@@ -44,7 +45,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // Handler serves the chat page: GET / (index.html), its assets (/app.js,
 // /style.css, /favicon.svg) and GET /config.json with cfg. Other paths get
-// 404, other methods 405. Every response carries a strict Content Security
+// API Gateway's JSON 404, other methods 405. Every response carries a strict Content Security
 // Policy and is not cached, so an edited page shows on reload.
 func Handler(cfg Config) http.Handler {
 	if cfg.Suggestions == nil {
@@ -63,7 +64,20 @@ func Handler(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(configJSON)
 	})
-	mux.Handle("GET /", http.FileServerFS(assets))
+	files := http.FileServerFS(assets)
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		if name := strings.TrimPrefix(r.URL.Path, "/"); name != "" {
+			if _, err := fs.Stat(assets, name); err != nil {
+				// The page shares its origin with the HTTP API, whose
+				// unknown routes answer as API Gateway does.
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"message":"Not Found"}`))
+				return
+			}
+		}
+		files.ServeHTTP(w, r)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)

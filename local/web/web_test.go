@@ -82,5 +82,8 @@ func TestHandler_RejectsOtherPathsAndMethods(t *testing.T) {
 		if rec.Code != tt.status {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.status)
 		}
+		if tt.status == http.StatusNotFound && rec.Body.String() != `{"message":"Not Found"}` {
+			t.Errorf("%s %s body %q, want API Gateway's Not Found", tt.method, tt.path, rec.Body)
+		}
 	}
 }
