@@ -24,7 +24,7 @@ build-DisconnectFunction:
 build-MessageFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/message
 
-.PHONY: run test unit test-dynalite fuzz lint bench deps-test
+.PHONY: run test unit test-dynalite fuzz lint bench soak deps-test
 FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
@@ -65,6 +65,12 @@ lint:
 ## bench: benchmarks; BENCH_QUICK=1 for a short run
 bench:
 	$(GO) run ./bench/cmd/ragchat-bench
+
+## soak: the local stack under 50 clients with random RAG faults (SOAK=30s for a smoke run)
+SOAK        ?= 10m
+SOAK_REPORT ?= soak.md
+soak:
+	$(GO) test -count=1 -run '^TestSoak$$' -timeout 30m -v ./e2e/ -soak=$(SOAK) -soak.report=$(abspath $(SOAK_REPORT))
 
 deps-test: $(DYNALITE)
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
