@@ -23,7 +23,7 @@ const maxBodyBytes = 4 << 10
 type loginStore interface {
 	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
 	LatestRoom(ctx context.Context, companyID, userID string) (store.Room, error)
-	LoginLocked(ctx context.Context, key string, now time.Time) (bool, error)
+	LoginState(ctx context.Context, key string, now time.Time) (store.LoginState, error)
 	RecordLoginFailure(ctx context.Context, key string, now time.Time) error
 	ClearLoginFailures(ctx context.Context, key string) error
 }
@@ -94,12 +94,12 @@ func (h *handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	key := store.LoginAttemptKey(companyID, creds.ID)
 	now := h.now()
 
-	locked, err := h.store.LoginLocked(ctx, key, now)
+	attempts, err := h.store.LoginState(ctx, key, now)
 	if err != nil {
 		log.Error("login lock check failed", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	if locked {
+	if attempts.Locked {
 		log.Warn("login throttled")
 		return events.APIGatewayV2HTTPResponse{}, errThrottled
 	}
@@ -119,8 +119,10 @@ func (h *handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return events.APIGatewayV2HTTPResponse{}, errInvalidCredentials
 	}
 
-	if err := h.store.ClearLoginFailures(ctx, key); err != nil {
-		log.Error("clear login failures failed", "err", err)
+	if attempts.Failures > 0 { // a clean record costs no write
+		if err := h.store.ClearLoginFailures(ctx, key); err != nil {
+			log.Error("clear login failures failed", "err", err)
+		}
 	}
 	var roomID *string
 	switch room, err := h.store.LatestRoom(ctx, companyID, user.UserID); {

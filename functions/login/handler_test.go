@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
@@ -346,8 +347,8 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		}
 	}
 	// And none of it counted as a failed login.
-	if locked, err := e.Store.LoginLocked(context.Background(), store.LoginAttemptKey("apt001", "hong2"), time.Now()); err != nil || locked {
-		t.Fatalf("hong2 locked by bad input: %v %v", locked, err)
+	if state, err := e.Store.LoginState(context.Background(), store.LoginAttemptKey("apt001", "hong2"), time.Now()); err != nil || state.Locked || state.Failures != 0 {
+		t.Fatalf("hong2 throttled by bad input: %+v %v", state, err)
 	}
 }
 
@@ -369,6 +370,39 @@ func TestLogin_LogsNeverHoldPasswordsOrTokens(t *testing.T) {
 	for _, secret := range []string{secretWord, otherPass, `"1234"`, body.Token, testkit.Secret} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+}
+
+func TestLogin_ClearsTheThrottleOnlyWhenThereWereFailures(t *testing.T) {
+	if !testenv.IsEmbedded() {
+		t.Skip("counts requests at the embedded DynamoDB")
+	}
+	t.Parallel()
+	e := newEnv(t)
+	counter := testenv.NewCounter(t, e.Tables)
+	deletes := func() int {
+		return counter.Counts().Filter(func(c dynamo.Call) bool { return c.Operation == "DeleteItem" }).Total()
+	}
+	steps := []struct {
+		name        string
+		password    string
+		status      int
+		wantDeletes int
+		wantTotal   int
+	}{
+		{"a clean login reads three items and writes nothing", "1234", 200, 0, 3},
+		{"a failure is counted (opening a window: two conditional updates)", "wrong", 401, 0, 4},
+		{"the next success clears it", "1234", 200, 1, 4},
+		{"and the one after writes nothing again", "1234", 200, 0, 3},
+	}
+	for _, st := range steps {
+		counter.Reset()
+		if resp := e.call(t, bodyReq("apt001", `{"id":"hong2","password":"`+st.password+`"}`)); resp.StatusCode != st.status {
+			t.Fatalf("%s: status %d body %s", st.name, resp.StatusCode, resp.Body)
+		}
+		if d, n := deletes(), counter.Counts().Total(); d != st.wantDeletes || n != st.wantTotal {
+			t.Errorf("%s: %d deletes, %d requests (%v); want %d, %d", st.name, d, n, counter.Counts(), st.wantDeletes, st.wantTotal)
 		}
 	}
 }

@@ -326,9 +326,9 @@ func TestStore_LoginThrottle(t *testing.T) {
 						t.Fatalf("step %d: %v", j, err)
 					}
 				case "check":
-					locked, err := s.LoginLocked(ctx, key, at)
-					if err != nil || locked != st.locked {
-						t.Fatalf("step %d: LoginLocked at +%v = %v, %v; want %v", j, st.at, locked, err, st.locked)
+					state, err := s.LoginState(ctx, key, at)
+					if err != nil || state.Locked != st.locked {
+						t.Fatalf("step %d: LoginState at +%v = %+v, %v; want locked %v", j, st.at, state, err, st.locked)
 					}
 				}
 			}
@@ -356,8 +356,8 @@ func TestStore_ConcurrentLoginFailuresAreAllCounted(t *testing.T) {
 	if got, err := store.FailureCount(ctx, s, key); got != n || err != nil {
 		t.Fatalf("failures = %d (%v), want %d", got, err, n)
 	}
-	if locked, err := s.LoginLocked(ctx, key, t0); err != nil || !locked {
-		t.Fatalf("LoginLocked = %v, %v; want locked", locked, err)
+	if state, err := s.LoginState(ctx, key, t0); err != nil || !state.Locked || state.Failures != n {
+		t.Fatalf("LoginState = %+v, %v; want locked with %d failures", state, err, n)
 	}
 }
 

@@ -25,24 +25,30 @@ const (
 // LoginAttemptKey is the LoginAttempts key of a user: companyId#userId.
 func LoginAttemptKey(companyID, userID string) string { return companyID + "#" + userID }
 
-// LoginLocked reports whether key is locked at now.
-func (s *Store) LoginLocked(ctx context.Context, key string, now time.Time) (bool, error) {
+// LoginState is what the LoginAttempts table holds for a key at a moment.
+type LoginState struct {
+	Locked   bool // a cooldown is running
+	Failures int  // failures counted in the last window; 0 means nothing to clear
+}
+
+// LoginState reads the login throttle of key at now (one consistent read).
+func (s *Store) LoginState(ctx context.Context, key string, now time.Time) (LoginState, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.t.LoginAttempts),
 		Key:                      item{attrAttemptKey: avS(key)},
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#l"),
-		ExpressionAttributeNames: map[string]string{"#l": attrLockedUntil},
+		ProjectionExpression:     aws.String("#l, #f"),
+		ExpressionAttributeNames: map[string]string{"#l": attrLockedUntil, "#f": attrFailures},
 	})
 	if err != nil {
-		return false, fmt.Errorf("login lock of %s: %w", key, err)
+		return LoginState{}, fmt.Errorf("login state of %s: %w", key, err)
 	}
 	r := reader{item: out.Item}
-	until := r.n(attrLockedUntil)
+	st := LoginState{Locked: r.n(attrLockedUntil) > now.UnixMilli(), Failures: int(r.n(attrFailures))}
 	if r.err != nil {
-		return false, fmt.Errorf("login lock of %s: %w", key, r.err)
+		return LoginState{}, fmt.Errorf("login state of %s: %w", key, r.err)
 	}
-	return until > now.UnixMilli(), nil
+	return st, nil
 }
 
 // errWindowRace means another attempt opened a window between our two
