@@ -155,7 +155,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 func (o *Options) defaults() error {
 	if o.Dir == "" {
-		dir, err := findRoot()
+		dir, err := FindRoot()
 		if err != nil {
 			return err
 		}
@@ -200,8 +200,9 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// findRoot returns the nearest directory upwards that holds template.yaml.
-func findRoot() (string, error) {
+// FindRoot returns the nearest directory upwards from the working directory
+// that holds a template.yaml: the repository root.
+func FindRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find template.yaml: %w", err)

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -33,7 +33,7 @@ const guard = 2 * time.Minute
 var shared struct {
 	once     sync.Once
 	st       *Stack
-	out      *lockedBuffer // the functions' output
+	out      *testkit.SyncBuffer // the functions' output
 	buildDir string
 	err      error
 }
@@ -62,7 +62,7 @@ func sharedStack(t *testing.T) *Stack {
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), guard)
 		defer cancel()
-		shared.out = &lockedBuffer{}
+		shared.out = &testkit.SyncBuffer{}
 		if shared.buildDir, shared.err = os.MkdirTemp("", "ragchat-stack-test-"); shared.err != nil {
 			return
 		}
@@ -76,39 +76,13 @@ func sharedStack(t *testing.T) *Stack {
 	if shared.err != nil {
 		t.Fatalf("start the shared stack: %v", shared.err)
 	}
-	from := shared.out.Len()
+	from := len(shared.out.String())
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("function output during the test:\n%s", shared.out.From(from))
+			t.Logf("function output during the test:\n%s", shared.out.String()[from:])
 		}
 	})
 	return shared.st
-}
-
-// lockedBuffer collects the functions' output for a failing test's log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len returns the number of bytes written so far.
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// From returns what was written after the first n bytes.
-func (b *lockedBuffer) From(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf.Bytes()[n:])
 }
 
 func postJSON(t *testing.T, url, token, body string, out any) {
@@ -251,7 +225,7 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 }
 
 func TestFunctionEnv_TemplateThenLocalOverridesThenEnvVarsFile(t *testing.T) {
-	root, err := findRoot()
+	root, err := FindRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

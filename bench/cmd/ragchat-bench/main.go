@@ -5,23 +5,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 
 	"github.com/ragchat/ragchat/bench"
+	"github.com/ragchat/ragchat/local/stack"
 )
 
 func main() {
 	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(bench.Sections, ",")+"); empty runs all")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (stack included) to this file")
 	flag.Parse()
-	root, err := findRoot()
+	root, err := stack.FindRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ragchat-bench:", err)
 		os.Exit(1)
@@ -54,22 +53,4 @@ func run(cfg bench.Config, cpuProfile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	return bench.Run(ctx, cfg, os.Stdout, os.Stderr)
-}
-
-// findRoot returns the nearest directory upwards that holds template.yaml.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no template.yaml in the working directory or above it")
-		}
-		dir = parent
-	}
 }
