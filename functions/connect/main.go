@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/secret"
 )
@@ -14,7 +13,5 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	key, err := secret.Token(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
-	lambda.Start(newHandler(env.Store, auth.NewTokens(key, env.Config.TokenTTL), env.Log).Handle)
+	lambda.Start(newHandler(env.Store, secret.Tokens(ctx, env), env.Log).Handle)
 }

@@ -14,7 +14,5 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	key, err := secret.Token(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
-	lambda.Start(newHandler(env.Store, auth.NewTokens(key, env.Config.TokenTTL), auth.Production, env.Log).Handle)
+	lambda.Start(newHandler(env.Store, secret.Tokens(ctx, env), auth.Production, env.Log).Handle)
 }

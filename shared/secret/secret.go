@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 )
 
@@ -37,4 +39,12 @@ func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, e
 		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(key), MinLen)
 	}
 	return []byte(key), nil
+}
+
+// Tokens returns the token signer and verifier of a function whose cold
+// start is env, or logs why the key cannot be had and exits.
+func Tokens(ctx context.Context, env boot.Env) *auth.Tokens {
+	key, err := Token(ctx, env.Config, env.AWS)
+	env.Must("load token secret", err)
+	return auth.NewTokens(key, env.Config.TokenTTL)
 }

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 )
 
@@ -68,5 +72,21 @@ func TestToken_SourcesAndLength(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, c.want)
 			}
 		})
+	}
+}
+
+func TestTokens_SignsWithTheKeyAndTheConfiguredLifetime(t *testing.T) {
+	env := boot.Env{Config: config.Config{TokenSecret: key, TokenTTL: time.Hour}, Log: slog.Default()}
+	tokens := Tokens(context.Background(), env)
+	now := time.Now()
+	tok, err := tokens.Issue(auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.NewTokens([]byte(key), time.Hour).Verify(tok, now); err != nil {
+		t.Errorf("a token of Tokens does not verify with the same key: %v", err)
+	}
+	if _, err := tokens.Verify(tok, now.Add(time.Hour+time.Minute)); err == nil {
+		t.Error("a token outlived TOKEN_TTL")
 	}
 }
