@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ragchat/ragchat/functions/chatbot/handler"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/secret"
 )
@@ -13,5 +14,5 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	lambda.Start(newHandler(env.Store, secret.Tokens(ctx, env), env.Log).Handle)
+	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), env.Log).Handle)
 }

@@ -6,10 +6,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ragchat/ragchat/functions/disconnect/handler"
 	"github.com/ragchat/ragchat/shared/boot"
 )
 
 func main() {
 	env := boot.Init(context.Background())
-	lambda.Start(newHandler(env.Store, env.Log).Handle)
+	lambda.Start(handler.New(env.Store, env.Log).Handle)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/secret"
@@ -14,5 +15,5 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	lambda.Start(newHandler(env.Store, secret.Tokens(ctx, env), auth.Production, env.Log).Handle)
+	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, env.Log).Handle)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ragchat/ragchat/functions/message/handler"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
@@ -19,7 +20,7 @@ func main() {
 	if cfg.RAGURL == "" {
 		env.Must("load config", errors.New("RAG_URL is not set"))
 	}
-	h := &Handler{
+	h := &handler.Handler{
 		Conns: env.Store, History: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),
 		Poster: relay.NewClients(env.AWS).For,

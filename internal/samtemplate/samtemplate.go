@@ -5,8 +5,10 @@
 package samtemplate
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -590,4 +592,23 @@ func scalar(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// FindRoot returns the nearest directory upwards from the working directory
+// that holds a template.yaml: the repository root.
+func FindRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find template.yaml: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no template.yaml in the working directory or above it")
+		}
+		dir = parent
+	}
 }

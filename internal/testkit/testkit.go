@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -167,11 +168,15 @@ func ErrorBody(t testing.TB, body string) apigw.ErrorBody {
 
 // ReadEvent decodes the sample event events/<name> into dst strictly: a
 // field the aws-lambda-go type does not know fails the test, so the sample
-// stays shaped like API Gateway's. The path is relative to a function's
-// test directory, functions/<name>.
+// stays shaped like API Gateway's. events/ is the one beside
+// template.yaml (samtemplate.FindRoot).
 func ReadEvent(t testing.TB, name string, dst any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	root, err := samtemplate.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "events", name))
 	if err != nil {
 		t.Fatal(err)
 	}

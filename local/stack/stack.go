@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -155,7 +154,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 func (o *Options) defaults() error {
 	if o.Dir == "" {
-		dir, err := FindRoot()
+		dir, err := samtemplate.FindRoot()
 		if err != nil {
 			return err
 		}
@@ -198,25 +197,6 @@ func (o *Options) defaults() error {
 		o.Suggestions = DefaultSuggestions
 	}
 	return nil
-}
-
-// FindRoot returns the nearest directory upwards from the working directory
-// that holds a template.yaml: the repository root.
-func FindRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find template.yaml: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no template.yaml in the working directory or above it")
-		}
-		dir = parent
-	}
 }
 
 func (s *Stack) start(ctx context.Context, opts Options) error {

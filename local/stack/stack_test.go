@@ -225,7 +225,7 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 }
 
 func TestFunctionEnv_TemplateThenLocalOverridesThenEnvVarsFile(t *testing.T) {
-	root, err := FindRoot()
+	root, err := samtemplate.FindRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

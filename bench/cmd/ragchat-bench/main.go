@@ -13,14 +13,14 @@ import (
 	"strings"
 
 	"github.com/ragchat/ragchat/bench"
-	"github.com/ragchat/ragchat/local/stack"
+	"github.com/ragchat/ragchat/internal/samtemplate"
 )
 
 func main() {
 	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(bench.Sections, ",")+"); empty runs all")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (stack included) to this file")
 	flag.Parse()
-	root, err := stack.FindRoot()
+	root, err := samtemplate.FindRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ragchat-bench:", err)
 		os.Exit(1)

@@ -1,4 +1,5 @@
-package main
+// Package handler serves the websocket $connect route for the ConnectFunction Lambda.
+package handler
 
 import (
 	"context"
@@ -26,16 +27,16 @@ type connectStore interface {
 	PutConnection(ctx context.Context, c store.Connection) error
 }
 
-// handler serves the websocket $connect route.
-type handler struct {
+// Handler serves the websocket $connect route.
+type Handler struct {
 	store  connectStore
 	tokens *auth.Tokens
 	log    *slog.Logger
 	now    func() time.Time
 }
 
-func newHandler(s connectStore, tokens *auth.Tokens, log *slog.Logger) *handler {
-	return &handler{store: s, tokens: tokens, log: log, now: time.Now}
+func New(s connectStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
+	return &Handler{store: s, tokens: tokens, log: log, now: time.Now}
 }
 
 var (
@@ -54,14 +55,14 @@ var (
 // invalid token, 400 for a missing or malformed roomId (or a parameter
 // given twice), 403 for an unknown room or a room that is not the
 // caller's. It never returns an error: failures are responses.
-func (h *handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	if err := h.connect(ctx, req); err != nil {
 		return apigw.WSError(err), nil
 	}
 	return apigw.WSOK(), nil
 }
 
-func (h *handler) connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) error {
+func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) error {
 	connID := req.RequestContext.ConnectionID
 	log := h.log.With("connectionId", connID)
 	q, err := apigw.Query("", req.MultiValueQueryStringParameters, req.QueryStringParameters)

@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 func TestEvents_SampleEventsRunThroughTheHandler(t *testing.T) {
 	var files []string
 	for _, pattern := range []string{"message*.json", "default*.json"} {
-		m, err := filepath.Glob(filepath.Join("..", "..", "events", pattern))
+		m, err := filepath.Glob(filepath.Join("..", "..", "..", "events", pattern))
 		if err != nil {
 			t.Fatal(err)
 		}

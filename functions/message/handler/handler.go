@@ -1,4 +1,5 @@
-package main
+// Package handler serves the websocket routes sendMessage and $default for the MessageFunction Lambda: it streams RAG answers to the room.
+package handler
 
 import (
 	"context"

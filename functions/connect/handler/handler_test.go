@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 
 type env struct {
 	testkit.Env
-	h *handler
+	h *Handler
 }
 
 // newEnv returns a connect handler over fresh tables with rooms:
@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), e.Log)}
 }
 
 // request is a $connect event with the given query parameters (each

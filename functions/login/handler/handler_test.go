@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"context"
@@ -48,7 +48,7 @@ var hash1234 = sync.OnceValue(func() string {
 
 type env struct {
 	testkit.Env
-	h *handler
+	h *Handler
 }
 
 // newEnv returns a login handler over fresh tables holding the trace's
@@ -65,7 +65,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), cheapPasswords(), e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), e.Log)}
 }
 
 func queryReq(company, rawQuery string) events.APIGatewayV2HTTPRequest {

@@ -1,4 +1,5 @@
-package main
+// Package handler serves POST /api/customer/{companyId}/login for the LoginFunction Lambda.
+package handler
 
 import (
 	"context"
@@ -28,8 +29,8 @@ type loginStore interface {
 	ClearLoginFailures(ctx context.Context, key string) error
 }
 
-// handler serves POST /api/customer/{companyId}/login.
-type handler struct {
+// Handler serves POST /api/customer/{companyId}/login.
+type Handler struct {
 	store     loginStore
 	tokens    *auth.Tokens
 	passwords *auth.Passwords
@@ -37,8 +38,8 @@ type handler struct {
 	now       func() time.Time
 }
 
-func newHandler(s loginStore, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) *handler {
-	return &handler{store: s, tokens: tokens, passwords: passwords, log: log, now: time.Now}
+func New(s loginStore, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) *Handler {
+	return &Handler{store: s, tokens: tokens, passwords: passwords, log: log, now: time.Now}
 }
 
 // loginResponse is the trace's response: all seven keys, in its order,
@@ -70,7 +71,7 @@ var (
 // with MaxLoginFailures recent failures gets 429 before any password is
 // checked, whether or not the user exists. Malformed input gets 400, an
 // oversized body 413. It never returns an error: failures are responses.
-func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	resp, err := h.login(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPError(err)
@@ -81,7 +82,7 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return resp, nil
 }
 
-func (h *handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	companyID := req.PathParameters["companyId"]
 	if !store.ValidCompanyID(companyID) {
 		return events.APIGatewayV2HTTPResponse{}, apigw.BadRequest("invalid company id")

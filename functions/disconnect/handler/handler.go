@@ -1,4 +1,5 @@
-package main
+// Package handler serves the websocket $disconnect route for the DisconnectFunction Lambda.
+package handler
 
 import (
 	"context"
@@ -14,14 +15,14 @@ type disconnectStore interface {
 	DeleteConnection(ctx context.Context, connectionID string) error
 }
 
-// handler serves the websocket $disconnect route.
-type handler struct {
+// Handler serves the websocket $disconnect route.
+type Handler struct {
 	store disconnectStore
 	log   *slog.Logger
 }
 
-func newHandler(s disconnectStore, log *slog.Logger) *handler {
-	return &handler{store: s, log: log}
+func New(s disconnectStore, log *slog.Logger) *Handler {
+	return &Handler{store: s, log: log}
 }
 
 // Handle deletes the connection's item. It always answers 200 (API Gateway
@@ -29,7 +30,7 @@ func newHandler(s disconnectStore, log *slog.Logger) *handler {
 // or deleting an unknown connection is fine, and a failed delete is only
 // logged, since readers skip expired connections and the relay removes
 // dead ones on 410.
-func (h *handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := req.RequestContext
 	log := h.log.With("connectionId", rc.ConnectionID, "disconnectStatusCode", rc.DisconnectStatusCode)
 	if rc.ConnectionID == "" {

@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 
 type env struct {
 	testkit.Env
-	h *handler
+	h *Handler
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := testkit.NewEnv(t)
-	return &env{Env: e, h: newHandler(e.Store, e.Log)}
+	return &env{Env: e, h: New(e.Store, e.Log)}
 }
 
 func (e *env) put(t *testing.T, connID string) {

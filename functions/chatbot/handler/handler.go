@@ -1,4 +1,5 @@
-package main
+// Package handler serves POST /api/customer/chatbot (room creation) for the ChatbotFunction Lambda.
+package handler
 
 import (
 	"context"
@@ -23,8 +24,8 @@ type roomStore interface {
 	CreateRoom(ctx context.Context, r store.Room) error
 }
 
-// handler serves POST /api/customer/chatbot.
-type handler struct {
+// Handler serves POST /api/customer/chatbot.
+type Handler struct {
 	store  roomStore
 	tokens *auth.Tokens
 	log    *slog.Logger
@@ -32,8 +33,8 @@ type handler struct {
 	newID  func() string
 }
 
-func newHandler(s roomStore, tokens *auth.Tokens, log *slog.Logger) *handler {
-	return &handler{store: s, tokens: tokens, log: log, now: time.Now, newID: store.NewRoomID}
+func New(s roomStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
+	return &Handler{store: s, tokens: tokens, log: log, now: time.Now, newID: store.NewRoomID}
 }
 
 // roomResponse is the trace's room: all eight keys, in its order, with
@@ -59,7 +60,7 @@ var (
 // fresh from crypto/rand and written conditionally, so an existing room is
 // never overwritten; a collision is retried with a new id. It never
 // returns an error: failures are responses.
-func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	resp, err := h.create(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPError(err)
@@ -73,7 +74,7 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return resp, nil
 }
 
-func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	token, ok := auth.BearerToken(apigw.Header(req.Headers, "Authorization"))
 	if !ok {
 		return events.APIGatewayV2HTTPResponse{}, errNoToken

@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"context"
@@ -21,13 +21,13 @@ import (
 
 type env struct {
 	testkit.Env
-	h *handler
+	h *Handler
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := testkit.NewEnv(t)
-	return &env{Env: e, h: newHandler(e.Store, testkit.Tokens(), e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), e.Log)}
 }
 
 func request(authorization string) events.APIGatewayV2HTTPRequest {
