@@ -41,17 +41,27 @@ type ending struct {
 type framer struct {
 	session []byte // sessionId as a JSON string, quotes included
 	message []byte // messageId as a JSON string, quotes included
+	client  []byte // `,"clientMessageId":"…"` when the question had one, else empty
 	limit   int    // maximum frame size in bytes
 	seq     int    // seq of the last frame produced
 	sent    int    // bytes of the answer already framed
 }
 
 func newFramer(sessionID, messageID string, limit int) framer {
+	return newAnswerFramer(Answer{SessionID: sessionID, MessageID: messageID}, limit)
+}
+
+// newAnswerFramer is newFramer for an answer whose frames also carry its
+// question's clientMessageId (when it has one).
+func newAnswerFramer(a Answer, limit int) framer {
 	f := framer{
-		session: appendJSONString(nil, sessionID),
-		message: appendJSONString(nil, messageID),
+		session: appendJSONString(nil, a.SessionID),
+		message: appendJSONString(nil, a.MessageID),
 	}
-	f.limit = max(limit, len(f.session)+len(f.message)+envelopeRoom)
+	if a.ClientMessageID != "" {
+		f.client = appendJSONString([]byte(`,"clientMessageId":`), a.ClientMessageID)
+	}
+	f.limit = max(limit, len(f.session)+len(f.message)+len(f.client)+envelopeRoom)
 	return f
 }
 
@@ -142,6 +152,7 @@ func (f *framer) head(dst []byte, typ string, seq int) []byte {
 	dst = append(dst, f.session...)
 	dst = append(dst, `,"messageId":`...)
 	dst = append(dst, f.message...)
+	dst = append(dst, f.client...)
 	dst = append(dst, `,"seq":`...)
 	return strconv.AppendInt(dst, int64(seq), 10)
 }

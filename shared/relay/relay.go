@@ -15,7 +15,15 @@
 //     frame): long text is split on UTF-8 rune boundaries, accounting for
 //     JSON escaping;
 //   - every connection gets exactly one terminal frame (complete or error)
-//     unless it is gone or keeps failing.
+//     unless it is gone or keeps failing;
+//   - recipients can join while the answer streams (Stream.Add): a
+//     newcomer's first frame has seq 1 and carries all the text so far (as
+//     much as fits in one frame), then it gets frames like everyone else;
+//   - a recipient added with a lead frame (the question, as a message
+//     frame) gets that frame before any frame of the answer.
+//
+// Relay.Post sends one ready-made frame (a message or status frame) to a
+// set of connections with the same failure rules.
 //
 // Sequence numbers are per connection. The answer text is one append-only
 // buffer shared by all recipients, and each connection keeps its own cursor
@@ -104,10 +112,11 @@ func New(p Poster, d ConnectionDeleter, opts Options) *Relay {
 }
 
 // Answer identifies the answer a Stream relays: its frames carry SessionID
-// (the room id) and MessageID.
+// (the room id), MessageID and, when the question had one, ClientMessageID.
 type Answer struct {
-	SessionID string
-	MessageID string
+	SessionID       string
+	MessageID       string
+	ClientMessageID string
 }
 
 // Result is what a Stream did, for logs and measurements.
@@ -122,21 +131,23 @@ type Result struct {
 // Stream relays one answer to its recipients. Delta, Complete and Fail are
 // called by one producer goroutine; Wait by any.
 type Stream struct {
-	relay   *Relay
-	ctx     context.Context
-	answer  Answer
-	senders []*sender
-	wg      sync.WaitGroup
+	relay  *Relay
+	ctx    context.Context
+	answer Answer
+	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	text []byte  // the answer so far; append-only
-	end  *ending // set once by Complete or Fail
+	mu      sync.Mutex
+	senders []*sender       // in the order they were added
+	seen    map[string]bool // every id ever added, gone ones included
+	text    []byte          // the answer so far; append-only
+	end     *ending         // set once by Complete or Fail
 }
 
 // sender is the goroutine state of one recipient connection.
 type sender struct {
 	id     string
 	wake   chan struct{} // capacity 1: "the stream has news"
+	lead   []byte        // posted before the first answer frame; nil for none
 	framer framer
 	buf    []byte // frame buffer, reused between frames
 	posts  int
@@ -158,19 +169,42 @@ const (
 // use ctx: when it ends, senders stop where they are. Duplicate ids are
 // served once.
 func (r *Relay) Start(ctx context.Context, a Answer, recipients []string) *Stream {
-	s := &Stream{relay: r, ctx: ctx, answer: a}
-	seen := make(map[string]bool, len(recipients))
-	for _, id := range recipients {
-		if seen[id] {
+	s := &Stream{relay: r, ctx: ctx, answer: a, seen: map[string]bool{}}
+	s.Add(recipients, nil)
+	return s
+}
+
+// Add makes connections recipients of the answer, in order; ids the stream
+// already has (or had: gone and given-up ones too) are ignored. Each new
+// recipient first gets lead when it is not nil, then the answer's frames
+// from seq 1, the first carrying all the text so far; one added after the
+// answer ended gets the whole answer and its ending. Add may be called from
+// any goroutine, until Wait is called.
+func (s *Stream) Add(ids []string, lead []byte) {
+	s.mu.Lock()
+	var added []*sender
+	for _, id := range ids {
+		if s.seen[id] {
 			continue
 		}
-		seen[id] = true
-		c := &sender{id: id, wake: make(chan struct{}, 1), framer: newFramer(a.SessionID, a.MessageID, r.opts.MaxFrameBytes)}
+		s.seen[id] = true
+		c := &sender{id: id, wake: make(chan struct{}, 1), lead: lead,
+			framer: newAnswerFramer(s.answer, s.relay.opts.MaxFrameBytes)}
 		s.senders = append(s.senders, c)
-		s.wg.Add(1)
+		added = append(added, c)
+	}
+	s.wg.Add(len(added))
+	s.mu.Unlock()
+	for _, c := range added {
 		go s.run(c)
 	}
-	return s
+}
+
+// Recipients returns the number of connections the stream has had.
+func (s *Stream) Recipients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.senders)
 }
 
 // Delta appends text to the answer. It never blocks on the network; an
@@ -229,6 +263,11 @@ func (s *Stream) Text() string {
 // after Complete or Fail.
 func (s *Stream) Wait() Result {
 	s.wg.Wait()
+	return s.result()
+}
+
+// result sums what the senders did; call it once they are all done.
+func (s *Stream) result() Result {
 	var res Result
 	for _, c := range s.senders {
 		res.Posts += c.posts
@@ -247,6 +286,8 @@ func (s *Stream) Wait() Result {
 // notify wakes every sender without blocking; a sender that already has a
 // pending wake-up keeps just one.
 func (s *Stream) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range s.senders {
 		select {
 		case c.wake <- struct{}{}:
@@ -266,6 +307,9 @@ func (s *Stream) snapshot() ([]byte, *ending) {
 // run is the sender loop of one connection.
 func (s *Stream) run(c *sender) {
 	defer s.wg.Done()
+	if c.lead != nil && !s.post(c, c.lead) {
+		return
+	}
 	var floor *time.Timer
 	var lastPost time.Time
 	for {

@@ -235,6 +235,9 @@ type Frame struct {
 	Answer     *string `json:"answer"`
 	Code       string  `json:"code"`
 	Message    string  `json:"message"`
+	// ClientMessageID is the question's clientMessageId, on every frame of
+	// an answer to a question that had one.
+	ClientMessageID string `json:"clientMessageId"`
 }
 
 // envelopeKeys are the keys each frame type has, "answer" aside, exactly
@@ -246,8 +249,9 @@ var envelopeKeys = map[string][]string{
 }
 
 // Decode parses frames, checking each against its envelope: valid JSON,
-// a known type with exactly its keys ("answer" only on complete), and
-// isComplete true exactly on complete and error frames.
+// a known type with exactly its keys ("answer" only on complete,
+// "clientMessageId" optional on all), and isComplete true exactly on
+// complete and error frames.
 func Decode(frames [][]byte) ([]Frame, error) {
 	out := make([]Frame, 0, len(frames))
 	for i, raw := range frames {
@@ -270,6 +274,9 @@ func Decode(frames [][]byte) ([]Frame, error) {
 			if f.Type != relay.TypeComplete {
 				return nil, fmt.Errorf("frame %d: answer on a %s frame", i, f.Type)
 			}
+			n++
+		}
+		if _, ok := keys["clientMessageId"]; ok {
 			n++
 		}
 		for _, k := range want {
@@ -311,8 +318,9 @@ func Check(frames [][]byte) (Transcript, error) {
 		if f.Seq != i+1 {
 			return t, fmt.Errorf("frame %d has seq %d", i, f.Seq)
 		}
-		if f.MessageID != fs[0].MessageID {
-			return t, fmt.Errorf("frame %d has messageId %q, frame 0 %q", i, f.MessageID, fs[0].MessageID)
+		if f.MessageID != fs[0].MessageID || f.ClientMessageID != fs[0].ClientMessageID {
+			return t, fmt.Errorf("frame %d has messageId %q (clientMessageId %q), frame 0 %q (%q)",
+				i, f.MessageID, f.ClientMessageID, fs[0].MessageID, fs[0].ClientMessageID)
 		}
 		if t.Terminal != nil {
 			return t, fmt.Errorf("frame %d (%s) after the terminal frame", i, f.Type)
