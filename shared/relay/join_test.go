@@ -30,7 +30,7 @@ func TestRelay_NewcomerGetsSeq1WithTheTextSoFarThenTheSameAnswer(t *testing.T) {
 		}
 	})
 	s.Add([]string{"late", "caller"}, nil) // the caller is not added twice
-	f := <-first                          // posted before any more text arrives
+	f := <-first                           // posted before any more text arrives
 	for _, d := range traceDeltas[half:] {
 		s.Delta(d)
 	}
