@@ -24,7 +24,7 @@ build-DisconnectFunction:
 build-MessageFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/message
 
-.PHONY: run test unit test-dynalite fuzz lint bench soak deps-test
+.PHONY: run test unit test-dynalite fuzz lint bench soak deps-test template tools-template
 FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
@@ -33,7 +33,17 @@ run:
 	@./.local/bin/ragchat-local $(ARGS)
 
 ## test: lint, every test with the race detector, the store against dynalite, short fuzzing
-test: deps-test lint unit test-dynalite fuzz
+test: deps-test tools-template lint unit test-dynalite fuzz
+
+## template: cfn-lint, the SAM transform and our rules over template.yaml
+template: tools-template
+	$(GO) test -count=1 -run 'Template|Choose|Condition' ./internal/samtemplate/
+
+# The template is checked by the real tools (internal/samtemplate's tests
+# run them); without them `make test` stops here and says what to install.
+tools-template:
+	@command -v cfn-lint >/dev/null 2>&1 || { echo "cfn-lint is not installed: pip install cfn-lint (make test checks template.yaml with it)"; exit 1; }
+	@python3 -c 'import samtranslator' 2>/dev/null || { echo "the SAM translator is not installed: pip install aws-sam-translator (make test runs the SAM transform of template.yaml)"; exit 1; }
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...

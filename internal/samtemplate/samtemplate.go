@@ -23,6 +23,8 @@ import (
 // ({"Ref": ...}, {"Fn::GetAtt": [...]}, {"Fn::Sub": ...}).
 type Template struct {
 	Parameters map[string]Parameter
+	// Conditions holds the Conditions section, evaluated by Condition.
+	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]any
@@ -34,9 +36,10 @@ type Template struct {
 
 // Parameter is an entry of the template's Parameters section.
 type Parameter struct {
-	Type       string
-	Default    string
-	HasDefault bool
+	Type           string
+	Default        string
+	HasDefault     bool
+	AllowedPattern string
 }
 
 // Resource is an entry of the template's Resources section.
@@ -79,6 +82,7 @@ func Parse(data []byte) (*Template, error) {
 	m := top.(map[string]any)
 	t := &Template{
 		Parameters: map[string]Parameter{},
+		Conditions: asMap(m["Conditions"]),
 		Globals:    asMap(m["Globals"]),
 		Resources:  map[string]Resource{},
 		Outputs:    asMap(m["Outputs"]),
@@ -86,7 +90,7 @@ func Parse(data []byte) (*Template, error) {
 	}
 	for name, v := range asMap(m["Parameters"]) {
 		pm := asMap(v)
-		p := Parameter{Type: asString(pm["Type"])}
+		p := Parameter{Type: asString(pm["Type"]), AllowedPattern: asString(pm["AllowedPattern"])}
 		if d, ok := pm["Default"]; ok {
 			p.Default, p.HasDefault = scalar(d), true
 			t.Params[name] = p.Default

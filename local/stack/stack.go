@@ -310,13 +310,17 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	s.wsSrv = &http.Server{Handler: s.WS, ReadHeaderTimeout: 10 * time.Second}
 	go serve(s.wsSrv, wsLn, s.log)
 
+	cors, err := corsOf(tpl)
+	if err != nil {
+		return err
+	}
 	httpRoutes := make([]httpapi.Route, len(routes))
 	for i, r := range routes {
 		httpRoutes[i] = httpapi.Route{Method: r.Method, Path: r.Path, Function: r.Function}
 	}
 	api, err := httpapi.New(httpRoutes, s.Pool, httpapi.Options{
 		Fallback: web.Handler(web.Config{WebSocketURL: s.URLs.WebSocket, Suggestions: opts.Suggestions}),
-		CORS:     corsOf(tpl),
+		CORS:     cors,
 		Logger:   s.log.With("api", "http"),
 	})
 	if err != nil {
@@ -420,10 +424,15 @@ func (s *Stack) Close() {
 	})
 }
 
-// corsOf returns the HttpApi's CorsConfiguration, if the template has one.
-func corsOf(tpl *samtemplate.Template) *httpapi.CORS {
+// corsOf returns the HttpApi's CorsConfiguration, if the template has one,
+// with its Fn::If branches chosen by the parameters' defaults.
+func corsOf(tpl *samtemplate.Template) (*httpapi.CORS, error) {
 	for _, id := range tpl.ResourcesOfType("AWS::Serverless::HttpApi") {
-		c, ok := tpl.Resources[id].Properties["CorsConfiguration"].(map[string]any)
+		chosen, err := tpl.Choose(tpl.Resources[id].Properties["CorsConfiguration"])
+		if err != nil {
+			return nil, fmt.Errorf("%s CorsConfiguration: %w", id, err)
+		}
+		c, ok := chosen.(map[string]any)
 		if !ok {
 			continue
 		}
@@ -447,9 +456,9 @@ func corsOf(tpl *samtemplate.Template) *httpapi.CORS {
 		if b, ok := c["AllowCredentials"].(bool); ok {
 			cors.AllowCredentials = b
 		}
-		return cors
+		return cors, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func listen(host string, port int, what string) (net.Listener, error) {

@@ -329,24 +329,30 @@ func equalEnvVars(a, b EnvVars) bool {
 	return true
 }
 
-func TestCorsOf_ReadsTheHttpApiCorsConfiguration(t *testing.T) {
+func TestCorsOf_ReadsTheHttpApiCorsConfigurationBranchOfTheDefaults(t *testing.T) {
 	tpl, err := samtemplate.Parse([]byte(`
+Parameters:
+  Origins: {Type: String, Default: "*"}
+Conditions:
+  AnyOrigin: !Equals [!Ref Origins, "*"]
 Resources:
   HttpApi:
     Type: AWS::Serverless::HttpApi
     Properties:
-      CorsConfiguration:
-        AllowOrigins: ["*"]
-        AllowMethods: [POST, OPTIONS]
-        AllowHeaders: [Authorization, Content-Type]
-        MaxAge: 600
+      CorsConfiguration: !If
+        - AnyOrigin
+        - AllowOrigins: ["*"]
+          AllowMethods: [POST, OPTIONS]
+          AllowHeaders: [Authorization, Content-Type]
+          MaxAge: 600
+        - AllowOrigins: !Split [",", !Ref Origins]
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := corsOf(tpl)
-	if c == nil || strings.Join(c.AllowOrigins, ",") != "*" || strings.Join(c.AllowMethods, ",") != "POST,OPTIONS" ||
+	c, err := corsOf(tpl)
+	if err != nil || c == nil || strings.Join(c.AllowOrigins, ",") != "*" || strings.Join(c.AllowMethods, ",") != "POST,OPTIONS" ||
 		strings.Join(c.AllowHeaders, ",") != "Authorization,Content-Type" || c.MaxAge != 600 {
-		t.Fatalf("cors = %+v", c)
+		t.Fatalf("cors = %+v, %v", c, err)
 	}
 }

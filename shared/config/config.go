@@ -5,6 +5,7 @@ package config
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -83,10 +84,27 @@ func Load() (Config, error) {
 
 // Logger returns a JSON logger at the configured level, writing to stderr
 // (which Lambda ships to CloudWatch). It is also installed as slog's default.
+// Each line carries "level" (DEBUG, INFO, WARN, ERROR) and an RFC 3339
+// "timestamp": the keys Lambda's log-level filter reads from functions
+// on OS-only runtimes.
 func (c Config) Logger() *slog.Logger {
-	l := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	l := slog.New(NewLogHandler(os.Stderr, c.LogLevel))
 	slog.SetDefault(l)
 	return l
+}
+
+// NewLogHandler is the JSON handler of Logger, writing to w.
+func NewLogHandler(w io.Writer, level slog.Leveler) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdaKeys})
+}
+
+// lambdaKeys renames slog's "time" to "timestamp", the name Lambda's
+// log-level filter documents, in RFC 3339 with milliseconds, UTC.
+func lambdaKeys(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.String("timestamp", a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	return a
 }
 
 // AWS loads the SDK configuration: region, credentials and endpoint

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -53,5 +55,23 @@ func TestLoad_MalformedValuesAreErrorsNamingTheVariable(t *testing.T) {
 				t.Errorf("%s=%q: err %v, want an error naming %s", name, value, err, name)
 			}
 		})
+	}
+}
+
+func TestLogHandler_LinesCarryTheKeysLambdasLogLevelFilterReads(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(NewLogHandler(&buf, slog.LevelInfo))
+	l.Debug("dropped")
+	l.Warn("post refused", "status", 403)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if line["level"] != "WARN" || line["msg"] != "post refused" || line["time"] != nil {
+		t.Errorf("line %v", line)
+	}
+	ts, _ := line["timestamp"].(string)
+	if _, err := time.Parse(time.RFC3339, ts); err != nil || !strings.HasSuffix(ts, "Z") {
+		t.Errorf("timestamp %q is not RFC 3339 UTC: %v", ts, err)
 	}
 }
