@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/auth"
 )
@@ -51,7 +52,7 @@ func RunAPI(ctx context.Context, env *Env, cfg APIConfig) (*APIResult, error) {
 			return err
 		}},
 		{reqConnect, func() error {
-			c, err := Dial(ctx, env.Stack.URLs.WebSocket, token, room)
+			c, err := wsclient.Dial(ctx, env.Stack.URLs.WebSocket, token, room)
 			if err != nil {
 				return err
 			}

@@ -9,10 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/ragchat/ragchat/internal/wsclient"
 )
 
 // API is an HTTP client of the stack's HTTP API.
@@ -75,151 +74,45 @@ func (a API) post(ctx context.Context, path, token string, body []byte, out any)
 	return nil
 }
 
-// Frame is a server-to-client websocket frame, stamped when it was read.
-type Frame struct {
-	At         time.Time `json:"-"`
-	Size       int       `json:"-"`
-	Type       string    `json:"type"`
-	SessionID  string    `json:"sessionId"`
-	MessageID  string    `json:"messageId"`
-	Seq        int       `json:"seq"`
-	Delta      string    `json:"delta"`
-	IsComplete bool      `json:"isComplete"`
-	Answer     *string   `json:"answer"`
-	Code       string    `json:"code"`
-}
-
-// Conn is a websocket client of the stack. One goroutine reads and stamps
-// every frame; Ask consumes them.
-type Conn struct {
-	ws     *websocket.Conn
-	frames chan Frame
-	errc   chan error
-}
-
-// Dial opens a websocket to wsURL (ws://host/stage) for a room.
-func Dial(ctx context.Context, wsURL, token, roomID string) (*Conn, error) {
-	u := wsURL + "?token=" + url.QueryEscape(token) + "&roomId=" + url.QueryEscape(roomID)
-	ws, resp, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		return nil, fmt.Errorf("dial %s (status %d): %w", wsURL, status, err)
-	}
-	ws.SetReadLimit(1 << 20)
-	c := &Conn{ws: ws, frames: make(chan Frame, 256), errc: make(chan error, 1)}
-	go c.read()
-	return c, nil
-}
-
-func (c *Conn) read() {
-	for {
-		_, data, err := c.ws.Read(context.Background())
-		at := time.Now()
-		if err != nil {
-			c.errc <- err
-			close(c.frames)
-			return
-		}
-		f := Frame{At: at, Size: len(data)}
-		if json.Unmarshal(data, &f) != nil || f.Type == "" {
-			continue // API Gateway's own frames carry no type; clients ignore them
-		}
-		c.frames <- f
-	}
-}
-
 // Answer is what a client received for one question.
 type Answer struct {
-	Sent   time.Time // the question left the client
-	Frames []Frame   // in arrival order, the terminal one last
+	Sent time.Time // the question left the client
+	*wsclient.Answer
 }
 
-// Ask sends a question and collects the frames of its answer until the
-// terminal frame (complete or error), or fails after timeout.
-func (c *Conn) Ask(ctx context.Context, question string, timeout time.Duration) (Answer, error) {
-	msg, _ := json.Marshal(map[string]string{"action": "sendMessage", "message": question, "category1": "", "category2": ""})
+// ask sends a question on c and reads its answer through the client rules
+// (a broken rule fails the answer), or fails after timeout.
+func ask(ctx context.Context, c *wsclient.Conn, question string, timeout time.Duration) (Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a := Answer{Sent: time.Now()}
-	if err := c.ws.Write(ctx, websocket.MessageText, msg); err != nil {
-		return a, fmt.Errorf("send question: %w", err)
+	var err error
+	if a.Answer, err = c.Ask(ctx, question); err != nil {
+		return a, fmt.Errorf("answer not complete after %s: %w", timeout, err)
 	}
-	for {
-		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				return a, fmt.Errorf("socket closed: %w", <-c.errc)
-			}
-			a.Frames = append(a.Frames, f)
-			if f.Type != "delta" {
-				return a, nil
-			}
-		case <-ctx.Done():
-			return a, fmt.Errorf("answer not complete after %s (%d frames): %w", timeout, len(a.Frames), ctx.Err())
-		}
-	}
+	return a, nil
 }
 
-// Close closes the socket normally.
-func (c *Conn) Close() {
-	_ = c.ws.Close(websocket.StatusNormalClosure, "bye")
-}
-
-// Check is the integrity of one answer as received.
+// Check is the integrity of one answer the client rules accepted.
 type Check struct {
-	Lost       int // frames missing from the seq sequence, plus 1 when the text differs from what the RAG sent
-	Misordered int // frames that arrived after a frame with a higher seq
-	Complete   bool
+	Differs  bool // the text differs from what the RAG service emitted
+	Complete bool // it ended with a complete frame
 }
 
-// Verify checks an answer against the text the RAG service emitted: seq
-// runs 1..N in arrival order, every frame shares one messageId, the deltas
-// concatenate to the text, and the complete frame's answer (when present)
-// repeats it.
-func Verify(a Answer, emitted string) Check {
-	var ch Check
-	maxSeq := 0
-	bySeq := map[int]string{}
-	for _, f := range a.Frames {
-		if f.Seq < maxSeq {
-			ch.Misordered++
-		}
-		maxSeq = max(maxSeq, f.Seq)
-		bySeq[f.Seq] = f.Delta
-	}
-	var text strings.Builder
-	for s := 1; s <= maxSeq; s++ {
-		d, ok := bySeq[s]
-		if !ok {
-			ch.Lost++
-		}
-		text.WriteString(d)
-	}
-	if n := len(a.Frames); n > 0 {
-		last := a.Frames[n-1]
-		ch.Complete = last.Type == "complete"
-		if last.Answer != nil && *last.Answer != text.String() {
-			ch.Lost++
-		}
-	}
-	if text.String() != emitted {
-		ch.Lost++
-	}
-	return ch
+// Verify checks an answer against the text the RAG service emitted.
+func Verify(a *wsclient.Answer, emitted string) Check {
+	return Check{Differs: a.Text != emitted, Complete: a.Ended() && a.Terminal.Type == wsclient.TypeComplete}
 }
 
 // errNoDelta marks an answer without any delta frame.
 var errNoDelta = errors.New("answer has no delta")
 
 // firstText returns the first frame that carries text.
-func firstText(a Answer) (Frame, error) {
+func firstText(a *wsclient.Answer) (wsclient.Frame, error) {
 	for _, f := range a.Frames {
 		if f.Delta != "" {
 			return f, nil
 		}
 	}
-	return Frame{}, errNoDelta
+	return wsclient.Frame{}, errNoDelta
 }

@@ -1,31 +1,39 @@
 package bench
 
-import "testing"
+import (
+	"testing"
 
-func TestVerify_CountsLostAndMisorderedFrames(t *testing.T) {
-	answer := "관리비는 매월"
-	frame := func(seq int, typ, delta string) Frame { return Frame{Seq: seq, Type: typ, Delta: delta} }
-	withAnswer := func(f Frame, a string) Frame { f.Answer = &a; return f }
+	"github.com/ragchat/ragchat/internal/wsclient"
+)
+
+func TestVerify_ComparesTheAnswerWithWhatTheRAGServiceEmitted(t *testing.T) {
+	emitted := "관리비는 매월"
+	answer := func(frames ...string) *wsclient.Answer {
+		t.Helper()
+		as, err := wsclient.Check(func() (raw [][]byte) {
+			for _, f := range frames {
+				raw = append(raw, []byte(f))
+			}
+			return raw
+		}())
+		if err != nil || len(as) != 1 {
+			t.Fatalf("Check = %v, %v", as, err)
+		}
+		return as[0]
+	}
+	d1 := `{"type":"delta","sessionId":"r","messageId":"m","seq":1,"delta":"관리비는","isComplete":false}`
 	tests := []struct {
-		name    string
-		frames  []Frame
-		emitted string
-		want    Check
+		name string
+		a    *wsclient.Answer
+		want Check
 	}{
-		{"in order and whole", []Frame{frame(1, "delta", "관리비는"), withAnswer(frame(2, "complete", " 매월"), answer)}, answer,
-			Check{Complete: true}},
-		{"a frame missing", []Frame{frame(1, "delta", "관리비는"), frame(3, "complete", "")}, answer,
-			Check{Lost: 2, Complete: true}},
-		{"swapped frames", []Frame{frame(2, "delta", " 매월"), frame(1, "delta", "관리비는"), frame(3, "complete", "")}, answer,
-			Check{Misordered: 1, Complete: true}},
-		{"answer field differs", []Frame{frame(1, "delta", "관리비는"), withAnswer(frame(2, "complete", " 매월"), "x")}, answer,
-			Check{Lost: 1, Complete: true}},
-		{"ended with an error", []Frame{frame(1, "delta", "관리비는"), frame(2, "error", "")}, "관리비는",
-			Check{}},
+		{"whole", answer(d1, `{"type":"complete","sessionId":"r","messageId":"m","seq":2,"delta":" 매월","isComplete":true}`), Check{Complete: true}},
+		{"text differs", answer(d1, `{"type":"complete","sessionId":"r","messageId":"m","seq":2,"delta":" 매일","isComplete":true}`), Check{Differs: true, Complete: true}},
+		{"ended with an error", answer(d1, `{"type":"error","sessionId":"r","messageId":"m","seq":2,"code":"RAG_TIMEOUT","message":"x","isComplete":true}`), Check{Differs: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Verify(Answer{Frames: tt.frames}, tt.emitted); got != tt.want {
+			if got := Verify(tt.a, emitted); got != tt.want {
 				t.Errorf("Verify = %+v, want %+v", got, tt.want)
 			}
 		})

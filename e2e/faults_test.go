@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
 	"github.com/ragchat/ragchat/local/wsapi"
@@ -57,7 +58,7 @@ func (hr *harness) checkNoExtraFrames(t testing.TB, c *client) {
 		delivered = hr.st.WS.Stats().Connections[c.ID].Delivered
 		return delivered >= int64(c.typedFrames())
 	})
-	if queued := len(c.frames); queued > 0 || delivered != int64(c.typedFrames()) {
+	if queued := c.queued(); queued > 0 || delivered != int64(c.typedFrames()) {
 		t.Fatalf("connection %s: %d frames delivered, %d read, %d unread", c.ID, delivered, c.typedFrames(), queued)
 	}
 }
@@ -166,7 +167,7 @@ func TestFaults_AHugeLineStreamsInFramesUnder32KBAndIsStoredCapped(t *testing.T)
 		t.Fatalf("client got %d bytes; want the dev RAG's %d-byte answer with its %d-byte line inserted",
 			len(a.Text), len(want), ragdev.HugeLineBytes)
 	}
-	if a.Frames < (1<<20)/maxFrameBytes {
+	if a.Frames < (1<<20)/wsclient.MaxFrameBytes {
 		t.Fatalf("a 1 MiB answer came in %d frames", a.Frames)
 	}
 	msgs := h.history(t, cu.Room)
@@ -248,7 +249,7 @@ func TestFaults_ConnectionsAPIFailingBeyondTheRetryBudgetGivesTheSocketUpButStor
 		t.Fatalf("stored answer %+v, want the whole answer, complete", b)
 	}
 	h.out.waitFor(t, `"answered"`, quoted(msgs[1].MessageID), `"failed":1`)
-	if n := len(c.frames); n != 0 || c.typedFrames() != 0 {
+	if n := c.queued(); n != 0 || c.typedFrames() != 0 {
 		t.Fatalf("the given-up socket got %d frames", n+c.typedFrames())
 	}
 	if !h.connectionItem(t, c.ID) {

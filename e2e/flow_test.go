@@ -197,8 +197,8 @@ func TestFlow_ConnectionsAPIPostGetDeleteThroughTheSDKThenGone(t *testing.T) {
 	payload := `{"type":"notice","text":"안녕하세요"}`
 	_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &c.ID, Data: []byte(payload)})
 	must(t, err)
-	if f := c.next(t); string(f.raw) != payload {
-		t.Fatalf("client got %s, want %s", f.raw, payload)
+	if f := c.next(t); string(f.Raw) != payload {
+		t.Fatalf("client got %s, want %s", f.Raw, payload)
 	}
 	info, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &c.ID})
 	must(t, err)
@@ -267,7 +267,7 @@ func onlyTyped(t testing.TB, clients ...*client) {
 	t.Helper()
 	for _, c := range clients {
 		if u := c.untypedFrames(); len(u) > 0 {
-			t.Fatalf("connection %s got API Gateway frames, first %s", c.ID, u[0].raw)
+			t.Fatalf("connection %s got API Gateway frames, first %s", c.ID, u[0].Raw)
 		}
 	}
 }

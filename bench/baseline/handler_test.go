@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
@@ -116,7 +117,7 @@ func TestHandle_PostsEveryDeltaToEveryRecipientThenOneTerminalFrame(t *testing.T
 				t.Fatal(err)
 			}
 			for _, id := range []string{"c1", "c2"} {
-				frames, err := relaytest.Decode(ep.Frames(id))
+				frames, err := wsclient.Envelopes(ep.Frames(id))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,9 +128,7 @@ func TestHandle_PostsEveryDeltaToEveryRecipientThenOneTerminalFrame(t *testing.T
 						t.Errorf("%s frame %d has seq %d", id, i, f.Seq)
 					}
 					types = append(types, f.Type)
-					if f.Delta != nil {
-						text.WriteString(*f.Delta)
-					}
+					text.WriteString(f.Delta)
 				}
 				if !slices.Equal(types, tt.wantTypes) {
 					t.Errorf("%s got %v, want %v", id, types, tt.wantTypes)

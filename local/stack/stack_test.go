@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -125,17 +123,6 @@ func getJSON(t *testing.T, url string, out any) {
 	}
 }
 
-type frame struct {
-	Type       string `json:"type"`
-	SessionID  string `json:"sessionId"`
-	MessageID  string `json:"messageId"`
-	Seq        int    `json:"seq"`
-	Delta      string `json:"delta"`
-	IsComplete bool   `json:"isComplete"`
-	Answer     string `json:"answer"`
-	Code       string `json:"code"`
-}
-
 func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 	st := sharedStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
@@ -171,55 +158,23 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 		t.Fatalf("room = %+v", room)
 	}
 
-	q := url.Values{"token": {login.Token}, "roomId": {room.RoomID}}
-	c, resp, err := websocket.Dial(ctx, st.URLs.WebSocket+"?"+q.Encode(), nil)
+	c, err := wsclient.Dial(ctx, st.URLs.WebSocket, login.Token, room.RoomID)
 	if err != nil {
-		t.Fatalf("websocket connect: %v (response %+v)", err, resp)
+		t.Fatalf("websocket connect: %v", err)
 	}
-	defer c.CloseNow()
-	msg := `{"action":"sendMessage","message":"관리비는 언제까지 내야 하나요?","category1":"","category2":""}`
-	if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+	defer c.Drop()
+	a, err := c.Ask(ctx, "관리비는 언제까지 내야 하나요?")
+	if err != nil {
 		t.Fatal(err)
 	}
-
-	var text strings.Builder
-	var last frame
-	for seq := 1; ; seq++ {
-		_, data, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("read frame %d: %v", seq, err)
-		}
-		var f frame
-		if err := json.Unmarshal(data, &f); err != nil {
-			t.Fatalf("frame %d %s: %v", seq, data, err)
-		}
-		if f.Type == "" { // API Gateway's own frames carry no type
-			seq--
-			continue
-		}
-		if f.Seq != seq || f.SessionID != room.RoomID {
-			t.Fatalf("frame %s: want seq %d in session %s", data, seq, room.RoomID)
-		}
-		if f.Type == "error" {
-			t.Fatalf("error frame %s", data)
-		}
-		text.WriteString(f.Delta)
-		if f.Type == "complete" {
-			last = f
-			break
-		}
-	}
-	if !last.IsComplete || text.Len() == 0 {
-		t.Fatalf("complete frame %+v after %q", last, text.String())
-	}
-	if last.Answer != "" && last.Answer != text.String() {
-		t.Fatalf("complete.answer %q, deltas %q", last.Answer, text.String())
+	if a.SessionID != room.RoomID || a.Terminal.Type != wsclient.TypeComplete || a.Text == "" {
+		t.Fatalf("answer %q of session %s ended with %s, want a complete answer in %s", a.Text, a.SessionID, a.Terminal.Raw, room.RoomID)
 	}
 	turns := st.RAG.History(room.RoomID)
-	if len(turns) != 1 || turns[0].Answer != text.String() {
-		t.Fatalf("deltas %q, dev RAG answered %+v", text.String(), turns)
+	if len(turns) != 1 || turns[0].Answer != a.Text {
+		t.Fatalf("deltas %q, dev RAG answered %+v", a.Text, turns)
 	}
-	if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,41 +1,28 @@
 package relay
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ragchat/ragchat/internal/wsclient"
 )
 
-// frameJSON is a frame as a client decodes it.
-type frameJSON struct {
-	Type       string  `json:"type"`
-	SessionID  string  `json:"sessionId"`
-	MessageID  string  `json:"messageId"`
-	Seq        int     `json:"seq"`
-	Delta      *string `json:"delta"`
-	IsComplete bool    `json:"isComplete"`
-	Answer     *string `json:"answer"`
-	Code       string  `json:"code"`
-	Message    string  `json:"message"`
-}
-
-func decodeFrame(t testing.TB, raw []byte) frameJSON {
+// decodeFrame decodes a frame as a client does, checking its envelope.
+func decodeFrame(t testing.TB, raw []byte) wsclient.Frame {
 	t.Helper()
-	var f frameJSON
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("frame %q: %v", raw, err)
+	f, err := wsclient.Envelope(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return f
 }
 
 // drain calls next until it has nothing to send, returning the frames.
-func drain(t testing.TB, f *framer, text string, end *ending) []frameJSON {
+func drain(t testing.TB, f *framer, text string, end *ending) []wsclient.Frame {
 	t.Helper()
-	var out []frameJSON
+	var out []wsclient.Frame
 	b := []byte(text)
 	var buf []byte
 	for {
@@ -70,7 +57,7 @@ func TestFramer_CoalescesEverythingPendingIntoOneFrame(t *testing.T) {
 	}
 	for i, want := range []string{"책", " 재료 생산"} {
 		fr := got[i]
-		if fr.Type != TypeDelta || fr.Seq != i+1 || *fr.Delta != want || fr.IsComplete ||
+		if fr.Type != TypeDelta || fr.Seq != i+1 || fr.Delta != want || fr.IsComplete ||
 			fr.SessionID != "room-1" || fr.MessageID != "m-1" {
 			t.Errorf("frame %d = %+v, want delta seq %d %q", i, fr, i+1, want)
 		}
@@ -107,8 +94,8 @@ func TestFramer_SplitRuneIsNotReadyUntilItsLastBytes(t *testing.T) {
 			if !ok || tt.end != nil {
 				return
 			}
-			if fr := decodeFrame(t, raw); *fr.Delta != tt.delta {
-				t.Fatalf("delta %q, want %q", *fr.Delta, tt.delta)
+			if fr := decodeFrame(t, raw); fr.Delta != tt.delta {
+				t.Fatalf("delta %q, want %q", fr.Delta, tt.delta)
 			}
 			if f.ready([]byte(tt.text), nil) {
 				t.Fatal("ready again with nothing more to frame")
@@ -153,8 +140,8 @@ func TestFramer_Endings(t *testing.T) {
 				if fr.Type != tt.wantTypes[i] || fr.Seq != len(pre)+i+1 {
 					t.Errorf("frame %d: type %s seq %d, want %s seq %d", i, fr.Type, fr.Seq, tt.wantTypes[i], len(pre)+i+1)
 				}
-				if fr.Type != TypeError && *fr.Delta != tt.wantDelta[i] {
-					t.Errorf("frame %d delta = %q, want %q", i, *fr.Delta, tt.wantDelta[i])
+				if fr.Type != TypeError && fr.Delta != tt.wantDelta[i] {
+					t.Errorf("frame %d delta = %q, want %q", i, fr.Delta, tt.wantDelta[i])
 				}
 			}
 			last := got[len(got)-1]
@@ -191,9 +178,7 @@ func TestFramer_SplitsLongTextOnRuneBoundariesWithinTheLimit(t *testing.T) {
 					if fr.Seq != i+1 {
 						t.Fatalf("frame %d seq %d", i, fr.Seq)
 					}
-					if fr.Delta != nil {
-						text.WriteString(*fr.Delta)
-					}
+					text.WriteString(fr.Delta)
 				}
 				if want := jsonRoundTrip(t, tt.text); text.String() != want {
 					t.Fatalf("deltas differ from the text (%d vs %d bytes)", text.Len(), len(want))
@@ -267,7 +252,7 @@ func FuzzFramer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, extra uint16, pieces uint8, fail bool) {
 		fr := newFramer("room-d2dc543d", "m-0123456789abcdef", 0)
 		fr.limit += int(extra) // from the smallest allowed limit up
-		var frames []frameJSON
+		var frames []wsclient.Frame
 		step := len(text)/(int(pieces)+1) + 1
 		for n := 0; n < len(text); n += step {
 			frames = append(frames, drain(t, &fr, text[:min(n+step, len(text))], nil)...)
@@ -285,9 +270,7 @@ func FuzzFramer(f *testing.F) {
 			if x.IsComplete != (i == len(frames)-1) {
 				t.Fatalf("frame %d of %d isComplete %v", i, len(frames), x.IsComplete)
 			}
-			if x.Delta != nil {
-				got.WriteString(*x.Delta)
-			}
+			got.WriteString(x.Delta)
 		}
 		if want := jsonRoundTrip(t, text); got.String() != want {
 			t.Fatalf("deltas %q, want %q", got.String(), want)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
 )
@@ -37,11 +38,11 @@ func TestRelay_NewcomerGetsSeq1WithTheTextSoFarThenTheSameAnswer(t *testing.T) {
 	s.Complete()
 	res := s.Wait()
 
-	fs, err := relaytest.Decode([][]byte{f})
+	fs, err := wsclient.Envelope(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fs[0].Seq != 1 || fs[0].Delta == nil || *fs[0].Delta != sofar {
+	if fs.Seq != 1 || fs.Delta != sofar {
 		t.Fatalf("newcomer's first frame %s: want seq 1 with the text so far %q", f, sofar)
 	}
 	want := strings.Join(traceDeltas, "")
@@ -86,7 +87,7 @@ func TestRelay_LeadFrameComesBeforeTheAnswerAndOnlyToThoseAddedWithIt(t *testing
 	if len(peer) < 2 || string(peer[0]) != string(lead) {
 		t.Fatalf("peer frames %q: want the lead frame first", peer)
 	}
-	if _, err := relaytest.Check(peer[1:]); err != nil {
+	if _, err := wsclient.Check(peer[1:]); err != nil {
 		t.Fatalf("peer's answer frames: %v", err)
 	}
 	if tr := transcript(t, e, "caller"); tr.Text != "답" {
@@ -104,11 +105,11 @@ func TestRelay_AnswerFramesCarryTheClientMessageID(t *testing.T) {
 	s.Fail("RAG_UNAVAILABLE", "down")
 	s.Wait()
 	frames := e.Frames("c1")
-	tr, err := relaytest.Check(frames)
-	if err != nil {
-		t.Fatal(err)
+	trs, err := wsclient.Check(frames)
+	if err != nil || len(trs) != 1 {
+		t.Fatalf("%d answers, %v", len(trs), err)
 	}
-	for _, f := range tr.Frames {
+	for _, f := range trs[0].Frames {
 		if f.ClientMessageID != "c-7f3a" {
 			t.Fatalf("frames %q: want clientMessageId on every frame", frames)
 		}

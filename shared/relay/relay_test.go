@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
 )
@@ -55,15 +56,20 @@ var traceDeltas = []string{"", "책", " 재", "료", " 생산", "과", " 관련�
 	" 위해", " 고객", "센터", "([", "고", "객", "센터", " 연락", "처", "])", " 또는", " 관련", " 부", "서", "([",
 	"담당", " 부", "서", " 연락", "처", "])", "로", " 문의", "해주", "시면", " 감사", "하겠습니다", ".", "\n"}
 
-// transcript checks the client contract on what id received and returns it.
-func transcript(t *testing.T, e *relaytest.Endpoint, id string) relaytest.Transcript {
+// transcript checks the client contract on what id received and returns
+// its one answer, which must have ended and arrived without repeats.
+func transcript(t *testing.T, e *relaytest.Endpoint, id string) *wsclient.Answer {
 	t.Helper()
-	tr, err := relaytest.Check(e.Frames(id))
+	answers, err := wsclient.Check(e.Frames(id))
 	if err != nil {
 		t.Fatalf("connection %s: %v", id, err)
 	}
-	if tr.Terminal == nil {
-		t.Fatalf("connection %s: no terminal frame in %d frames", id, len(tr.Frames))
+	if len(answers) != 1 {
+		t.Fatalf("connection %s: %d answers, want 1", id, len(answers))
+	}
+	tr := answers[0]
+	if !tr.Ended() || tr.Duplicates != 0 {
+		t.Fatalf("connection %s: %d frames, ended %v, %d repeated", id, len(tr.Frames), tr.Ended(), tr.Duplicates)
 	}
 	for _, f := range tr.Frames {
 		if f.SessionID != answerID.SessionID || f.MessageID != answerID.MessageID {
@@ -134,7 +140,7 @@ func TestRelay_CoalescesDeltasThatArriveWhileAPostIsInFlight(t *testing.T) {
 	if tr.Text != want.String() {
 		t.Fatalf("deltas concatenate to %q, want %q", tr.Text, want.String())
 	}
-	if len(tr.Frames) != 2 || *tr.Frames[0].Delta != "첫" || tr.Frames[1].Type != relay.TypeComplete {
+	if len(tr.Frames) != 2 || tr.Frames[0].Delta != "첫" || tr.Frames[1].Type != relay.TypeComplete {
 		t.Fatalf("frames %+v: want the first delta alone, then one complete frame with the rest", tr.Frames)
 	}
 	if res.Posts != 2 {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
@@ -256,44 +257,37 @@ func (e *env) handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequ
 	}
 }
 
-// transcripts splits what id received into answers by messageId, in
-// arrival order, checking the client contract of each.
-func (e *env) transcripts(id string) []relaytest.Transcript {
+// transcripts returns the answers id received, in arrival order, checking
+// the client contract: one answer at a time, each ended and without
+// repeated frames.
+func (e *env) transcripts(id string) []*wsclient.Answer {
 	e.t.Helper()
-	var out []relaytest.Transcript
-	var cur [][]byte
-	var curID string
-	flush := func() {
-		if len(cur) == 0 {
-			return
-		}
-		tr, err := relaytest.Check(cur)
+	var as wsclient.Answers
+	var prev *wsclient.Answer
+	for i, raw := range e.ws.Frames(id) {
+		f, err := wsclient.Envelope(raw)
 		if err != nil {
-			e.t.Fatalf("connection %s: %v", id, err)
+			e.t.Fatalf("connection %s frame %d: %v", id, i, err)
 		}
-		if tr.Terminal == nil {
-			e.t.Fatalf("connection %s: answer %s has no terminal frame", id, curID)
-		}
-		out = append(out, tr)
-		cur = nil
-	}
-	for _, raw := range e.ws.Frames(id) {
-		fs, err := relaytest.Decode([][]byte{raw})
+		a, err := as.Add(f)
 		if err != nil {
-			e.t.Fatal(err)
+			e.t.Fatalf("connection %s frame %d: %v", id, i, err)
 		}
-		if fs[0].MessageID != curID {
-			flush()
-			curID = fs[0].MessageID
+		if prev != nil && a != prev && !prev.Ended() {
+			e.t.Fatalf("connection %s frame %d: answer %s interleaved into %s", id, i, f.MessageID, prev.MessageID)
 		}
-		cur = append(cur, raw)
+		prev = a
 	}
-	flush()
-	return out
+	for _, a := range as.List() {
+		if !a.Ended() || a.Duplicates != 0 {
+			e.t.Fatalf("connection %s: answer %s of %d frames, ended %v, %d repeated", id, a.MessageID, len(a.Frames), a.Ended(), a.Duplicates)
+		}
+	}
+	return as.List()
 }
 
 // only returns the single answer id received.
-func (e *env) only(id string) relaytest.Transcript {
+func (e *env) only(id string) *wsclient.Answer {
 	e.t.Helper()
 	trs := e.transcripts(id)
 	if len(trs) != 1 {

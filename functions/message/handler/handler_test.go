@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
@@ -249,7 +250,7 @@ func TestHandle_RejectsInvalidMessagesWithoutTouchingAnything(t *testing.T) {
 			ev := event(tt.route, tt.body)
 			ev.IsBase64Encoded = tt.base64
 			e.handle(context.Background(), ev)
-			frames, err := relaytest.Decode(e.ws.Frames(callerID)[sent:])
+			frames, err := wsclient.Envelopes(e.ws.Frames(callerID)[sent:])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,12 +1,11 @@
 // Package relaytest is a test double of API Gateway's @connections API on
 // loopback, answering as API Gateway does, for tests that drive the real
 // apigatewaymanagementapi client (relay and message function tests,
-// benchmarks).
+// benchmarks). What a connection received is checked against the client
+// rules with internal/wsclient.
 package relaytest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -222,119 +221,4 @@ func writeError(w http.ResponseWriter, r Reply, body string) {
 	w.Header().Set("X-Amzn-ErrorType", r.ErrorType)
 	w.WriteHeader(r.Status)
 	io.WriteString(w, body)
-}
-
-// Frame is a decoded server-to-client frame.
-type Frame struct {
-	Type       string  `json:"type"`
-	SessionID  string  `json:"sessionId"`
-	MessageID  string  `json:"messageId"`
-	Seq        int     `json:"seq"`
-	Delta      *string `json:"delta"`
-	IsComplete bool    `json:"isComplete"`
-	Answer     *string `json:"answer"`
-	Code       string  `json:"code"`
-	Message    string  `json:"message"`
-	// ClientMessageID is the question's clientMessageId, on every frame of
-	// an answer to a question that had one.
-	ClientMessageID string `json:"clientMessageId"`
-}
-
-// envelopeKeys are the keys each frame type has, "answer" aside, exactly
-// as DESIGN.md lists them.
-var envelopeKeys = map[string][]string{
-	relay.TypeDelta:    {"type", "sessionId", "messageId", "seq", "delta", "isComplete"},
-	relay.TypeComplete: {"type", "sessionId", "messageId", "seq", "delta", "isComplete"},
-	relay.TypeError:    {"type", "sessionId", "messageId", "seq", "code", "message", "isComplete"},
-}
-
-// Decode parses frames, checking each against its envelope: valid JSON,
-// a known type with exactly its keys ("answer" only on complete,
-// "clientMessageId" optional on all), and isComplete true exactly on
-// complete and error frames.
-func Decode(frames [][]byte) ([]Frame, error) {
-	out := make([]Frame, 0, len(frames))
-	for i, raw := range frames {
-		var keys map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &keys); err != nil {
-			return nil, fmt.Errorf("frame %d: %w: %q", i, err, raw)
-		}
-		var f Frame
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&f); err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
-		want, ok := envelopeKeys[f.Type]
-		if !ok {
-			return nil, fmt.Errorf("frame %d: unknown type %q", i, f.Type)
-		}
-		n := len(want)
-		if _, ok := keys["answer"]; ok {
-			if f.Type != relay.TypeComplete {
-				return nil, fmt.Errorf("frame %d: answer on a %s frame", i, f.Type)
-			}
-			n++
-		}
-		if _, ok := keys["clientMessageId"]; ok {
-			n++
-		}
-		for _, k := range want {
-			if _, ok := keys[k]; !ok {
-				return nil, fmt.Errorf("frame %d: %s frame without %q", i, f.Type, k)
-			}
-		}
-		if len(keys) != n {
-			return nil, fmt.Errorf("frame %d: %s frame with extra keys: %s", i, f.Type, raw)
-		}
-		if f.IsComplete != (f.Type != relay.TypeDelta) {
-			return nil, fmt.Errorf("frame %d: %s frame with isComplete %v", i, f.Type, f.IsComplete)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// Transcript is what one connection received for one answer.
-type Transcript struct {
-	Frames   []Frame
-	Text     string // the deltas concatenated in seq order
-	Terminal *Frame // the complete or error frame, nil if none arrived
-}
-
-// Check decodes the frames one connection received for one answer and
-// checks the client's contract: one messageId, seq 1..N without gaps in
-// arrival order, exactly one terminal frame and it comes last, and (when
-// complete carries the answer) the answer equals the concatenated deltas.
-func Check(frames [][]byte) (Transcript, error) {
-	fs, err := Decode(frames)
-	if err != nil {
-		return Transcript{}, err
-	}
-	var t Transcript
-	var text strings.Builder
-	for i := range fs {
-		f := &fs[i]
-		if f.Seq != i+1 {
-			return t, fmt.Errorf("frame %d has seq %d", i, f.Seq)
-		}
-		if f.MessageID != fs[0].MessageID || f.ClientMessageID != fs[0].ClientMessageID {
-			return t, fmt.Errorf("frame %d has messageId %q (clientMessageId %q), frame 0 %q (%q)",
-				i, f.MessageID, f.ClientMessageID, fs[0].MessageID, fs[0].ClientMessageID)
-		}
-		if t.Terminal != nil {
-			return t, fmt.Errorf("frame %d (%s) after the terminal frame", i, f.Type)
-		}
-		if f.Delta != nil {
-			text.WriteString(*f.Delta)
-		}
-		if f.IsComplete {
-			t.Terminal = f
-		}
-	}
-	t.Frames, t.Text = fs, text.String()
-	if t.Terminal != nil && t.Terminal.Answer != nil && *t.Terminal.Answer != t.Text {
-		return t, fmt.Errorf("complete answer %q differs from the deltas %q", *t.Terminal.Answer, t.Text)
-	}
-	return t, nil
 }
