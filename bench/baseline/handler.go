@@ -14,8 +14,6 @@ package baseline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,7 +116,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxy
 		}
 	}
 	if err := h.History.PutMessage(ctx, store.Message{
-		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: newMessageID(), Role: store.RoleUser,
+		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: store.NewMessageID(), Role: store.RoleUser,
 		Text: q.Message, Category1: q.Category1, Category2: q.Category2,
 	}); err != nil {
 		log.Error("store the question", "err", err)
@@ -127,7 +125,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxy
 
 	s := &sender{
 		poster: h.Poster(relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)), conns: h.Conns, log: log,
-		recipients: recipients, frame: Frame{SessionID: conn.RoomID, MessageID: newMessageID()},
+		recipients: recipients, frame: Frame{SessionID: conn.RoomID, MessageID: store.NewMessageID()},
 	}
 	answer, outcome := h.stream(ctx, s, rag.Request{
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,
@@ -244,9 +242,3 @@ func (s *sender) post(ctx context.Context, f Frame) {
 	s.recipients = kept
 }
 
-// newMessageID returns "m-" and 16 random hex digits.
-func newMessageID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "m-" + hex.EncodeToString(b[:])
-}

@@ -40,3 +40,11 @@ func NewRoomID() string {
 	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return "room-" + hex.EncodeToString(b)
 }
+
+// NewMessageID returns "m-" and 16 lowercase hex digits from crypto/rand:
+// the id of a question, an answer or any other message of a room.
+func NewMessageID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
+	return "m-" + hex.EncodeToString(b)
+}

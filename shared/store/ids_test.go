@@ -6,18 +6,35 @@ import (
 	"testing"
 )
 
-func TestNewRoomID_IsRoomAnd8LowercaseHex(t *testing.T) {
-	re := regexp.MustCompile(`^room-[0-9a-f]{8}$`)
-	seen := map[string]bool{}
-	for range 100 {
-		id := NewRoomID()
-		if !re.MatchString(id) || !ValidRoomID(id) {
-			t.Fatalf("NewRoomID = %q", id)
-		}
-		seen[id] = true
+func TestNewIDs_ArePrefixAndRandomLowercaseHex(t *testing.T) {
+	tests := []struct {
+		name string
+		new  func() string
+		re   *regexp.Regexp
+	}{
+		{"NewRoomID", func() string {
+			id := NewRoomID()
+			if !ValidRoomID(id) {
+				t.Fatalf("NewRoomID = %q, not a valid room id", id)
+			}
+			return id
+		}, regexp.MustCompile(`^room-[0-9a-f]{8}$`)},
+		{"NewMessageID", NewMessageID, regexp.MustCompile(`^m-[0-9a-f]{16}$`)},
 	}
-	if len(seen) < 99 {
-		t.Fatalf("only %d distinct ids in 100", len(seen))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			for range 100 {
+				id := tt.new()
+				if !tt.re.MatchString(id) {
+					t.Fatalf("%s = %q", tt.name, id)
+				}
+				seen[id] = true
+			}
+			if len(seen) < 99 {
+				t.Fatalf("only %d distinct ids in 100", len(seen))
+			}
+		})
 	}
 }
 

@@ -3,8 +3,6 @@ package handler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -141,7 +139,7 @@ type rejection struct {
 
 // reject posts one error frame to the caller.
 func (h *Handler) reject(ctx context.Context, r *relay.Relay, caller, sessionID string, rej *rejection) {
-	s := r.Start(ctx, relay.Answer{SessionID: sessionID, MessageID: newMessageID()}, []string{caller})
+	s := r.Start(ctx, relay.Answer{SessionID: sessionID, MessageID: store.NewMessageID()}, []string{caller})
 	s.Fail(rej.Code, rej.Message)
 	s.Wait()
 	h.log().Info("message rejected", "connectionId", caller, "code", rej.Code, "reason", rej.Message)
@@ -173,7 +171,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, caller string, q ques
 	log = log.With("roomId", conn.RoomID)
 	started := h.now()
 	asked := store.Message{
-		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: newMessageID(), Role: store.RoleUser,
+		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: store.NewMessageID(), Role: store.RoleUser,
 		Text: q.Message, Category1: q.Category1, Category2: q.Category2,
 	}
 
@@ -199,7 +197,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, caller string, q ques
 		return
 	}
 
-	answerID := newMessageID()
+	answerID := store.NewMessageID()
 	s := r.Start(ctx, relay.Answer{SessionID: conn.RoomID, MessageID: answerID}, recipients)
 	outcome, skipped := h.stream(ctx, log, s, rag.Request{
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,
@@ -281,13 +279,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// newMessageID returns "m-" and 16 random hex digits.
-func newMessageID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return "m-" + hex.EncodeToString(b[:])
 }
 
 // MaxMessageRunes is the longest question accepted, in characters (runes).
