@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"golang.org/x/term"
 
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/config"
@@ -136,37 +138,61 @@ func setUser(ctx context.Context, st userStore, pw *auth.Passwords, o options, p
 // off, twice; otherwise the first line of in. The line end is not part of
 // the password.
 func readPassword(in io.Reader, prompt io.Writer) (string, error) {
-	r := bufio.NewReader(in)
 	f, isFile := in.(*os.File)
-	if !isFile || !isTerminal(f) {
-		pw, err := readLine(r)
+	if !isFile || !term.IsTerminal(int(f.Fd())) {
+		pw, err := readLine(bufio.NewReader(in))
 		if err != nil {
 			return "", err
 		}
 		return pw, checkPassword(pw)
 	}
-	if restore := echoOff(f); restore != nil {
-		defer restore()
-	}
+	fd := int(f.Fd())
+	defer restoreOnInterrupt(fd)()
 	fmt.Fprint(prompt, "Password: ")
-	pw, err := readLine(r)
+	pw, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read password from the terminal: %w", err)
 	}
-	if err := checkPassword(pw); err != nil {
+	if err := checkPassword(string(pw)); err != nil {
 		return "", err
 	}
 	fmt.Fprint(prompt, "Repeat password: ")
-	again, err := readLine(r)
+	again, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read password from the terminal: %w", err)
 	}
-	if again != pw {
+	if string(again) != string(pw) {
 		return "", errors.New("passwords differ")
 	}
-	return pw, nil
+	return string(pw), nil
+}
+
+// restoreOnInterrupt makes an interrupt at the prompt put the terminal
+// back as it was (echo on) before the command exits; the returned
+// function ends that.
+func restoreOnInterrupt(fd int) (stop func()) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return func() {}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(os.Stderr)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+	}
 }
 
 func readLine(r *bufio.Reader) (string, error) {
@@ -187,24 +213,4 @@ func checkPassword(pw string) error {
 		return errors.New("password is not valid UTF-8")
 	}
 	return nil
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// echoOff turns terminal echo off with stty and returns the function that
-// turns it back on, or nil when stty is unavailable (the prompt still works,
-// echoing).
-func echoOff(f *os.File) func() {
-	stty := func(arg string) error {
-		cmd := exec.Command("stty", arg)
-		cmd.Stdin = f
-		return cmd.Run()
-	}
-	if err := stty("-echo"); err != nil {
-		return nil
-	}
-	return func() { _ = stty("echo") }
 }
