@@ -500,6 +500,30 @@ func (r httpResult) errorBody(t testing.TB) apiError {
 // do sends an HTTP request to the stack's HTTP API (path includes any query).
 func (hr *harness) do(t testing.TB, method, path string, header map[string]string, body string) httpResult {
 	t.Helper()
+	return hr.doFrom(t, http.DefaultClient, method, path, header, body)
+}
+
+// source is a loopback address of its own (127.x.y.z, which Linux routes
+// to lo) and an HTTP client whose requests come from it: the HTTP API
+// sees it as the source IP, so that the per-source login budget of one
+// test is its own. It skips the test where such addresses cannot be bound.
+func source(t testing.TB) (string, *http.Client) {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	ip := fmt.Sprintf("127.%d.%d.%d", b[0], b[1], max(b[2], 1))
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Skipf("cannot bind loopback address %s: %v", ip, err)
+	}
+	l.Close()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: guard}
+	return ip, &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 64}}
+}
+
+// doFrom is do with client.
+func (hr *harness) doFrom(t testing.TB, client *http.Client, method, path string, header map[string]string, body string) httpResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, hr.st.URLs.HTTP+path, strings.NewReader(body))
@@ -509,7 +533,7 @@ func (hr *harness) do(t testing.TB, method, path string, header map[string]strin
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -535,8 +559,14 @@ type loginResponse struct {
 // tryLogin posts credentials as a JSON body.
 func (hr *harness) tryLogin(t testing.TB, companyID, id, password string) httpResult {
 	t.Helper()
+	return hr.tryLoginFrom(t, http.DefaultClient, companyID, id, password)
+}
+
+// tryLoginFrom is tryLogin with client (see source).
+func (hr *harness) tryLoginFrom(t testing.TB, client *http.Client, companyID, id, password string) httpResult {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"id": id, "password": password})
-	r := hr.do(t, http.MethodPost, "/api/customer/"+url.PathEscape(companyID)+"/login",
+	r := hr.doFrom(t, client, http.MethodPost, "/api/customer/"+url.PathEscape(companyID)+"/login",
 		map[string]string{"Content-Type": "application/json"}, string(body))
 	if r.Status == http.StatusOK {
 		var lr loginResponse

@@ -103,8 +103,8 @@ func TestInput_BadHTTPRequestsGetTheDocumentedErrorAndWriteNothing(t *testing.T)
 func TestInput_LoginToAnUnknownCompanyIsAnOrdinaryFailure(t *testing.T) {
 	wrong := "wrong-" + randHex(8)
 	h.secrets.add("wrong password", wrong)
-	unknown := h.attempt(t, "nocompany"+randHex(3), "hong2", wrong)
-	known := h.attempt(t, "apt001", "nobody"+randHex(3), wrong)
+	unknown := h.attempt(t, http.DefaultClient, "nocompany"+randHex(3), "hong2", wrong)
+	known := h.attempt(t, http.DefaultClient, "apt001", "nobody"+randHex(3), wrong)
 	if unknown.Status != http.StatusUnauthorized || unknown.Body != known.Body {
 		t.Fatalf("unknown company: %d %s; unknown user: %d %s; want the same 401", unknown.Status, unknown.Body, known.Status, known.Body)
 	}

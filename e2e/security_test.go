@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -241,9 +244,9 @@ type loginOutcome struct {
 	RetryAfter string
 }
 
-func (hr *harness) attempt(t testing.TB, companyID, id, password string) loginOutcome {
+func (hr *harness) attempt(t testing.TB, client *http.Client, companyID, id, password string) loginOutcome {
 	t.Helper()
-	r := hr.tryLogin(t, companyID, id, password)
+	r := hr.tryLoginFrom(t, client, companyID, id, password)
 	return loginOutcome{Status: r.Status, Body: string(r.Body), RetryAfter: r.Header.Get("Retry-After")}
 }
 
@@ -251,10 +254,22 @@ func (hr *harness) attempt(t testing.TB, companyID, id, password string) loginOu
 type loginAttempts struct {
 	Failures    int64 `dynamodbav:"failures"`
 	WindowStart int64 `dynamodbav:"windowStart"`
-	LockedUntil int64 `dynamodbav:"lockedUntil"`
 }
 
+// loginRecord reads the LoginAttempts item of user u.
+func (hr *harness) loginRecord(t testing.TB, u user) loginAttempts {
+	t.Helper()
+	var item loginAttempts
+	hr.getItem(t, hr.st.Tables.LoginAttempts, "attemptKey", "u#"+u.CompanyID+"#"+u.UserID, &item)
+	return item
+}
+
+// Each test of the login lock logs in from a source address of its own:
+// the per-source budget (30 failures in 15 minutes) is shared by the
+// whole suite's 127.0.0.1 otherwise.
+
 func TestSecurity_LoginIsThrottledAfterFiveFailuresForKnownAndUnknownUsersAlike(t *testing.T) {
+	_, client := source(t)
 	known := h.newUser(t, "apt001")
 	unknown := user{CompanyID: "apt001", UserID: "nobody-" + randHex(4)}
 	wrong := "wrong-" + randHex(8)
@@ -263,29 +278,31 @@ func TestSecurity_LoginIsThrottledAfterFiveFailuresForKnownAndUnknownUsersAlike(
 	var first401, throttled [2]loginOutcome
 	for i, u := range []user{known, unknown} {
 		for n := 1; n <= 5; n++ {
-			o := h.attempt(t, u.CompanyID, u.UserID, wrong)
+			o := h.attempt(t, client, u.CompanyID, u.UserID, wrong)
 			if o.Status != http.StatusUnauthorized {
 				t.Fatalf("%s attempt %d: %d %s, want 401", u.UserID, n, o.Status, o.Body)
 			}
 			first401[i] = o
 		}
-		// Locked now, even for the right password.
-		o := h.attempt(t, u.CompanyID, u.UserID, h.password)
-		if o.Status != http.StatusTooManyRequests || o.RetryAfter != "900" {
-			t.Fatalf("%s after 5 failures: %d %s (Retry-After %q), want 429 with Retry-After 900", u.UserID, o.Status, o.Body, o.RetryAfter)
+		// Locked now, even for the right password, until the window that
+		// the first failure opened closes.
+		o := h.attempt(t, client, u.CompanyID, u.UserID, h.password)
+		retry, _ := strconv.Atoi(o.RetryAfter)
+		if o.Status != http.StatusTooManyRequests || retry < 840 || retry > 900 {
+			t.Fatalf("%s after 5 failures: %d %s (Retry-After %q), want 429 with Retry-After near 900", u.UserID, o.Status, o.Body, o.RetryAfter)
 		}
 		var e apiError
 		must(t, json.Unmarshal([]byte(o.Body), &e))
 		if e.Code != "LOGIN_THROTTLED" {
 			t.Fatalf("429 body %s", o.Body)
 		}
+		o.RetryAfter = "" // counts down
 		throttled[i] = o
 
-		var item loginAttempts
-		h.getItem(t, h.st.Tables.LoginAttempts, "attemptKey", u.CompanyID+"#"+u.UserID, &item)
-		until := time.UnixMilli(item.LockedUntil)
-		if item.Failures != 5 || until.Before(time.Now().Add(14*time.Minute)) || until.After(time.Now().Add(16*time.Minute)) {
-			t.Fatalf("%s LoginAttempts = %+v (locked until %s), want 5 failures and a 15 min lock", u.UserID, item, until)
+		item := h.loginRecord(t, u)
+		until := time.UnixMilli(item.WindowStart).Add(15 * time.Minute)
+		if item.Failures != 5 || until.Before(time.Now().Add(14*time.Minute)) || until.After(time.Now().Add(15*time.Minute)) {
+			t.Fatalf("%s LoginAttempts = %+v (window ends %s), want 5 failures in a 15 min window", u.UserID, item, until)
 		}
 	}
 	if first401[0].Body != first401[1].Body || throttled[0].Body != throttled[1].Body {
@@ -294,17 +311,18 @@ func TestSecurity_LoginIsThrottledAfterFiveFailuresForKnownAndUnknownUsersAlike(
 	}
 	// Another user of the company is not affected.
 	other := h.newUser(t, "apt001")
-	if o := h.attempt(t, other.CompanyID, other.UserID, h.password); o.Status != http.StatusOK {
+	if o := h.attempt(t, client, other.CompanyID, other.UserID, h.password); o.Status != http.StatusOK {
 		t.Fatalf("another user: %d %s", o.Status, o.Body)
 	}
 }
 
-func TestSecurity_LoginThrottleHoldsAcrossConcurrentExecutionEnvironments(t *testing.T) {
+func TestSecurity_ParallelGuessesGetAtMostFiveCheckedAcrossExecutionEnvironments(t *testing.T) {
+	_, client := source(t)
 	u := h.newUser(t, "apt001")
 	wrong := "wrong-" + randHex(8)
 	h.secrets.add("wrong password", wrong)
 
-	// A burst of failures, served by several login environments at once.
+	// A burst of guesses, served by several login environments at once.
 	burst := func(n int, password string) []loginOutcome {
 		out := make([]loginOutcome, n)
 		start := make(chan struct{})
@@ -312,31 +330,34 @@ func TestSecurity_LoginThrottleHoldsAcrossConcurrentExecutionEnvironments(t *tes
 		for i := range out {
 			wg.Go(func() {
 				<-start
-				out[i] = h.attempt(t, u.CompanyID, u.UserID, password)
+				out[i] = h.attempt(t, client, u.CompanyID, u.UserID, password)
 			})
 		}
 		close(start)
 		wg.Wait()
 		return out
 	}
-	failures := 0
-	for _, o := range burst(12, wrong) {
+	failures, throttled := 0, 0
+	for _, o := range burst(30, wrong) {
 		switch o.Status {
 		case http.StatusUnauthorized:
 			failures++
 		case http.StatusTooManyRequests:
+			throttled++
 		default:
 			t.Fatalf("failed login: %d %s", o.Status, o.Body)
 		}
 	}
-	refusedBy := h.out.environments(`"userId":"`+u.UserID+`"`, "login refused")
-	if len(refusedBy) < 2 {
-		t.Fatalf("the burst's failures were served by %v; want several environments", refusedBy)
+	if failures > 5 || failures+throttled != 30 {
+		t.Fatalf("30 parallel wrong passwords: %d answered 401, %d 429; want at most 5 401 and the rest 429", failures, throttled)
 	}
-	var item loginAttempts
-	h.getItem(t, h.st.Tables.LoginAttempts, "attemptKey", u.CompanyID+"#"+u.UserID, &item)
-	if failures < 5 || item.Failures != int64(failures) || item.LockedUntil <= time.Now().UnixMilli() {
-		t.Fatalf("%d failures answered 401; LoginAttempts = %+v: want every failure counted and the key locked", failures, item)
+	servedBy := h.out.environments(`"userId":"`+u.UserID+`"`, "login refused")
+	maps.Copy(servedBy, h.out.environments(`"userId":"`+u.UserID+`"`, "login throttled"))
+	if len(servedBy) < 2 {
+		t.Fatalf("the burst was served by %v; want several environments", servedBy)
+	}
+	if item := h.loginRecord(t, u); item.Failures != int64(failures) {
+		t.Fatalf("%d failures answered 401; LoginAttempts = %+v: want every failure counted", failures, item)
 	}
 
 	// Every environment now refuses even the right password. Bursts repeat
@@ -349,11 +370,33 @@ func TestSecurity_LoginThrottleHoldsAcrossConcurrentExecutionEnvironments(t *tes
 		}
 		envs := h.out.environments(`"userId":"`+u.UserID+`"`, "login throttled")
 		if len(envs) >= 2 {
-			t.Logf("failures served by %v, throttled by %v", refusedBy, envs)
+			t.Logf("%d failures, %d throttled; throttled by %v", failures, throttled, envs)
 			break
 		}
 		if round == 10 {
 			t.Fatalf("the throttled logins were all served by %v", envs)
 		}
+	}
+}
+
+func TestSecurity_ASourceThatSpraysUsersIsThrottled(t *testing.T) {
+	ip, client := source(t)
+	wrong := "wrong-" + randHex(8)
+	h.secrets.add("wrong password", wrong)
+	for i := range 30 {
+		if o := h.attempt(t, client, "apt001", fmt.Sprintf("spray%d-%s", i, randHex(3)), wrong); o.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d from %s: %d %s, want 401", i+1, ip, o.Status, o.Body)
+		}
+	}
+	// The 31st user, existing and with the right password, is refused.
+	u := h.newUser(t, "apt001")
+	o := h.attempt(t, client, u.CompanyID, u.UserID, h.password)
+	if o.Status != http.StatusTooManyRequests || !strings.Contains(o.Body, "LOGIN_THROTTLED") || o.RetryAfter == "" {
+		t.Fatalf("31st user from %s: %d %s (Retry-After %q), want 429 LOGIN_THROTTLED", ip, o.Status, o.Body, o.RetryAfter)
+	}
+	// From another address the same user logs in.
+	_, other := source(t)
+	if o := h.attempt(t, other, u.CompanyID, u.UserID, h.password); o.Status != http.StatusOK {
+		t.Fatalf("the user from another address: %d %s", o.Status, o.Body)
 	}
 }

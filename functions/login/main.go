@@ -15,5 +15,6 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, env.Log).Handle)
+	lockout := handler.LockoutFrom(env.Config.Limits)
+	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, lockout, env.Log).Handle)
 }

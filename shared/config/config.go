@@ -37,6 +37,8 @@ type Config struct {
 	MinFrameInterval time.Duration // MIN_FRAME_INTERVAL, default 50ms
 
 	LogLevel slog.Level // LOG_LEVEL, default INFO
+
+	Limits Limits // the abuse limits
 }
 
 // Load reads the configuration from the environment. It fails on values
@@ -75,6 +77,10 @@ func Load() (Config, error) {
 			return Config{}, err
 		}
 		*d.dst = v
+	}
+	var err error
+	if c.Limits, err = loadLimits(); err != nil {
+		return Config{}, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(envOr("LOG_LEVEL", "INFO"))); err != nil {
 		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)

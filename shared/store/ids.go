@@ -48,3 +48,11 @@ func NewMessageID() string {
 	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return "m-" + hex.EncodeToString(b)
 }
+
+// UserRoleAgent is the role of a support agent.
+const UserRoleAgent = "AGENT"
+
+// ValidRole reports whether role is one ragchat admits: exactly
+// UserRoleCustomer or UserRoleAgent. Every reader and writer of a role
+// checks it.
+func ValidRole(role string) bool { return role == UserRoleCustomer || role == UserRoleAgent }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -266,101 +265,6 @@ func TestStore_HistoryIsNewestLimitOldestFirst(t *testing.T) {
 	}
 }
 
-func TestStore_LoginThrottle(t *testing.T) {
-	type step struct {
-		at     time.Duration // after t0
-		action string        // "fail", "clear" or "check"
-		locked bool          // for "check"
-	}
-	cases := []struct {
-		name  string
-		steps []step
-	}{
-		{"four failures do not lock", []step{
-			{0, "fail", false}, {time.Minute, "fail", false}, {2 * time.Minute, "fail", false}, {3 * time.Minute, "fail", false},
-			{3 * time.Minute, "check", false},
-		}},
-		{"fifth failure within the window locks for the cooldown", []step{
-			{0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {14 * time.Minute, "fail", false},
-			{14 * time.Minute, "check", true},
-			{14*time.Minute + store.LoginCooldown - time.Millisecond, "check", true},
-			{14*time.Minute + store.LoginCooldown, "check", false},
-		}},
-		{"failures older than the window are forgotten", []step{
-			{0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {0, "fail", false},
-			{store.LoginWindow, "fail", false}, {store.LoginWindow, "check", false},
-			{store.LoginWindow + time.Minute, "fail", false}, {store.LoginWindow + time.Minute, "fail", false},
-			{store.LoginWindow + time.Minute, "fail", false}, {store.LoginWindow + 2*time.Minute, "check", false},
-			{store.LoginWindow + 2*time.Minute, "fail", false}, {store.LoginWindow + 2*time.Minute, "check", true},
-		}},
-		{"after the cooldown five more failures lock again", []step{
-			{0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {0, "fail", false},
-			{store.LoginCooldown, "check", false},
-			{store.LoginCooldown, "fail", false}, {store.LoginCooldown, "check", false},
-			{store.LoginCooldown, "fail", false}, {store.LoginCooldown, "fail", false}, {store.LoginCooldown, "fail", false},
-			{store.LoginCooldown, "fail", false}, {store.LoginCooldown, "check", true},
-		}},
-		{"clearing forgets failures", []step{
-			{0, "fail", false}, {0, "fail", false}, {0, "fail", false}, {0, "fail", false},
-			{time.Minute, "clear", false}, {time.Minute, "fail", false}, {time.Minute, "check", false},
-		}},
-		{"unknown key is not locked and clearing it succeeds", []step{
-			{0, "check", false}, {0, "clear", false}, {0, "check", false},
-		}},
-	}
-	s, _, _ := newTestStore(t)
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			key := store.LoginAttemptKey("apt001", fmt.Sprintf("user%d", i))
-			for j, st := range c.steps {
-				at := t0.Add(st.at)
-				switch st.action {
-				case "fail":
-					if err := s.RecordLoginFailure(ctx, key, at); err != nil {
-						t.Fatalf("step %d: %v", j, err)
-					}
-				case "clear":
-					if err := s.ClearLoginFailures(ctx, key); err != nil {
-						t.Fatalf("step %d: %v", j, err)
-					}
-				case "check":
-					state, err := s.LoginState(ctx, key, at)
-					if err != nil || state.Locked != st.locked {
-						t.Fatalf("step %d: LoginState at +%v = %+v, %v; want locked %v", j, st.at, state, err, st.locked)
-					}
-				}
-			}
-		})
-	}
-}
-
-func TestStore_ConcurrentLoginFailuresAreAllCounted(t *testing.T) {
-	s, _, _ := newTestStore(t)
-	ctx := context.Background()
-	key := store.LoginAttemptKey("apt001", "ghost")
-	const n = 8
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() { errs <- s.RecordLoginFailure(ctx, key, t0) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got, err := store.FailureCount(ctx, s, key); got != n || err != nil {
-		t.Fatalf("failures = %d (%v), want %d", got, err, n)
-	}
-	if state, err := s.LoginState(ctx, key, t0); err != nil || !state.Locked || state.Failures != n {
-		t.Fatalf("LoginState = %+v, %v; want locked with %d failures", state, err, n)
-	}
-}
-
 func TestStore_NeverScans(t *testing.T) {
 	s, tables, _ := newTestStore(t)
 	counter := testenv.NewCounter(t, tables)
@@ -371,7 +275,8 @@ func TestStore_NeverScans(t *testing.T) {
 	_, _ = s.LatestRoom(ctx, "a", "u")
 	_, _ = s.RoomConnections(ctx, "room-1", t0)
 	_, _ = s.History(ctx, "room-1", 5)
-	_ = s.RecordLoginFailure(ctx, "a#u", t0)
+	_, _ = s.TakeLoginSlot(ctx, "a#u", store.Window{Max: 1, Window: time.Minute}, t0)
+	_, _ = s.TakeLoginSlot(ctx, "a#u", store.Window{Max: 1, Window: time.Minute}, t0)
 	counts := counter.Counts()
 	if counts.Total() == 0 {
 		t.Fatal("counter saw no requests")

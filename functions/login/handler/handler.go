@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,22 +25,33 @@ const maxBodyBytes = 4 << 10
 type loginStore interface {
 	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
 	LatestRoom(ctx context.Context, companyID, userID string) (store.Room, error)
-	LoginState(ctx context.Context, key string, now time.Time) (store.LoginState, error)
-	RecordLoginFailure(ctx context.Context, key string, now time.Time) error
-	ClearLoginFailures(ctx context.Context, key string) error
+	TakeLoginSlot(ctx context.Context, key string, lim store.Window, now time.Time) (store.Slot, error)
+	FreeLoginSlot(ctx context.Context, key string) error
+	ClearLoginSlots(ctx context.Context, key string) error
 }
 
-// Handler serves POST /api/customer/{companyId}/login.
+// Handler serves the customer and the agent login.
 type Handler struct {
 	store     loginStore
 	tokens    *auth.Tokens
 	passwords *auth.Passwords
+	lockout   Lockout
 	log       *slog.Logger
 	now       func() time.Time
 }
 
-func New(s loginStore, tokens *auth.Tokens, passwords *auth.Passwords, log *slog.Logger) *Handler {
-	return &Handler{store: s, tokens: tokens, passwords: passwords, log: log, now: time.Now}
+// New returns the login handler enforcing lockout.
+func New(s loginStore, tokens *auth.Tokens, passwords *auth.Passwords, lockout Lockout, log *slog.Logger) *Handler {
+	return &Handler{store: s, tokens: tokens, passwords: passwords, lockout: lockout, log: log, now: time.Now}
+}
+
+// roleOf is the role a login route admits: AGENT on
+// /api/agent/{companyId}/login, CUSTOMER on the customer's.
+func roleOf(routeKey string) string {
+	if strings.Contains(routeKey, "/api/agent/") {
+		return store.UserRoleAgent
+	}
+	return store.UserRoleCustomer
 }
 
 // loginResponse is the trace's response: all seven keys, in its order,
@@ -66,17 +78,27 @@ var (
 		"too many failed login attempts; try again later")
 )
 
-// Handle answers a login. Unknown users and wrong passwords get the same
-// 401 after the same work (a bcrypt comparison, a failure recorded); a key
-// with MaxLoginFailures recent failures gets 429 before any password is
-// checked, whether or not the user exists. Malformed input gets 400, an
-// oversized body 413. It never returns an error: failures are responses.
+// throttled is a 429 LOGIN_THROTTLED that the client may retry after a
+// number of seconds.
+type throttled struct{ retryAfter time.Duration }
+
+func (t throttled) Error() string { return errThrottled.Error() }
+func (t throttled) Unwrap() error { return errThrottled }
+
+// Handle answers a login. Unknown users, wrong passwords and users of
+// another role than the route's (or of no valid role) get the same 401
+// after the same work (a bcrypt comparison); an attempt that finds its
+// user's or its source IP's failure window full (Lockout) gets 429 with
+// Retry-After before any password is checked, whether or not the user
+// exists. Malformed input gets 400, an oversized body 413. It never
+// returns an error: failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	resp, err := h.login(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPError(err)
-		if errors.Is(err, errThrottled) {
-			resp.Headers["Retry-After"] = strconv.Itoa(int(store.LoginCooldown.Seconds()))
+		var t throttled
+		if errors.As(err, &t) {
+			resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(t.retryAfter.Seconds()))))
 		}
 	}
 	return resp, nil
@@ -92,39 +114,43 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	log := h.log.With("companyId", companyID, "userId", creds.ID)
-	key := store.LoginAttemptKey(companyID, creds.ID)
 	now := h.now()
-
-	attempts, err := h.store.LoginState(ctx, key, now)
-	if err != nil {
-		log.Error("login lock check failed", "err", err)
+	sl := slots{user: store.LoginUserKey(companyID, creds.ID), source: sourceKey(req.RequestContext.HTTP.SourceIP)}
+	ok, resetAt, err := h.take(ctx, log, sl, now)
+	switch {
+	case err != nil:
+		log.Error("login lock failed", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	if attempts.Locked {
-		log.Warn("login throttled")
-		return events.APIGatewayV2HTTPResponse{}, errThrottled
+	case !ok:
+		log.Warn("login throttled", "sourceIp", req.RequestContext.HTTP.SourceIP)
+		return events.APIGatewayV2HTTPResponse{}, throttled{retryAfter: resetAt.Sub(now)}
 	}
 
 	user, err := h.store.GetUser(ctx, companyID, creds.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		log.Error("get user failed", "err", err)
+		h.give(ctx, log, sl, true, sl.source != "", false)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	// user.PasswordHash is empty for an unknown user: Check then compares
-	// against a dummy hash, taking the same time.
-	if !h.passwords.Check(user.PasswordHash, creds.Password) {
-		if err := h.store.RecordLoginFailure(ctx, key, now); err != nil {
-			log.Error("record login failure failed", "err", err)
+	// against a dummy hash, taking the same time. The slots stay taken: they
+	// are the failure's record.
+	want := roleOf(req.RouteKey)
+	if !h.passwords.Check(user.PasswordHash, creds.Password) || user.Role != want {
+		if user.PasswordHash != "" && user.Role != want && !store.ValidRole(user.Role) {
+			log.Error("user has no valid role; refused", "role", user.Role)
 		}
-		log.Info("login refused")
+		log.Info("login refused", "role", want)
 		return events.APIGatewayV2HTTPResponse{}, errInvalidCredentials
 	}
 
-	if attempts.Failures > 0 { // a clean record costs no write
-		if err := h.store.ClearLoginFailures(ctx, key); err != nil {
-			log.Error("clear login failures failed", "err", err)
-		}
-	}
+	// Give the slots back while the latest room is looked up.
+	gave := make(chan struct{})
+	go func() {
+		defer close(gave)
+		h.give(ctx, log, sl, true, sl.source != "", true)
+	}()
+	defer func() { <-gave }()
 	var roomID *string
 	switch room, err := h.store.LatestRoom(ctx, companyID, user.UserID); {
 	case err == nil:

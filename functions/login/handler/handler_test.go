@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
-	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
@@ -65,7 +65,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), DefaultLockout, e.Log)}
 }
 
 func queryReq(company, rawQuery string) events.APIGatewayV2HTTPRequest {
@@ -216,14 +216,14 @@ func TestLogin_FiveFailuresThrottleWithoutRevealingTheUser(t *testing.T) {
 	e := newEnv(t)
 	for _, user := range []string{"hong2", "ghost"} {
 		t.Run(user, func(t *testing.T) {
-			for i := range store.MaxLoginFailures {
+			for i := range DefaultLockout.PerUser.Max {
 				if resp := e.call(t, queryReq("apt001", "id="+user+"&password=wrong")); resp.StatusCode != 401 {
 					t.Fatalf("failure %d: status %d", i+1, resp.StatusCode)
 				}
 			}
 			resp := e.call(t, queryReq("apt001", "id="+user+"&password=1234"))
 			if resp.StatusCode != 429 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeLoginThrottled || resp.Headers["Retry-After"] == "" {
-				t.Fatalf("after %d failures: status %d headers %v body %s", store.MaxLoginFailures, resp.StatusCode, resp.Headers, resp.Body)
+				t.Fatalf("after %d failures: status %d headers %v body %s", DefaultLockout.PerUser.Max, resp.StatusCode, resp.Headers, resp.Body)
 			}
 		})
 	}
@@ -247,17 +247,17 @@ func TestLogin_SuccessResetsTheFailureCount(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	for range store.MaxLoginFailures - 1 {
+	for range DefaultLockout.PerUser.Max - 1 {
 		fail()
 	}
 	if resp := e.call(t, queryReq("apt001", "id=hong2&password=1234")); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	for range store.MaxLoginFailures - 1 {
+	for range DefaultLockout.PerUser.Max - 1 {
 		fail()
 	}
 	if resp := e.call(t, queryReq("apt001", "id=hong2&password=1234")); resp.StatusCode != 200 {
-		t.Fatalf("after reset and %d failures: status %d", store.MaxLoginFailures-1, resp.StatusCode)
+		t.Fatalf("after reset and %d failures: status %d", DefaultLockout.PerUser.Max-1, resp.StatusCode)
 	}
 }
 
@@ -347,8 +347,8 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		}
 	}
 	// And none of it counted as a failed login.
-	if state, err := e.Store.LoginState(context.Background(), store.LoginAttemptKey("apt001", "hong2"), time.Now()); err != nil || state.Locked || state.Failures != 0 {
-		t.Fatalf("hong2 throttled by bad input: %+v %v", state, err)
+	if n, err := e.Store.LoginSlots(context.Background(), store.LoginUserKey("apt001", "hong2")); err != nil || n != 0 {
+		t.Fatalf("bad input counted as %d failures (%v)", n, err)
 	}
 }
 
@@ -374,35 +374,174 @@ func TestLogin_LogsNeverHoldPasswordsOrTokens(t *testing.T) {
 	}
 }
 
-func TestLogin_ClearsTheThrottleOnlyWhenThereWereFailures(t *testing.T) {
+func TestLogin_CostsOfTheLock(t *testing.T) {
 	if !testenv.IsEmbedded() {
 		t.Skip("counts requests at the embedded DynamoDB")
 	}
 	t.Parallel()
 	e := newEnv(t)
 	counter := testenv.NewCounter(t, e.Tables)
-	deletes := func() int {
-		return counter.Counts().Filter(func(c dynamo.Call) bool { return c.Operation == "DeleteItem" }).Total()
-	}
 	steps := []struct {
-		name        string
-		password    string
-		status      int
-		wantDeletes int
-		wantTotal   int
+		name     string
+		password string
+		status   int
+		want     map[string]int // operation: requests
 	}{
-		{"a clean login reads three items and writes nothing", "1234", 200, 0, 3},
-		{"a failure is counted (opening a window: two conditional updates)", "wrong", 401, 0, 4},
-		{"the next success clears it", "1234", 200, 1, 4},
-		{"and the one after writes nothing again", "1234", 200, 0, 3},
+		// Opening both windows: a conditional update that fails, then one
+		// that opens the window, per key; then the user, the latest room,
+		// and the two slots given back.
+		{"a first login", "1234", 200, map[string]int{"UpdateItem": 5, "GetItem": 1, "Query": 1, "DeleteItem": 1}},
+		{"a failure", "wrong", 401, map[string]int{"UpdateItem": 3, "GetItem": 1}},
+		{"a success after it", "1234", 200, map[string]int{"UpdateItem": 3, "GetItem": 1, "Query": 1, "DeleteItem": 1}},
 	}
 	for _, st := range steps {
 		counter.Reset()
-		if resp := e.call(t, bodyReq("apt001", `{"id":"hong2","password":"`+st.password+`"}`)); resp.StatusCode != st.status {
+		req := bodyReq("apt001", `{"id":"hong2","password":"`+st.password+`"}`)
+		req.RequestContext.HTTP.SourceIP = "192.0.2.1"
+		if resp := e.call(t, req); resp.StatusCode != st.status {
 			t.Fatalf("%s: status %d body %s", st.name, resp.StatusCode, resp.Body)
 		}
-		if d, n := deletes(), counter.Counts().Total(); d != st.wantDeletes || n != st.wantTotal {
-			t.Errorf("%s: %d deletes, %d requests (%v); want %d, %d", st.name, d, n, counter.Counts(), st.wantDeletes, st.wantTotal)
+		got := map[string]int{}
+		for call, n := range counter.Counts() {
+			got[call.Operation] += n
 		}
+		if !reflect.DeepEqual(got, st.want) {
+			t.Errorf("%s: requests %v, want %v", st.name, got, st.want)
+		}
+	}
+}
+
+func TestLogin_ParallelGuessesGetAtMostTheLimitChecked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 30
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req := bodyReq("apt001", `{"id":"hong2","password":"guess-`+strconv.Itoa(i)+`"}`)
+			req.RequestContext.HTTP.SourceIP = "198.51.100." + strconv.Itoa(i+1) // a botnet: one address per guess
+			resp := e.call(t, req)
+			if resp.StatusCode == 429 && (testkit.ErrorBody(t, resp.Body).Code != apigw.CodeLoginThrottled || resp.Headers["Retry-After"] == "") {
+				t.Errorf("429 without LOGIN_THROTTLED and Retry-After: %v %s", resp.Headers, resp.Body)
+			}
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[401] > DefaultLockout.PerUser.Max || count[401]+count[429] != n {
+		t.Fatalf("statuses %v: want at most %d 401 and the rest 429", count, DefaultLockout.PerUser.Max)
+	}
+	// The right password is refused too until the window closes.
+	if resp := e.call(t, queryReq("apt001", "id=hong2&password=1234")); resp.StatusCode != 429 {
+		t.Fatalf("right password after the guesses: status %d", resp.StatusCode)
+	}
+	// ... and after it, it works.
+	e.h.now = func() time.Time { return time.Now().Add(DefaultLockout.PerUser.Window) }
+	if resp := e.call(t, queryReq("apt001", "id=hong2&password=1234")); resp.StatusCode != 200 {
+		t.Fatalf("right password after the window: status %d", resp.StatusCode)
+	}
+}
+
+func TestLogin_SourceThatSpraysUsersIsThrottled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	login := func(ip, user, password string) events.APIGatewayV2HTTPResponse {
+		req := bodyReq("apt001", `{"id":"`+user+`","password":"`+password+`"}`)
+		req.RequestContext.HTTP.SourceIP = ip
+		return e.call(t, req)
+	}
+	const sprayer = "203.0.113.9"
+	// Successes cost the source nothing.
+	for range 3 {
+		if resp := login(sprayer, "hong2", password); resp.StatusCode != 200 {
+			t.Fatalf("login: status %d", resp.StatusCode)
+		}
+	}
+	for i := range DefaultLockout.PerSource.Max {
+		if resp := login(sprayer, "user"+strconv.Itoa(i), "1234"); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: status %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := login(sprayer, "user-next", "1234")
+	if resp.StatusCode != 429 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeLoginThrottled {
+		t.Fatalf("guess %d: status %d %s; want 429 LOGIN_THROTTLED", DefaultLockout.PerSource.Max+1, resp.StatusCode, resp.Body)
+	}
+	// The sprayer's right password is refused too; another address is not
+	// affected, and the refused attempt cost the user no slot.
+	if resp := login(sprayer, "kim", password); resp.StatusCode != 429 {
+		t.Fatalf("sprayer's right password: status %d", resp.StatusCode)
+	}
+	if n, err := e.Store.LoginSlots(context.Background(), store.LoginUserKey("apt001", "user-next")); n != 0 || err != nil {
+		t.Fatalf("the refused attempt holds %d slots of its user (%v)", n, err)
+	}
+	if resp := login("203.0.113.10", "kim", password); resp.StatusCode != 200 {
+		t.Fatalf("other address: status %d", resp.StatusCode)
+	}
+	// An IPv6 sprayer is counted per /64.
+	for i := range DefaultLockout.PerSource.Max {
+		login("2001:db8:1:2::"+strconv.FormatInt(int64(i+1), 16), "v6user"+strconv.Itoa(i), "1234")
+	}
+	if resp := login("2001:db8:1:2:ffff::1", "hong2", password); resp.StatusCode != 429 {
+		t.Fatalf("same /64: status %d", resp.StatusCode)
+	}
+}
+
+func TestLogin_WrongRoleIsAFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, u := range []store.User{
+		{CompanyID: "apt001", UserID: "agent1", UserName: "상담원-01", Role: store.UserRoleAgent, PasswordHash: hash1234()},
+		{CompanyID: "apt001", UserID: "admin", UserName: "x", Role: "ADMIN", PasswordHash: hash1234()},
+		{CompanyID: "apt001", UserID: "lower", UserName: "x", Role: "customer", PasswordHash: hash1234()},
+	} {
+		if err := e.Store.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	agentReq := func(user string) events.APIGatewayV2HTTPRequest {
+		r := bodyReq("apt001", `{"id":"`+user+`","password":"1234"}`)
+		r.RouteKey = "POST /api/agent/{companyId}/login"
+		r.RawPath = "/api/agent/apt001/login"
+		return r
+	}
+	wrong := e.call(t, queryReq("apt001", "id=hong2&password=wrong"))
+	cases := []struct {
+		name   string
+		req    events.APIGatewayV2HTTPRequest
+		status int
+	}{
+		{"agent at the customer login", bodyReq("apt001", `{"id":"agent1","password":"1234"}`), 401},
+		{"customer at the agent login", agentReq("hong2"), 401},
+		{"unknown role", bodyReq("apt001", `{"id":"admin","password":"1234"}`), 401},
+		{"unknown role at the agent login", agentReq("admin"), 401},
+		{"role in lower case", bodyReq("apt001", `{"id":"lower","password":"1234"}`), 401},
+		{"agent at the agent login", agentReq("agent1"), 200},
+	}
+	for _, c := range cases {
+		resp := e.call(t, c.req)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d %s", c.name, resp.StatusCode, resp.Body)
+			continue
+		}
+		if c.status == 401 && resp.Body != wrong.Body {
+			t.Errorf("%s: body %s differs from a wrong password's %s", c.name, resp.Body, wrong.Body)
+		}
+	}
+	// The refusals were counted: agent1 has one failure on record from the
+	// customer login, cleared by its success at the agent login; admin two.
+	for user, want := range map[string]int{"agent1": 0, "admin": 2, "hong2": 2} {
+		if n, err := e.Store.LoginSlots(ctx, store.LoginUserKey("apt001", user)); n != want || err != nil {
+			t.Errorf("%s: %d failures on record (%v), want %d", user, n, err, want)
+		}
+	}
+	if !strings.Contains(e.Logs.String(), `"role":"ADMIN"`) {
+		t.Errorf("the invalid role was not logged")
 	}
 }
