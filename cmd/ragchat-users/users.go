@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.user, "user", "", "user id, the login id (required)")
 	fs.StringVar(&o.name, "name", "", "display name (required for a new user)")
 	fs.StringVar(&o.email, "email", "", "e-mail address")
-	fs.StringVar(&o.role, "role", "", "role (default CUSTOMER for a new user)")
+	fs.StringVar(&o.role, "role", "", "role: CUSTOMER or AGENT (a support agent, who logs in at /api/agent/{companyId}/login); default CUSTOMER for a new user")
 	fs.StringVar(&o.table, "table", "", "Users table (default $USERS_TABLE)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ragchat-users -company ID -user ID [-name NAME] [-email EMAIL] [-role ROLE] [-table TABLE] < password")
@@ -96,8 +96,10 @@ func (o options) validate() error {
 		return fmt.Errorf("-company %q: want 1-64 letters, digits, '_' or '-'", o.company)
 	case !store.ValidUserID(o.user):
 		return fmt.Errorf("-user %q: want 1-128 letters, digits, '.', '_', '@', '+' or '-'", o.user)
-	case !utf8.ValidString(o.name) || !utf8.ValidString(o.email) || !utf8.ValidString(o.role):
-		return errors.New("-name, -email and -role must be valid UTF-8")
+	case !utf8.ValidString(o.name) || !utf8.ValidString(o.email):
+		return errors.New("-name and -email must be valid UTF-8")
+	case o.role != "" && !store.ValidRole(o.role):
+		return fmt.Errorf("-role %q: want %s or %s", o.role, store.UserRoleCustomer, store.UserRoleAgent)
 	}
 	return nil
 }

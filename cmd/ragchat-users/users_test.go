@@ -84,6 +84,18 @@ func TestRun_CreatesAUserThenResetsItsPassword(t *testing.T) {
 	}
 }
 
+func TestRun_CreatesAnAgent(t *testing.T) {
+	st, _ := setEnv(t)
+	out, _, err := runCmd([]string{"-company", "apt001", "-user", "agent1", "-name", "상담원-01", "-role", "AGENT"}, "1234\n")
+	if err != nil || !strings.HasPrefix(out, "created user apt001/agent1") {
+		t.Fatalf("create: %q, %v", out, err)
+	}
+	u, err := st.GetUser(context.Background(), "apt001", "agent1")
+	if err != nil || u.Role != store.UserRoleAgent || u.UserName != "상담원-01" || !auth.Production.Check(u.PasswordHash, "1234") {
+		t.Fatalf("agent = %+v, %v", u, err)
+	}
+}
+
 func TestRun_RefusesBadUsageAndWritesNothing(t *testing.T) {
 	st, _ := setEnv(t)
 	long := strings.Repeat("p", auth.MaxPasswordLen+1)
@@ -102,6 +114,8 @@ func TestRun_RefusesBadUsageAndWritesNothing(t *testing.T) {
 		{"empty password", []string{"-company", "apt001", "-user", "u1", "-name", "n"}, "\n"},
 		{"no input", []string{"-company", "apt001", "-user", "u1", "-name", "n"}, ""},
 		{"password too long", []string{"-company", "apt001", "-user", "u1", "-name", "n"}, long + "\n"},
+		{"unknown role", []string{"-company", "apt001", "-user", "u1", "-name", "n", "-role", "ADMIN"}, "1234\n"},
+		{"lower-case role", []string{"-company", "apt001", "-user", "u1", "-name", "n", "-role", "agent"}, "1234\n"},
 	}
 	for _, c := range cases {
 		if out, _, err := runCmd(c.args, c.stdin); err == nil {

@@ -329,8 +329,18 @@ func TestTemplate_TablesHoldingDataAreRetainedAndRecoverable(t *testing.T) {
 		t.Errorf("ConnectionsTable: %+v", byID["ConnectionsTable"])
 	}
 	rooms := byID["RoomsTable"]
-	if len(rooms.GSIs) != 1 || rooms.GSIs[0].Name != "byOwner" || !slices.Equal(rooms.GSIs[0].KeySchema, []KeyElement{{"ownerKey", "HASH"}, {"createdAt", "RANGE"}}) {
-		t.Errorf("RoomsTable byOwner: %+v", rooms.GSIs)
+	wantGSIs := map[string][]KeyElement{
+		"byOwner":   {{"ownerKey", "HASH"}, {"createdAt", "RANGE"}},
+		"byStatus":  {{"statusKey", "HASH"}, {"lastActivityAt", "RANGE"}},
+		"byWaiting": {{"waitingKey", "HASH"}, {"waitingSince", "RANGE"}},
+	}
+	if len(rooms.GSIs) != len(wantGSIs) {
+		t.Errorf("RoomsTable GSIs: %+v", rooms.GSIs)
+	}
+	for _, g := range rooms.GSIs {
+		if !slices.Equal(g.KeySchema, wantGSIs[g.Name]) {
+			t.Errorf("RoomsTable %s: %+v, want %+v", g.Name, g.KeySchema, wantGSIs[g.Name])
+		}
 	}
 }
 

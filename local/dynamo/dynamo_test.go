@@ -1089,3 +1089,38 @@ func TestQuery_PaginatorStopsAfterTheLastPage(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateItem_RemoveTakesAttributesOff(t *testing.T) {
+	e := setup(t, 0)
+	db := e.db
+	ctx := context.Background()
+	table := aws.String(e.name("LoginAttemptsTable"))
+	key := map[string]types.AttributeValue{"attemptKey": s("k")}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: map[string]types.AttributeValue{
+		"attemptKey": s("k"), "a": n(1), "b": n(2), "c": n(3),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rv := range []types.ReturnValue{types.ReturnValueAllNew, types.ReturnValueNone} {
+		out, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: table, Key: key, ReturnValues: rv,
+			UpdateExpression:         aws.String("SET c = :c REMOVE #a, b"),
+			ExpressionAttributeNames: map[string]string{"#a": "a"}, ExpressionAttributeValues: map[string]types.AttributeValue{":c": n(4)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rv == types.ReturnValueAllNew {
+			if got, want := render(out.Attributes), "{attemptKey:S(k) c:N(4) }"; got != want {
+				t.Fatalf("ALL_NEW attributes %s; want %s", got, want)
+			}
+		}
+		got, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := render(got.Item), "{attemptKey:S(k) c:N(4) }"; got != want {
+			t.Fatalf("item after REMOVE (%s) %s; want %s", rv, got, want)
+		}
+	}
+}

@@ -89,12 +89,18 @@ func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*serv
 	if err != nil {
 		return nil, err
 	}
+	removed := removedNames(aws.ToString(in.UpdateExpression), in.ExpressionAttributeNames)
 	switch in.ReturnValues {
 	case ddbtypes.ReturnValueAllOld, ddbtypes.ReturnValueUpdatedOld, ddbtypes.ReturnValueUpdatedNew:
 	default:
 		out, err := h.engine.UpdateItem(ctx, in)
 		if err != nil {
 			return nil, err
+		}
+		if len(removed) > 0 {
+			if err := h.finishRemove(ctx, in, removed, out.Attributes); err != nil {
+				return nil, err
+			}
 		}
 		return out.Attributes, nil
 	}
@@ -106,6 +112,11 @@ func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*serv
 	out, err := h.engine.UpdateItem(ctx, in)
 	if err != nil {
 		return nil, err
+	}
+	if len(removed) > 0 {
+		if err := h.finishRemove(ctx, in, removed, out.Attributes); err != nil {
+			return nil, err
+		}
 	}
 	source := before.Item
 	if in.ReturnValues == ddbtypes.ReturnValueUpdatedNew {

@@ -66,6 +66,7 @@ func NewHandler() *Handler {
 // requestTables is the part of any request body that names tables.
 type requestTables struct {
 	ReturnValues  string                     `json:"ReturnValues"`
+	UpdateExpr    string                     `json:"UpdateExpression"`
 	TableName     string                     `json:"TableName"`
 	RequestItems  map[string]json.RawMessage `json:"RequestItems"`
 	TransactItems []map[string]struct {
@@ -155,7 +156,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"BatchGetItem", "BatchWriteItem":
 		// Writes returning values are read-write-read sequences: exclusive.
 		lock, unlock := h.engineMu.RLock, h.engineMu.RUnlock
-		if (op == "PutItem" || op == "UpdateItem") && rt.ReturnValues != "" && rt.ReturnValues != string(ddbtypes.ReturnValueNone) {
+		// So are updates that REMOVE (see remove.go).
+		if (op == "PutItem" || op == "UpdateItem") && rt.ReturnValues != "" && rt.ReturnValues != string(ddbtypes.ReturnValueNone) ||
+			op == "UpdateItem" && hasRemove(rt.UpdateExpr) {
 			lock, unlock = h.engineMu.Lock, h.engineMu.Unlock
 		}
 		lock()

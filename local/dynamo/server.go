@@ -22,6 +22,10 @@
 //   - ListTables is implemented;
 //   - UpdateItem's ReturnValues ALL_OLD, UPDATED_OLD and UPDATED_NEW keep
 //     empty lists and maps (minidyn's deep copies drop them);
+//   - UpdateItem's REMOVE takes top-level attributes off the item (minidyn
+//     leaves them on; see remove.go). minidyn also loses index entries when
+//     an UpdateItem adds or removes an index key attribute: ragchat's items
+//     always carry their index keys and change only their values;
 //   - transactions are refused with UnknownOperationException, as dynalite
 //     refuses them: minidyn's rollback drops every empty list and map of
 //     the table, and ragchat does not use transactions;

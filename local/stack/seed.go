@@ -17,12 +17,15 @@ type DemoUser struct {
 }
 
 // DemoUsers are the users every local stack has: the trace's hong2 of
-// apt001 and a few more, including one of the dev RAG's second company.
+// apt001 and a few more, including one of the dev RAG's second company,
+// and a support agent of each company.
 var DemoUsers = []DemoUser{
 	{"apt001", "hong2", "1234", "고객-275b", "hong2@example.com", "CUSTOMER"},
 	{"apt001", "kim01", "1234", "김민수", "kim01@example.com", "CUSTOMER"},
 	{"apt001", "lee02", "1234", "이서연", "lee02@example.com", "CUSTOMER"},
 	{"book001", "reader1", "1234", "독자-01", "reader1@example.com", "CUSTOMER"},
+	{"apt001", "agent1", "1234", "상담원-01", "agent1@example.com", "AGENT"},
+	{"book001", "agent2", "1234", "상담원-02", "agent2@example.com", "AGENT"},
 }
 
 // seedUsers writes the demo users that do not exist yet; existing users

@@ -28,6 +28,13 @@ const (
 	attrCustID         = "custId"
 	attrLastActivityAt = "lastActivityAt"
 	indexByOwner       = "byOwner"
+	// Handoff (handoff.go): the agents' queues.
+	attrAssignedAgentName = "assignedAgentName"
+	attrStatusKey         = "statusKey"    // companyId#status: the byStatus partition
+	attrWaitingKey        = "waitingKey"   // the byWaiting partition: companyId while WAITING, else idleWaitingKey
+	attrWaitingSince      = "waitingSince" // epoch ms the room entered WAITING: the byWaiting sort key
+	indexByStatus         = "byStatus"     // statusKey, lastActivityAt
+	indexByWaiting        = "byWaiting"    // waitingKey, waitingSince
 
 	// Connections
 	attrConnectionID = "connectionId"
@@ -43,6 +50,7 @@ const (
 	attrCategory1 = "category1"
 	attrCategory2 = "category2"
 	attrAt        = "at"
+	attrEvent     = "event"
 
 	// LoginAttempts
 	attrAttemptKey  = "attemptKey"
@@ -50,6 +58,16 @@ const (
 	attrWindowStart = "windowStart"
 	attrLockedUntil = "lockedUntil"
 )
+
+// statusKey is the byStatus partition key of a room.
+func statusKey(companyID, status string) string { return companyID + "#" + status }
+
+// idleWaitingKey is the byWaiting partition of a room that is not WAITING:
+// one of its own ("~" never starts a company id), which no listing reads.
+// Every room stays in byWaiting rather than leaving it (a sparse index):
+// the embedded DynamoDB (minidyn) loses index entries when UpdateItem adds
+// or removes an index key, and a per-room value spreads the writes.
+func idleWaitingKey(roomID string) string { return "~" + roomID }
 
 // ownerKey is the byOwner partition key of a room.
 func ownerKey(companyID, userID string) string { return companyID + "#" + userID }
@@ -209,6 +227,15 @@ func roomItem(rm Room) item {
 	}
 	it.setOptional(attrRoomName, rm.RoomName)
 	it.setOptional(attrStatus, rm.Status)
+	it.setOptional(attrAssignedAgentName, rm.AssignedAgentName)
+	if rm.Status != "" {
+		it[attrStatusKey] = avS(statusKey(rm.CompanyID, rm.Status))
+	}
+	waitingKey, waitingSince := idleWaitingKey(rm.RoomID), int64(0)
+	if rm.Status == RoomStatusWaiting {
+		waitingKey, waitingSince = rm.CompanyID, rm.WaitingSince
+	}
+	it[attrWaitingKey], it[attrWaitingSince] = avS(waitingKey), avN(waitingSince)
 	return it
 }
 
@@ -225,6 +252,9 @@ func readRoom(m map[string]types.AttributeValue) (Room, error) {
 		CustID:         r.nullable(attrCustID),
 		CreatedAt:      r.n(attrCreatedAt),
 		LastActivityAt: r.n(attrLastActivityAt),
+
+		AssignedAgentName: r.s(attrAssignedAgentName),
+		WaitingSince:      r.n(attrWaitingSince),
 	}
 	return rm, r.err
 }
@@ -239,6 +269,7 @@ func connectionItem(c Connection) item {
 	it.setOptional(attrUserID, c.UserID)
 	it.setOptional(attrUserName, c.UserName)
 	it.setOptional(attrCompanyID, c.CompanyID)
+	it.setOptional(attrRole, c.Role)
 	return it
 }
 
@@ -250,6 +281,7 @@ func readConnection(m map[string]types.AttributeValue) (Connection, error) {
 		UserID:       r.s(attrUserID),
 		UserName:     r.s(attrUserName),
 		CompanyID:    r.s(attrCompanyID),
+		Role:         r.s(attrRole),
 		ConnectedAt:  r.n(attrConnectedAt),
 		ExpiresAt:    r.n(attrExpiresAt),
 	}
@@ -268,6 +300,8 @@ func messageItem(msg Message) item {
 	it.setOptional(attrOutcome, msg.Outcome)
 	it.setOptional(attrCategory1, msg.Category1)
 	it.setOptional(attrCategory2, msg.Category2)
+	it.setOptional(attrUserName, msg.UserName)
+	it.setOptional(attrEvent, msg.Event)
 	return it
 }
 
@@ -282,6 +316,8 @@ func readMessage(m map[string]types.AttributeValue) (Message, error) {
 		Outcome:   r.s(attrOutcome),
 		Category1: r.s(attrCategory1),
 		Category2: r.s(attrCategory2),
+		UserName:  r.s(attrUserName),
+		Event:     r.s(attrEvent),
 	}
 	return msg, r.err
 }

@@ -9,7 +9,12 @@ import (
 // Values of User.Role and Room.Status that ragchat writes.
 const (
 	UserRoleCustomer = "CUSTOMER"
-	RoomStatusBot    = "BOT"
+	UserRoleAgent    = "AGENT" // a support agent
+
+	RoomStatusBot     = "BOT"     // questions go to the RAG service
+	RoomStatusWaiting = "WAITING" // the customer asked for a person
+	RoomStatusAgent   = "AGENT"   // an agent holds the room
+	RoomStatusClosed  = "CLOSED"  // over: nothing more is answered
 )
 
 var (
@@ -48,9 +53,6 @@ func NewMessageID() string {
 	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return "m-" + hex.EncodeToString(b)
 }
-
-// UserRoleAgent is the role of a support agent.
-const UserRoleAgent = "AGENT"
 
 // ValidRole reports whether role is one ragchat admits: exactly
 // UserRoleCustomer or UserRoleAgent. Every reader and writer of a role

@@ -44,6 +44,11 @@ type Room struct {
 	CustID         *string
 	CreatedAt      int64 // epoch ms
 	LastActivityAt int64 // epoch ms
+	// AssignedAgentName is the display name of AssignedAgent ("" when none).
+	AssignedAgentName string
+	// WaitingSince is when the room entered WAITING (epoch ms), 0 when it
+	// is not waiting.
+	WaitingSince int64
 }
 
 // Connection is an item of the Connections table: one live websocket.
@@ -53,14 +58,17 @@ type Connection struct {
 	UserID       string
 	UserName     string
 	CompanyID    string
-	ConnectedAt  int64 // epoch ms
-	ExpiresAt    int64 // epoch s, the table's TTL attribute
+	Role         string // the token's role: UserRoleCustomer or UserRoleAgent
+	ConnectedAt  int64  // epoch ms
+	ExpiresAt    int64  // epoch s, the table's TTL attribute
 }
 
 // Message roles and outcomes as stored in the Messages table.
 const (
-	RoleUser = "user"
-	RoleBot  = "bot"
+	RoleUser   = "user"
+	RoleBot    = "bot"
+	RoleAgent  = "agent"
+	RoleSystem = "system"
 )
 
 // Message is an item of the Messages table: a question or an answer.
@@ -68,9 +76,11 @@ type Message struct {
 	RoomID    string
 	At        int64 // epoch ms; with MessageID forms the sort key
 	MessageID string
-	Role      string // RoleUser or RoleBot
+	Role      string // RoleUser, RoleBot, RoleAgent or RoleSystem
 	Text      string
 	Outcome   string // "" for questions; "complete" or an error code for answers
 	Category1 string
 	Category2 string
+	UserName  string // the sender's display name (user and agent messages)
+	Event     string // a system message's Event* (see handoff.go)
 }

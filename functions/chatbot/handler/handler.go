@@ -50,40 +50,25 @@ type roomResponse struct {
 	CustID         *string  `json:"custId"`
 }
 
-var (
-	errNoToken      = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "missing bearer token")
-	errInvalidToken = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "invalid or expired token")
-)
-
-// Handle creates a chatbot room owned by the caller of a valid bearer
-// token (else 401) and answers it in the trace's shape. The room id is
+// Handle creates a chatbot room owned by the caller of a valid customer
+// bearer token (else 401; an agent's token gets 403) and answers it in the trace's shape. The room id is
 // fresh from crypto/rand and written conditionally, so an existing room is
 // never overwritten; a collision is retried with a new id. It never
 // returns an error: failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	resp, err := h.create(ctx, req)
 	if err != nil {
-		resp = apigw.HTTPError(err)
-		switch {
-		case errors.Is(err, errNoToken):
-			resp.Headers["WWW-Authenticate"] = `Bearer`
-		case errors.Is(err, errInvalidToken):
-			resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
-		}
+		resp = apigw.HTTPAuthError(err)
 	}
 	return resp, nil
 }
 
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	token, ok := auth.BearerToken(apigw.Header(req.Headers, "Authorization"))
-	if !ok {
-		return events.APIGatewayV2HTTPResponse{}, errNoToken
-	}
 	now := h.now()
-	id, err := h.tokens.Verify(token, now)
+	id, err := apigw.Authenticate(req, h.tokens, now, store.UserRoleCustomer)
 	if err != nil {
 		h.log.Info("token refused", "err", err)
-		return events.APIGatewayV2HTTPResponse{}, errInvalidToken
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	log := h.log.With("companyId", id.CompanyID, "userId", id.UserID)
 	room := store.Room{

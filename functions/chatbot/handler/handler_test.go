@@ -175,3 +175,16 @@ func TestChatbot_SampleEvent(t *testing.T) {
 	req.Headers["authorization"] = "Bearer " + testkit.Mint(t, testkit.Hong2, time.Now())
 	checkRoomResponse(t, e, e.call(t, req), testkit.Hong2)
 }
+
+func TestChatbot_AgentTokenIs403AndCreatesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	agent := auth.Identity{UserID: "agent1", CompanyID: "apt001", Role: store.UserRoleAgent, Name: "상담원-01"}
+	resp := e.call(t, request("Bearer "+testkit.Mint(t, agent, time.Now())))
+	if resp.StatusCode != 403 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeForbidden {
+		t.Fatalf("status %d body %s; want 403 FORBIDDEN", resp.StatusCode, resp.Body)
+	}
+	if _, err := e.Store.LatestRoom(context.Background(), "apt001", "agent1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an agent's request created a room: %v", err)
+	}
+}

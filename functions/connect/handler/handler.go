@@ -48,10 +48,22 @@ var (
 	errNotYourRoom = apigw.NewError(http.StatusForbidden, apigw.CodeForbidden, "no such room for this user")
 )
 
+// mayConnect reports whether id may join room: a customer their own rooms,
+// an agent any room of their company, nobody else anything.
+func mayConnect(id auth.Identity, room store.Room) bool {
+	switch id.Role {
+	case store.UserRoleCustomer:
+		return room.CompanyID == id.CompanyID && room.UserID == id.UserID
+	case store.UserRoleAgent:
+		return room.CompanyID == id.CompanyID
+	}
+	return false
+}
+
 // Handle accepts the handshake of $connect?token=<JWT>&roomId=<id> when
-// the token verifies and the room exists and belongs to the token's
-// company and user, and stores the connection (expiresAt = now +
-// connectionLifetime, epoch seconds). It refuses with 401 for a missing or
+// the token verifies and the room exists and the token may join it (see
+// mayConnect), and stores the connection (with the token's role;
+// expiresAt = now + connectionLifetime, epoch seconds). It refuses with 401 for a missing or
 // invalid token, 400 for a missing or malformed roomId (or a parameter
 // given twice), 403 for an unknown room or a room that is not the
 // caller's. It never returns an error: failures are responses.
@@ -100,8 +112,8 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	case err != nil:
 		log.Error("get room failed", "err", err)
 		return err
-	case room.CompanyID != id.CompanyID || room.UserID != id.UserID:
-		log.Warn("connect refused: room of another user", "roomCompanyId", room.CompanyID)
+	case !mayConnect(id, room):
+		log.Warn("connect refused: room of another user", "roomCompanyId", room.CompanyID, "role", id.Role)
 		return errNotYourRoom
 	}
 	if connID == "" {
@@ -114,6 +126,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		UserID:       id.UserID,
 		UserName:     id.Name,
 		CompanyID:    id.CompanyID,
+		Role:         id.Role,
 		ConnectedAt:  now.UnixMilli(),
 		ExpiresAt:    now.Add(connectionLifetime).Unix(),
 	})

@@ -177,10 +177,10 @@ ragchat local stack is up
   RAG            %s
   DynamoDB       %s
 
-Demo users (company / id / password):
+Demo users (company / id / password / role; agents log in at /api/agent/{companyId}/login):
 `, u.HTTP, u.HTTP, u.WebSocket, u.Connections, rag, db)
 	for _, d := range stack.DemoUsers {
-		fmt.Fprintf(w, "  %-8s %-8s %s   %s\n", d.CompanyID, d.UserID, d.Password, d.UserName)
+		fmt.Fprintf(w, "  %-8s %-8s %s   %-10s %s\n", d.CompanyID, d.UserID, d.Password, d.Role, d.UserName)
 	}
 	fmt.Fprintf(w, `
 Try it (curl, jq and websocat; or "npx wscat -c" instead of websocat):
