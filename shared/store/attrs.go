@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Attribute and index names: the only place that knows them.
+// Attribute and index names: the only place that knows them. The item
+// types (types.go and the records below) name the same attributes in their
+// dynamodbav tags; these constants are for keys and expressions.
 const (
 	// Users
 	attrCompanyID    = "companyId"
@@ -84,100 +87,7 @@ func avN(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-// avNullable is an S, or NULL for nil.
-func avNullable(v *string) types.AttributeValue {
-	if v == nil {
-		return &types.AttributeValueMemberNULL{Value: true}
-	}
-	return avS(*v)
-}
-
-// item builds an item, leaving out empty optional strings (which older
-// DynamoDB-compatible servers refuse).
-type item map[string]types.AttributeValue
-
-func (it item) setOptional(name, v string) {
-	if v != "" {
-		it[name] = avS(v)
-	}
-}
-
-// reader reads attributes of an item, remembering the first malformed one.
-type reader struct {
-	item map[string]types.AttributeValue
-	err  error
-}
-
-func (r *reader) fail(name string, v types.AttributeValue) {
-	if r.err == nil {
-		r.err = fmt.Errorf("attribute %s: unexpected value %T", name, v)
-	}
-}
-
-// s returns a string attribute; "" when absent.
-func (r *reader) s(name string) string {
-	switch v := r.item[name].(type) {
-	case nil:
-		return ""
-	case *types.AttributeValueMemberS:
-		return v.Value
-	default:
-		r.fail(name, v)
-		return ""
-	}
-}
-
-// n returns a number attribute; 0 when absent.
-func (r *reader) n(name string) int64 {
-	switch v := r.item[name].(type) {
-	case nil:
-		return 0
-	case *types.AttributeValueMemberN:
-		x, err := strconv.ParseInt(v.Value, 10, 64)
-		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("attribute %s: %w", name, err)
-		}
-		return x
-	default:
-		r.fail(name, v)
-		return 0
-	}
-}
-
-// nullable returns an S attribute, nil when absent or NULL.
-func (r *reader) nullable(name string) *string {
-	switch v := r.item[name].(type) {
-	case nil, *types.AttributeValueMemberNULL:
-		return nil
-	case *types.AttributeValueMemberS:
-		s := v.Value
-		return &s
-	default:
-		r.fail(name, v)
-		return nil
-	}
-}
-
-// strings returns a list of S; an empty, non-nil slice when absent.
-func (r *reader) strings(name string) []string {
-	out := []string{}
-	switch v := r.item[name].(type) {
-	case nil:
-	case *types.AttributeValueMemberL:
-		for _, e := range v.Value {
-			s, ok := e.(*types.AttributeValueMemberS)
-			if !ok {
-				r.fail(name, e)
-				continue
-			}
-			out = append(out, s.Value)
-		}
-	default:
-		r.fail(name, v)
-	}
-	return out
-}
-
+// stringList is a list of S, for expression values.
 func stringList(v []string) types.AttributeValue {
 	l := make([]types.AttributeValue, len(v))
 	for i, s := range v {
@@ -186,138 +96,76 @@ func stringList(v []string) types.AttributeValue {
 	return &types.AttributeValueMemberL{Value: l}
 }
 
-func userItem(u User) item {
-	it := item{
-		attrCompanyID:    avS(u.CompanyID),
-		attrUserID:       avS(u.UserID),
-		attrPasswordHash: avS(u.PasswordHash),
-		attrCreatedAt:    avN(u.CreatedAt),
-	}
-	it.setOptional(attrUserName, u.UserName)
-	it.setOptional(attrEmail, u.Email)
-	it.setOptional(attrRole, u.Role)
-	return it
+// item is a key or an item as the SDK takes it.
+type item map[string]types.AttributeValue
+
+// Records: an item as stored is its type's fields (dynamodbav tags; empty
+// optional strings are omitted, since older DynamoDB-compatible servers
+// refuse them, and nil pointers are NULL) plus the keys derived from them,
+// which the record types below add explicitly.
+
+// roomRecord is a Rooms item: the room and the keys of its indexes.
+type roomRecord struct {
+	Room
+	OwnerKey   string `dynamodbav:"ownerKey"`
+	StatusKey  string `dynamodbav:"statusKey,omitempty"`
+	WaitingKey string `dynamodbav:"waitingKey"`
 }
 
-func readUser(m map[string]types.AttributeValue) (User, error) {
-	r := reader{item: m}
-	u := User{
-		CompanyID:    r.s(attrCompanyID),
-		UserID:       r.s(attrUserID),
-		UserName:     r.s(attrUserName),
-		Email:        r.s(attrEmail),
-		Role:         r.s(attrRole),
-		PasswordHash: r.s(attrPasswordHash),
-		CreatedAt:    r.n(attrCreatedAt),
+// newRoomRecord is rm with its derived keys. No members is an empty list,
+// as in the trace's "members": []; a room that is not WAITING sits in
+// byWaiting under its own idle key with waitingSince 0.
+func newRoomRecord(rm Room) roomRecord {
+	if rm.Members == nil {
+		rm.Members = []string{}
 	}
-	return u, r.err
-}
-
-func roomItem(rm Room) item {
-	it := item{
-		attrRoomID:         avS(rm.RoomID),
-		attrCompanyID:      avS(rm.CompanyID),
-		attrUserID:         avS(rm.UserID),
-		attrOwnerKey:       avS(ownerKey(rm.CompanyID, rm.UserID)),
-		attrMembers:        stringList(rm.Members),
-		attrAssignedAgent:  avNullable(rm.AssignedAgent),
-		attrCustID:         avNullable(rm.CustID),
-		attrCreatedAt:      avN(rm.CreatedAt),
-		attrLastActivityAt: avN(rm.LastActivityAt),
-	}
-	it.setOptional(attrRoomName, rm.RoomName)
-	it.setOptional(attrStatus, rm.Status)
-	it.setOptional(attrAssignedAgentName, rm.AssignedAgentName)
+	rec := roomRecord{Room: rm, OwnerKey: ownerKey(rm.CompanyID, rm.UserID), WaitingKey: idleWaitingKey(rm.RoomID)}
 	if rm.Status != "" {
-		it[attrStatusKey] = avS(statusKey(rm.CompanyID, rm.Status))
+		rec.StatusKey = statusKey(rm.CompanyID, rm.Status)
 	}
-	waitingKey, waitingSince := idleWaitingKey(rm.RoomID), int64(0)
 	if rm.Status == RoomStatusWaiting {
-		waitingKey, waitingSince = rm.CompanyID, rm.WaitingSince
+		rec.WaitingKey = rm.CompanyID
+	} else {
+		rec.WaitingSince = 0
 	}
-	it[attrWaitingKey], it[attrWaitingSince] = avS(waitingKey), avN(waitingSince)
-	return it
+	return rec
 }
 
+// readRoom decodes a room; absent or NULL members read as an empty list.
 func readRoom(m map[string]types.AttributeValue) (Room, error) {
-	r := reader{item: m}
-	rm := Room{
-		RoomID:         r.s(attrRoomID),
-		CompanyID:      r.s(attrCompanyID),
-		UserID:         r.s(attrUserID),
-		RoomName:       r.s(attrRoomName),
-		Members:        r.strings(attrMembers),
-		Status:         r.s(attrStatus),
-		AssignedAgent:  r.nullable(attrAssignedAgent),
-		CustID:         r.nullable(attrCustID),
-		CreatedAt:      r.n(attrCreatedAt),
-		LastActivityAt: r.n(attrLastActivityAt),
-
-		AssignedAgentName: r.s(attrAssignedAgentName),
-		WaitingSince:      r.n(attrWaitingSince),
+	rm, err := unmarshal[Room](m)
+	if rm.Members == nil {
+		rm.Members = []string{}
 	}
-	return rm, r.err
+	return rm, err
 }
 
-func connectionItem(c Connection) item {
-	it := item{
-		attrConnectionID: avS(c.ConnectionID),
-		attrRoomID:       avS(c.RoomID),
-		attrConnectedAt:  avN(c.ConnectedAt),
-		attrExpiresAt:    avN(c.ExpiresAt),
-	}
-	it.setOptional(attrUserID, c.UserID)
-	it.setOptional(attrUserName, c.UserName)
-	it.setOptional(attrCompanyID, c.CompanyID)
-	it.setOptional(attrRole, c.Role)
-	return it
+// messageRecord is a Messages item: the message and its sort key.
+type messageRecord struct {
+	Message
+	SK string `dynamodbav:"sk"`
 }
 
-func readConnection(m map[string]types.AttributeValue) (Connection, error) {
-	r := reader{item: m}
-	c := Connection{
-		ConnectionID: r.s(attrConnectionID),
-		RoomID:       r.s(attrRoomID),
-		UserID:       r.s(attrUserID),
-		UserName:     r.s(attrUserName),
-		CompanyID:    r.s(attrCompanyID),
-		Role:         r.s(attrRole),
-		ConnectedAt:  r.n(attrConnectedAt),
-		ExpiresAt:    r.n(attrExpiresAt),
-	}
-	return c, r.err
+// newMessageRecord is msg with its sort key.
+func newMessageRecord(msg Message) messageRecord {
+	return messageRecord{Message: msg, SK: messageSK(msg.At, msg.MessageID)}
 }
 
-func messageItem(msg Message) item {
-	it := item{
-		attrRoomID:    avS(msg.RoomID),
-		attrSK:        avS(messageSK(msg.At, msg.MessageID)),
-		attrMessageID: avS(msg.MessageID),
-		attrAt:        avN(msg.At),
-		attrRole:      avS(msg.Role),
+// marshal encodes v (an item type or a record) as an item.
+func marshal(v any) (item, error) {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
-	it.setOptional(attrText, msg.Text)
-	it.setOptional(attrOutcome, msg.Outcome)
-	it.setOptional(attrCategory1, msg.Category1)
-	it.setOptional(attrCategory2, msg.Category2)
-	it.setOptional(attrUserName, msg.UserName)
-	it.setOptional(attrEvent, msg.Event)
-	return it
+	return m, nil
 }
 
-func readMessage(m map[string]types.AttributeValue) (Message, error) {
-	r := reader{item: m}
-	msg := Message{
-		RoomID:    r.s(attrRoomID),
-		At:        r.n(attrAt),
-		MessageID: r.s(attrMessageID),
-		Role:      r.s(attrRole),
-		Text:      r.s(attrText),
-		Outcome:   r.s(attrOutcome),
-		Category1: r.s(attrCategory1),
-		Category2: r.s(attrCategory2),
-		UserName:  r.s(attrUserName),
-		Event:     r.s(attrEvent),
+// unmarshal decodes an item (or the attributes an update returned) into a
+// T; an attribute whose type does not fit its field is an error.
+func unmarshal[T any](m map[string]types.AttributeValue) (T, error) {
+	var v T
+	if err := attributevalue.UnmarshalMap(m, &v); err != nil {
+		return v, fmt.Errorf("decode %T: %w", v, err)
 	}
-	return msg, r.err
+	return v, nil
 }

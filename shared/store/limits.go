@@ -29,6 +29,12 @@ type Slot struct {
 	ResetAt time.Time // when the current window closes (and its slots are free again)
 }
 
+// window is what a counter item holds.
+type window struct {
+	Slots int64 `dynamodbav:"failures"`    // slots taken in the window
+	Start int64 `dynamodbav:"windowStart"` // epoch ms the window opened
+}
+
 // counterTable is a table holding window counters under attrAttemptKey.
 type counterTable func(t Tables) string
 
@@ -107,9 +113,8 @@ func (s *Store) takeSlot(ctx context.Context, table counterTable, key string, li
 			ReturnValues:              types.ReturnValueAllNew,
 		})
 		if err == nil {
-			r := reader{item: out.Attributes}
-			start := r.n(attrWindowStart)
-			return Slot{Taken: true, ResetAt: time.UnixMilli(start).Add(lim.Window)}, r.err
+			w, err := unmarshal[window](out.Attributes)
+			return Slot{Taken: true, ResetAt: time.UnixMilli(w.Start).Add(lim.Window)}, err
 		}
 		if !isConditionFailed(err) {
 			return Slot{}, err
@@ -147,9 +152,8 @@ func (s *Store) takeSlot(ctx context.Context, table counterTable, key string, li
 	if err != nil {
 		return Slot{}, err
 	}
-	r := reader{item: out.Item}
-	start := r.n(attrWindowStart)
-	return Slot{ResetAt: time.UnixMilli(start).Add(lim.Window)}, r.err
+	w, err := unmarshal[window](out.Item)
+	return Slot{ResetAt: time.UnixMilli(w.Start).Add(lim.Window)}, err
 }
 
 // slotCount returns the slots of key held in table's current window as
@@ -161,9 +165,8 @@ func (s *Store) slotCount(ctx context.Context, table counterTable, key string) (
 	if err != nil {
 		return 0, err
 	}
-	r := reader{item: out.Item}
-	n := r.n(attrFailures)
-	return int(n), r.err
+	w, err := unmarshal[window](out.Item)
+	return int(w.Slots), err
 }
 
 // LoginSlots returns the slots held under the login counter key, as stored.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -99,10 +100,14 @@ type cursorBody struct {
 
 // encode turns a LastEvaluatedKey into an opaque cursor.
 func (cs cursorSchema) encode(key map[string]types.AttributeValue) (string, error) {
-	r := reader{item: key}
-	b := cursorBody{RoomID: r.s(attrRoomID), Partition: r.s(cs.partition), Sort: r.n(cs.sort)}
-	if r.err != nil {
-		return "", fmt.Errorf("encode cursor: %w", r.err)
+	var b cursorBody
+	for _, f := range []struct {
+		name string
+		to   any
+	}{{attrRoomID, &b.RoomID}, {cs.partition, &b.Partition}, {cs.sort, &b.Sort}} {
+		if err := attributevalue.Unmarshal(key[f.name], f.to); err != nil {
+			return "", fmt.Errorf("encode cursor: attribute %s: %w", f.name, err)
+		}
 	}
 	j, err := json.Marshal(b)
 	if err != nil {

@@ -51,12 +51,23 @@ func getItem[T any](ctx context.Context, s *Store, table string, key item, read 
 	return read(out.Item)
 }
 
+// putItem encodes v (an item type or a record) and writes it with in.
+func (s *Store) putItem(ctx context.Context, in *dynamodb.PutItemInput, v any) error {
+	it, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	in.Item = it
+	_, err = s.db.PutItem(ctx, in)
+	return err
+}
+
 // GetUser returns the user companyID/userID, or ErrNotFound (also for empty ids).
 func (s *Store) GetUser(ctx context.Context, companyID, userID string) (User, error) {
 	if companyID == "" || userID == "" {
 		return User{}, fmt.Errorf("get user %q/%q: %w", companyID, userID, ErrNotFound)
 	}
-	u, err := getItem(ctx, s, s.t.Users, item{attrCompanyID: avS(companyID), attrUserID: avS(userID)}, readUser)
+	u, err := getItem(ctx, s, s.t.Users, item{attrCompanyID: avS(companyID), attrUserID: avS(userID)}, unmarshal[User])
 	if err != nil {
 		return User{}, fmt.Errorf("get user %s/%s: %w", companyID, userID, err)
 	}
@@ -65,7 +76,7 @@ func (s *Store) GetUser(ctx context.Context, companyID, userID string) (User, er
 
 // PutUser creates the user or replaces it whole.
 func (s *Store) PutUser(ctx context.Context, u User) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Users), Item: userItem(u)})
+	err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Users)}, u)
 	if err != nil {
 		return fmt.Errorf("put user %s/%s: %w", u.CompanyID, u.UserID, err)
 	}
@@ -75,12 +86,11 @@ func (s *Store) PutUser(ctx context.Context, u User) error {
 // CreateRoom writes a new room. It never overwrites: if the room id is
 // taken it returns ErrExists and changes nothing.
 func (s *Store) CreateRoom(ctx context.Context, r Room) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	err := s.putItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.t.Rooms),
-		Item:                     roomItem(r),
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
 		ExpressionAttributeNames: map[string]string{"#id": attrRoomID},
-	})
+	}, newRoomRecord(r))
 	switch {
 	case isConditionFailed(err):
 		return fmt.Errorf("create room %s: %w", r.RoomID, ErrExists)
@@ -150,7 +160,7 @@ func (s *Store) TouchRoom(ctx context.Context, roomID string, atMs int64) error 
 
 // PutConnection stores (or replaces) a live websocket connection.
 func (s *Store) PutConnection(ctx context.Context, c Connection) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections), Item: connectionItem(c)})
+	err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections)}, c)
 	if err != nil {
 		return fmt.Errorf("put connection %s: %w", c.ConnectionID, err)
 	}
@@ -163,7 +173,7 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connect
 	if connectionID == "" {
 		return Connection{}, fmt.Errorf("get connection %q: %w", connectionID, ErrNotFound)
 	}
-	c, err := getItem(ctx, s, s.t.Connections, item{attrConnectionID: avS(connectionID)}, readConnection)
+	c, err := getItem(ctx, s, s.t.Connections, item{attrConnectionID: avS(connectionID)}, unmarshal[Connection])
 	if err != nil {
 		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
 	}
@@ -206,7 +216,7 @@ func (s *Store) RoomConnections(ctx context.Context, roomID string, now time.Tim
 			return nil, fmt.Errorf("connections of room %s: %w", roomID, err)
 		}
 		for _, m := range out.Items {
-			c, err := readConnection(m)
+			c, err := unmarshal[Connection](m)
 			if err != nil {
 				return nil, fmt.Errorf("connections of room %s: %w", roomID, err)
 			}
@@ -223,7 +233,7 @@ func (s *Store) RoomConnections(ctx context.Context, roomID string, now time.Tim
 // and message id. An item over DynamoDB's 400 KB item limit is refused by
 // the server and returned as an error.
 func (s *Store) PutMessage(ctx context.Context, m Message) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Messages), Item: messageItem(m)})
+	err := s.putItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.t.Messages)}, newMessageRecord(m))
 	if err != nil {
 		return fmt.Errorf("put message %s in room %s: %w", m.MessageID, m.RoomID, err)
 	}
@@ -252,7 +262,7 @@ func (s *Store) History(ctx context.Context, roomID string, limit int) ([]Messag
 			return nil, fmt.Errorf("history of room %s: %w", roomID, err)
 		}
 		for _, m := range out.Items {
-			msg, err := readMessage(m)
+			msg, err := unmarshal[Message](m)
 			if err != nil {
 				return nil, fmt.Errorf("history of room %s: %w", roomID, err)
 			}

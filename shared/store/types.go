@@ -1,6 +1,11 @@
 // Package store is the one place that knows ragchat's DynamoDB tables and
 // attribute names. Handlers and the relay depend on the narrow interfaces
 // they need; *Store implements all of them against the real SDK client.
+//
+// An item type's dynamodbav tags are its attribute names, encoded and
+// decoded by attributevalue: a new attribute is a new tagged field
+// (`omitempty` on an optional string); keys derived from fields are added
+// by the record types in attrs.go.
 package store
 
 import "errors"
@@ -23,44 +28,44 @@ var ErrExists = errors.New("already exists")
 
 // User is an item of the Users table.
 type User struct {
-	CompanyID    string
-	UserID       string
-	UserName     string
-	Email        string
-	Role         string
-	PasswordHash string
-	CreatedAt    int64 // epoch ms
+	CompanyID    string `dynamodbav:"companyId"`
+	UserID       string `dynamodbav:"userId"`
+	UserName     string `dynamodbav:"userName,omitempty"`
+	Email        string `dynamodbav:"email,omitempty"`
+	Role         string `dynamodbav:"role,omitempty"`
+	PasswordHash string `dynamodbav:"passwordHash"`
+	CreatedAt    int64  `dynamodbav:"createdAt"` // epoch ms
 }
 
 // Room is an item of the Rooms table.
 type Room struct {
-	RoomID         string
-	CompanyID      string
-	UserID         string // owner
-	RoomName       string
-	Members        []string
-	Status         string
-	AssignedAgent  *string
-	CustID         *string
-	CreatedAt      int64 // epoch ms
-	LastActivityAt int64 // epoch ms
+	RoomID         string   `dynamodbav:"roomId"`
+	CompanyID      string   `dynamodbav:"companyId"`
+	UserID         string   `dynamodbav:"userId"` // owner
+	RoomName       string   `dynamodbav:"roomName,omitempty"`
+	Members        []string `dynamodbav:"members"` // never nil when read; stored as a list, empty included
+	Status         string   `dynamodbav:"status,omitempty"`
+	AssignedAgent  *string  `dynamodbav:"assignedAgent"`  // NULL when nil
+	CustID         *string  `dynamodbav:"custId"`         // NULL when nil
+	CreatedAt      int64    `dynamodbav:"createdAt"`      // epoch ms
+	LastActivityAt int64    `dynamodbav:"lastActivityAt"` // epoch ms
 	// AssignedAgentName is the display name of AssignedAgent ("" when none).
-	AssignedAgentName string
+	AssignedAgentName string `dynamodbav:"assignedAgentName,omitempty"`
 	// WaitingSince is when the room entered WAITING (epoch ms), 0 when it
 	// is not waiting.
-	WaitingSince int64
+	WaitingSince int64 `dynamodbav:"waitingSince"`
 }
 
 // Connection is an item of the Connections table: one live websocket.
 type Connection struct {
-	ConnectionID string
-	RoomID       string
-	UserID       string
-	UserName     string
-	CompanyID    string
-	Role         string // the token's role: UserRoleCustomer or UserRoleAgent
-	ConnectedAt  int64  // epoch ms
-	ExpiresAt    int64  // epoch s, the table's TTL attribute
+	ConnectionID string `dynamodbav:"connectionId"`
+	RoomID       string `dynamodbav:"roomId"`
+	UserID       string `dynamodbav:"userId,omitempty"`
+	UserName     string `dynamodbav:"userName,omitempty"`
+	CompanyID    string `dynamodbav:"companyId,omitempty"`
+	Role         string `dynamodbav:"role,omitempty"` // the token's role: UserRoleCustomer or UserRoleAgent
+	ConnectedAt  int64  `dynamodbav:"connectedAt"`    // epoch ms
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`      // epoch s, the table's TTL attribute
 }
 
 // Message roles and outcomes as stored in the Messages table.
@@ -73,14 +78,14 @@ const (
 
 // Message is an item of the Messages table: a question or an answer.
 type Message struct {
-	RoomID    string
-	At        int64 // epoch ms; with MessageID forms the sort key
-	MessageID string
-	Role      string // RoleUser, RoleBot, RoleAgent or RoleSystem
-	Text      string
-	Outcome   string // "" for questions; "complete" or an error code for answers
-	Category1 string
-	Category2 string
-	UserName  string // the sender's display name (user and agent messages)
-	Event     string // a system message's Event* (see handoff.go)
+	RoomID    string `dynamodbav:"roomId"`
+	At        int64  `dynamodbav:"at"` // epoch ms; with MessageID forms the sort key
+	MessageID string `dynamodbav:"messageId"`
+	Role      string `dynamodbav:"role"` // RoleUser, RoleBot, RoleAgent or RoleSystem
+	Text      string `dynamodbav:"text,omitempty"`
+	Outcome   string `dynamodbav:"outcome,omitempty"` // "" for questions; "complete" or an error code for answers
+	Category1 string `dynamodbav:"category1,omitempty"`
+	Category2 string `dynamodbav:"category2,omitempty"`
+	UserName  string `dynamodbav:"userName,omitempty"` // the sender's display name (user and agent messages)
+	Event     string `dynamodbav:"event,omitempty"`    // a system message's Event* (see handoff.go)
 }
