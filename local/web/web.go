@@ -10,6 +10,10 @@
 // (API Gateway's own) ignored. It reconnects on its own with backoff and on
 // request, keeps its session in sessionStorage and lets the user point it at
 // another (deployed) stack from its settings panel, kept in localStorage.
+//
+// static/ragchat-client.js is the client module every page uses (HttpApi
+// for the HTTP API, ChatSocket for a room's WebSocket with DESIGN.md's
+// client rules); its tests are testdata/client.test.mjs, run under Node.
 package web
 
 import (
@@ -44,7 +48,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Handler serves the chat page: GET / (index.html), its assets (/app.js,
-// /style.css, /favicon.svg) and GET /config.json with cfg. Other paths get
+// /ragchat-client.js, /style.css, /favicon.svg) and GET /config.json with cfg. Other paths get
 // API Gateway's JSON 404, other methods 405. Every response carries a strict Content Security
 // Policy and is not cached, so an edited page shows on reload.
 func Handler(cfg Config) http.Handler {

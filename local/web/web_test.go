@@ -18,6 +18,7 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 	}{
 		{"/", "text/html; charset=utf-8", `<html lang="ko">`},
 		{"/app.js", "text/javascript; charset=utf-8", "sendMessage"},
+		{"/ragchat-client.js", "text/javascript; charset=utf-8", "export class ChatSocket"},
 		{"/style.css", "text/css; charset=utf-8", "word-break: keep-all"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 		{"/config.json", "application/json", `"webSocketUrl":"wss://ws.example.com/prod"`},
