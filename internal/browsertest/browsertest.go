@@ -31,10 +31,13 @@ var browsers = []string{"chromium", "chromium-browser", "google-chrome", "google
 // Chromium starts a headless Chromium with a width x height viewport, a
 // fresh profile and Korean as its language, and returns the context of its
 // first tab for chromedp. The browser is stopped when the test ends. The
-// test is skipped when no Chromium is on PATH and fails when it does not
-// start.
+// test is skipped in -short mode and when no Chromium is on PATH, and fails
+// when it does not start.
 func Chromium(t testing.TB, width, height int) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: not in -short mode")
+	}
 	var path string
 	for _, name := range browsers {
 		if p, err := exec.LookPath(name); err == nil {

@@ -13,8 +13,11 @@ import (
 
 // TestAWSCLI_ManagementAPIWorksUnchanged drives the @connections API with
 // the aws CLI (v1 or v2, e.g. Debian's awscli package); skipped when no
-// `aws` is on PATH.
+// `aws` is on PATH, and in -short mode (the CLI takes seconds to start).
 func TestAWSCLI_ManagementAPIWorksUnchanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the aws CLI: not in -short mode")
+	}
 	if _, err := exec.LookPath("aws"); err != nil {
 		t.Skip("aws CLI not installed")
 	}
