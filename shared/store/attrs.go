@@ -54,6 +54,8 @@ const (
 	attrCategory2 = "category2"
 	attrAt        = "at"
 	attrEvent     = "event"
+	// Repeats (repeats.go), in the Messages table.
+	attrQuestionID = "questionId"
 
 	// LoginAttempts
 	attrAttemptKey  = "attemptKey"

@@ -41,7 +41,6 @@ func (s *Store) RoomsByStatus(ctx context.Context, companyID, status string, lim
 		TableName:                aws.String(s.t.Rooms),
 		KeyConditionExpression:   aws.String("#p = :p"),
 		ExpressionAttributeNames: map[string]string{},
-		Limit:                    aws.Int32(int32(limit)),
 	}
 	var schema cursorSchema
 	if status == RoomStatusWaiting {
@@ -57,29 +56,42 @@ func (s *Store) RoomsByStatus(ctx context.Context, companyID, status string, lim
 		in.ScanIndexForward = aws.Bool(false)
 		schema = cursorSchema{partition: attrStatusKey, partitionValue: statusKey(companyID, status), sort: attrLastActivityAt}
 	}
-	if cursor != "" {
-		start, err := schema.decode(cursor)
-		if err != nil {
-			return RoomPage{}, fmt.Errorf("rooms of %s in %s: %w", companyID, status, err)
-		}
-		in.ExclusiveStartKey = start
-	}
-	out, err := s.db.Query(ctx, in)
+	page, err := s.queryRooms(ctx, in, schema, limit, cursor)
 	if err != nil {
 		return RoomPage{}, fmt.Errorf("rooms of %s in %s: %w", companyID, status, err)
 	}
-	page := RoomPage{Rooms: make([]Room, 0, len(out.Items))}
-	for _, m := range out.Items {
+	return page, nil
+}
+
+// queryRooms runs a room listing's query from the page after cursor: one
+// Query for limit+1 rooms, so that Next is set only when a page follows.
+func (s *Store) queryRooms(ctx context.Context, in *dynamodb.QueryInput, schema cursorSchema, limit int, cursor string) (RoomPage, error) {
+	if cursor != "" {
+		start, err := schema.decode(cursor)
+		if err != nil {
+			return RoomPage{}, err
+		}
+		in.ExclusiveStartKey = start
+	}
+	in.Limit = aws.Int32(int32(limit + 1))
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return RoomPage{}, err
+	}
+	page := RoomPage{Rooms: make([]Room, 0, min(len(out.Items), limit))}
+	for i, m := range out.Items {
+		if i == limit {
+			// The item holds every key attribute (the indexes project ALL).
+			if page.Next, err = schema.encode(out.Items[limit-1]); err != nil {
+				return RoomPage{}, err
+			}
+			break
+		}
 		r, err := readRoom(m)
 		if err != nil {
-			return RoomPage{}, fmt.Errorf("rooms of %s in %s: %w", companyID, status, err)
+			return RoomPage{}, err
 		}
 		page.Rooms = append(page.Rooms, r)
-	}
-	if len(out.LastEvaluatedKey) > 0 {
-		if page.Next, err = schema.encode(out.LastEvaluatedKey); err != nil {
-			return RoomPage{}, fmt.Errorf("rooms of %s in %s: %w", companyID, status, err)
-		}
 	}
 	return page, nil
 }

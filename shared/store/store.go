@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -238,41 +237,4 @@ func (s *Store) PutMessage(ctx context.Context, m Message) error {
 		return fmt.Errorf("put message %s in room %s: %w", m.MessageID, m.RoomID, err)
 	}
 	return nil
-}
-
-// History returns the room's newest limit messages (limit must be > 0),
-// oldest first.
-func (s *Store) History(ctx context.Context, roomID string, limit int) ([]Message, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("history of room %s: limit %d must be positive", roomID, limit)
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.t.Messages),
-		KeyConditionExpression:    aws.String("#r = :r"),
-		ExpressionAttributeNames:  map[string]string{"#r": attrRoomID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": avS(roomID)},
-		ScanIndexForward:          aws.Bool(false),
-		ConsistentRead:            aws.Bool(true),
-	}
-	var msgs []Message
-	for len(msgs) < limit {
-		in.Limit = aws.Int32(int32(min(limit-len(msgs), 1000)))
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("history of room %s: %w", roomID, err)
-		}
-		for _, m := range out.Items {
-			msg, err := unmarshal[Message](m)
-			if err != nil {
-				return nil, fmt.Errorf("history of room %s: %w", roomID, err)
-			}
-			msgs = append(msgs, msg)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
-	slices.Reverse(msgs)
-	return msgs, nil
 }

