@@ -14,5 +14,7 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), env.Log).Handle)
+	h := handler.New(env.Store, secret.Tokens(ctx, env), env.Log)
+	h.Metrics = env.Metrics
+	lambda.Start(h.Handle)
 }

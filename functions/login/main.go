@@ -16,5 +16,7 @@ func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
 	lockout := handler.LockoutFrom(env.Config.Limits)
-	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, lockout, env.Log).Handle)
+	h := handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, lockout, env.Log)
+	h.Metrics = env.Metrics
+	lambda.Start(h.Handle)
 }

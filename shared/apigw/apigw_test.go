@@ -210,3 +210,12 @@ func TestOne(t *testing.T) {
 		}
 	}
 }
+
+func TestCodeOf_IsTheCodeTheClientIsAnswered(t *testing.T) {
+	wrapped := fmt.Errorf("connect: %w", NewError(http.StatusForbidden, CodeForbidden, "no"))
+	for err, want := range map[error]string{nil: "", wrapped: CodeForbidden, errors.New("db down"): CodeInternal, BadRequest("x"): CodeBadRequest} {
+		if got := CodeOf(err); got != want {
+			t.Errorf("CodeOf(%v) = %q, want %q", err, got, want)
+		}
+	}
+}

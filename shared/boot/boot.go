@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/shared/config"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -34,12 +35,14 @@ type Env struct {
 	Log    *slog.Logger
 	AWS    aws.Config
 	Store  *store.Store
+	// Metrics writes the function's EMF metrics to standard output.
+	Metrics *metrics.Emitter
 }
 
 // Init loads the environment of a function, or exits the process.
 func Init(ctx context.Context) Env {
 	cfg, err := config.Load()
-	env := Env{Config: cfg, Log: cfg.Logger()}
+	env := Env{Config: cfg, Log: cfg.Logger(), Metrics: metrics.New(os.Stdout, cfg.MetricsNamespace)}
 	env.Must("load config", err)
 	env.AWS, err = config.AWS(ctx)
 	env.Must("load AWS config", err)

@@ -39,6 +39,11 @@ type Config struct {
 	LogLevel slog.Level // LOG_LEVEL, default INFO
 
 	Limits Limits // the abuse limits
+
+	// MetricsNamespace is METRICS_NAMESPACE, the CloudWatch namespace of
+	// the functions' metrics (the template sets ragchat/<stack name>);
+	// "" means shared/metrics' default.
+	MetricsNamespace string
 }
 
 // Load reads the configuration from the environment. It fails on values
@@ -58,6 +63,8 @@ func Load() (Config, error) {
 		RAGURL:         strings.TrimRight(os.Getenv("RAG_URL"), "/"),
 		RAGSysInfo:     envOr("RAG_SYS_INFO", "DEFAULT_RAG"),
 		CallbackURL:    strings.TrimRight(os.Getenv("CALLBACK_URL"), "/"),
+
+		MetricsNamespace: os.Getenv("METRICS_NAMESPACE"),
 	}
 	durations := []struct {
 		name string

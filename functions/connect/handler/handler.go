@@ -13,6 +13,7 @@ import (
 
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -33,6 +34,9 @@ type Handler struct {
 	tokens *auth.Tokens
 	log    *slog.Logger
 	now    func() time.Time
+	// Metrics receives one line per handshake (metrics.go); nil means
+	// standard output in the default namespace.
+	Metrics *metrics.Emitter
 }
 
 func New(s connectStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
@@ -68,7 +72,9 @@ func mayConnect(id auth.Identity, room store.Room) bool {
 // given twice), 403 for an unknown room or a room that is not the
 // caller's. It never returns an error: failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	if err := h.connect(ctx, req); err != nil {
+	err := h.connect(ctx, req)
+	h.connectMetrics(err)
+	if err != nil {
 		return apigw.WSError(err), nil
 	}
 	return apigw.WSOK(), nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -38,6 +39,9 @@ type Handler struct {
 	lockout   Lockout
 	log       *slog.Logger
 	now       func() time.Time
+	// Metrics receives one line per login (metrics.go); nil means standard
+	// output in the default namespace.
+	Metrics *metrics.Emitter
 }
 
 // New returns the login handler enforcing lockout.
@@ -101,6 +105,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(t.retryAfter.Seconds()))))
 		}
 	}
+	h.loginMetrics(resp.StatusCode)
 	return resp, nil
 }
 

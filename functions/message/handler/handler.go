@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
@@ -80,6 +81,9 @@ type Handler struct {
 	DeadlineMargin time.Duration    // the question ends with RAG_TIMEOUT this long before the Lambda deadline
 	Log            *slog.Logger     // nil means slog.Default()
 	Now            func() time.Time // nil means time.Now
+	// Metrics receives each answer's metrics (metrics.go); nil means
+	// standard output in the default namespace.
+	Metrics *metrics.Emitter
 }
 
 // Handle answers one websocket message. It always returns 200: the
@@ -92,7 +96,8 @@ type Handler struct {
 // because the message is rejected before any table is read.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := ev.RequestContext
-	r := relay.New(h.Poster(relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)), h.Conns, h.relayOptions())
+	posts := &observedPoster{Poster: h.Poster(relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)), now: h.now}
+	r := relay.New(posts, h.Conns, h.relayOptions())
 	var q question
 	var rej *rejection
 	if rc.RouteKey == RouteSendMessage {
@@ -103,7 +108,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxy
 	if rej != nil {
 		h.reject(ctx, r, rc.ConnectionID, "", rej)
 	} else {
-		h.ask(ctx, r, rc.ConnectionID, q)
+		h.ask(ctx, r, posts, rc.ConnectionID, q)
 	}
 	return apigw.WSOK(), nil
 }
@@ -156,7 +161,7 @@ var clientMessages = map[string]string{
 
 // ask answers a valid question: look up the caller, store the question,
 // stream the RAG answer to the room, store the answer and touch the room.
-func (h *Handler) ask(ctx context.Context, r *relay.Relay, caller string, q question) {
+func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster, caller string, q question) {
 	log := h.log().With("connectionId", caller)
 	conn, err := h.Conns.GetConnection(ctx, caller)
 	if err != nil {
@@ -226,6 +231,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, caller string, q ques
 		"recipients", len(recipients), "posts", res.Posts, "frames", res.Frames, "frameBytes", res.Bytes,
 		"gone", len(res.Gone), "failed", len(res.Failed), "skippedLines", skipped,
 		"ms", h.now().Sub(started).Milliseconds())
+	h.answerMetrics(posts, started, outcome, res, len(recipients), s.Recipients())
 }
 
 // stream asks the RAG service and feeds its answer to s until the answer
