@@ -14,5 +14,7 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), env.Log).Handle)
+	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
+	env.Must("load token secret", err)
+	lambda.Start(handler.New(env.Store, tokens, env.Log).Handle)
 }

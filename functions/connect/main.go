@@ -14,7 +14,9 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	h := handler.New(env.Store, secret.Tokens(ctx, env), env.Log)
+	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
+	env.Must("load token secret", err)
+	h := handler.New(env.Store, tokens, env.Log)
 	h.Metrics = env.Metrics
 	lambda.Start(h.Handle)
 }

@@ -16,7 +16,9 @@ func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
 	lockout := handler.LockoutFrom(env.Config.Limits)
-	h := handler.New(env.Store, secret.Tokens(ctx, env), auth.Production, lockout, env.Log)
+	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
+	env.Must("load token secret", err)
+	h := handler.New(env.Store, tokens, auth.Production, lockout, env.Log)
 	h.Metrics = env.Metrics
 	lambda.Start(h.Handle)
 }

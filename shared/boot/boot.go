@@ -51,7 +51,7 @@ func Init(ctx context.Context) Env {
 			so.MaxAttempts = DynamoDBAttempts
 			so.MaxBackoff = DynamoDBMaxBackoff
 		})
-	}), cfg.Tables)
+	}), store.Tables(cfg.Tables))
 	return env
 }
 

@@ -14,13 +14,22 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-
-	"github.com/ragchat/ragchat/shared/store"
 )
+
+// Tables are the physical table names the template passes in the *_TABLE
+// variables. It has store.Tables's fields, so that boot converts one into
+// the other, without the loader depending on the store and its SDK.
+type Tables struct {
+	Users         string // USERS_TABLE
+	Rooms         string // ROOMS_TABLE
+	Connections   string // CONNECTIONS_TABLE
+	Messages      string // MESSAGES_TABLE
+	LoginAttempts string // LOGIN_ATTEMPTS_TABLE
+}
 
 // Config is the environment of a ragchat function.
 type Config struct {
-	Tables store.Tables
+	Tables Tables
 
 	TokenSecretARN string        // TOKEN_SECRET_ARN: Secrets Manager secret (deployed)
 	TokenSecret    string        // TOKEN_SECRET: the secret itself (local)
@@ -51,7 +60,7 @@ type Config struct {
 // have (a RAG URL, a token secret) are checked by those functions.
 func Load() (Config, error) {
 	c := Config{
-		Tables: store.Tables{
+		Tables: Tables{
 			Users:         os.Getenv("USERS_TABLE"),
 			Rooms:         os.Getenv("ROOMS_TABLE"),
 			Connections:   os.Getenv("CONNECTIONS_TABLE"),

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ragchat/ragchat/shared/auth"
-	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 )
 
@@ -41,10 +40,12 @@ func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, e
 	return []byte(key), nil
 }
 
-// Tokens returns the token signer and verifier of a function whose cold
-// start is env, or logs why the key cannot be had and exits.
-func Tokens(ctx context.Context, env boot.Env) *auth.Tokens {
-	key, err := Token(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
-	return auth.NewTokens(key, env.Config.TokenTTL)
+// Tokens returns the token signer and verifier of the key Token returns,
+// issuing tokens that live cfg.TokenTTL.
+func Tokens(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*auth.Tokens, error) {
+	key, err := Token(ctx, cfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewTokens(key, cfg.TokenTTL), nil
 }

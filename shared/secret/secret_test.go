@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/ragchat/ragchat/shared/auth"
-	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 )
 
@@ -76,8 +74,10 @@ func TestToken_SourcesAndLength(t *testing.T) {
 }
 
 func TestTokens_SignsWithTheKeyAndTheConfiguredLifetime(t *testing.T) {
-	env := boot.Env{Config: config.Config{TokenSecret: key, TokenTTL: time.Hour}, Log: slog.Default()}
-	tokens := Tokens(context.Background(), env)
+	tokens, err := Tokens(context.Background(), config.Config{TokenSecret: key, TokenTTL: time.Hour}, aws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	tok, err := tokens.Issue(auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER", Name: "고객-275b"}, now)
 	if err != nil {

@@ -26,7 +26,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("config: %v", err)
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
+	st := store.New(dynamodb.NewFromConfig(awsCfg), store.Tables(cfg.Tables))
 	h := &baseline.Handler{
 		Conns: st, History: st, Log: cfg.Logger(), CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),

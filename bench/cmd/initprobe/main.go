@@ -52,7 +52,7 @@ func main() {
 		log.Fatalf("config: %v", err)
 	}
 	lap(&steps.AWSMs)
-	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.Tables)
+	st := store.New(dynamodb.NewFromConfig(awsCfg), store.Tables(cfg.Tables))
 	lap(&steps.ClientMs)
 	if _, err := secret.Token(ctx, cfg, awsCfg); err != nil {
 		log.Fatalf("secret: %v", err)
