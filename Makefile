@@ -23,9 +23,11 @@ build-DisconnectFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/disconnect
 build-MessageFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/message
+build-AgentFunction:
+	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
 
 .PHONY: run test unit test-dynalite fuzz lint bench soak deps-test template tools-template
-FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction
+FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction AgentFunction
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
 run:

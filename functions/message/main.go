@@ -21,7 +21,7 @@ func main() {
 		env.Must("load config", errors.New("RAG_URL is not set"))
 	}
 	h := &handler.Handler{
-		Conns: env.Store, History: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
+		Conns: env.Store, History: env.Store, Rooms: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),
 		Poster: relay.NewClients(env.AWS).For,
 		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval},

@@ -110,7 +110,7 @@ func TestTemplate_FunctionsAreBuiltByTheMakefileForArm64(t *testing.T) {
 			t.Errorf("%s: timeout %v memory %d", f.LogicalID, f.Timeout, f.MemorySize)
 		}
 	}
-	want := []string{"LoginFunction", "ChatbotFunction", "ConnectFunction", "DisconnectFunction", "MessageFunction"}
+	want := []string{"LoginFunction", "ChatbotFunction", "ConnectFunction", "DisconnectFunction", "MessageFunction", "AgentFunction"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("functions %v, want %v", ids, want)
 	}
@@ -187,7 +187,11 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
-			"MessagesTable": {"PutItem"}, "RoomsTable": {"UpdateItem"},
+			"MessagesTable": {"PutItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
+		},
+		"AgentFunction": {
+			"RoomsTable": {"GetItem", "UpdateItem"}, "MessagesTable": {"PutItem"},
+			"ConnectionsTable": {"DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
 		},
 	}
 	writes := []string{"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
@@ -207,8 +211,9 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 				}
 			}
 		}
-		if manage != (f.LogicalID == "MessageFunction") {
-			t.Errorf("%s: execute-api:ManageConnections granted = %v; only MessageFunction may", f.LogicalID, manage)
+		// The functions that post to sockets: answers, and handoff's status frames.
+		if manage != (f.LogicalID == "MessageFunction" || f.LogicalID == "AgentFunction") {
+			t.Errorf("%s: execute-api:ManageConnections granted = %v; only MessageFunction and AgentFunction may", f.LogicalID, manage)
 		}
 		if f.LogicalID == "LoginFunction" {
 			for _, a := range got["RoomsTable"] {
@@ -228,7 +233,7 @@ func TestTemplate_WebSocketRoutesDeploymentAndPermissions(t *testing.T) {
 	}
 	wantRoutes := map[string]string{
 		"$connect": "ConnectFunction", "$disconnect": "DisconnectFunction",
-		"sendMessage": "MessageFunction", "$default": "MessageFunction",
+		"sendMessage": "MessageFunction", "handoff": "MessageFunction", "$default": "MessageFunction",
 	}
 	if len(ws.Routes) != len(wantRoutes) {
 		t.Errorf("routes %v, want %v", ws.Routes, wantRoutes)

@@ -53,6 +53,7 @@ type Frame struct {
 	Status          string  `json:"status"`
 	AssignedAgent   *string `json:"assignedAgent"` // nil when absent or null
 	AgentName       string  `json:"agentName"`
+	Event           string  `json:"event"` // a status (or system message) frame's event
 
 	Raw     []byte    `json:"-"` // the frame as received
 	At      time.Time `json:"-"` // when Conn read it; zero for parsed frames
@@ -93,8 +94,9 @@ var envelopes = map[string]envelope{
 	TypeComplete: {[]string{"type", "sessionId", "messageId", "seq", "delta", "isComplete"}, []string{"answer", "clientMessageId"}},
 	TypeError:    {[]string{"type", "sessionId", "messageId", "seq", "code", "message", "isComplete"}, []string{"clientMessageId"}},
 	TypeMessage:  {[]string{"type", "sessionId", "messageId", "role", "text", "createdAt"}, []string{"userName", "clientMessageId"}},
-	TypeStatus:   {[]string{"type", "sessionId", "status"}, []string{"assignedAgent", "agentName"}},
-	TypePong:     {[]string{"type"}, nil},
+	// A status frame of a change carries the system message stored for it.
+	TypeStatus: {[]string{"type", "sessionId", "status"}, []string{"assignedAgent", "agentName", "messageId", "event", "text", "createdAt"}},
+	TypePong:   {[]string{"type"}, nil},
 }
 
 // Envelope decodes raw and checks what the server promises about its

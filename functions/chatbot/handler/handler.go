@@ -37,19 +37,6 @@ func New(s roomStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
 	return &Handler{store: s, tokens: tokens, log: log, now: time.Now, newID: store.NewRoomID}
 }
 
-// roomResponse is the trace's room: all eight keys, in its order, with
-// members [] and explicit nulls.
-type roomResponse struct {
-	RoomID         string   `json:"roomId"`
-	RoomName       string   `json:"roomName"`
-	Members        []string `json:"members"`
-	Status         string   `json:"status"`
-	AssignedAgent  *string  `json:"assignedAgent"`
-	CreatedAt      int64    `json:"createdAt"`
-	LastActivityAt int64    `json:"lastActivityAt"`
-	CustID         *string  `json:"custId"`
-}
-
 // Handle creates a chatbot room owned by the caller of a valid customer
 // bearer token (else 401; an agent's token gets 403) and answers it in the trace's shape. The room id is
 // fresh from crypto/rand and written conditionally, so an existing room is
@@ -93,14 +80,5 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("create room: %w", err)
 	}
 	log.Info("room created", "roomId", room.RoomID)
-	return apigw.HTTPJSON(http.StatusOK, roomResponse{
-		RoomID:         room.RoomID,
-		RoomName:       room.RoomName,
-		Members:        room.Members,
-		Status:         room.Status,
-		AssignedAgent:  room.AssignedAgent,
-		CreatedAt:      room.CreatedAt,
-		LastActivityAt: room.LastActivityAt,
-		CustID:         room.CustID,
-	}), nil
+	return apigw.HTTPJSON(http.StatusOK, apigw.RoomOf(room)), nil
 }

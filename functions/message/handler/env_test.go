@@ -198,6 +198,7 @@ func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env 
 	e.h = &Handler{
 		Conns:          e.store,
 		History:        e.store,
+		Rooms:          e.store,
 		RAG:            rag.NewClient(e.rag.URL, "DEFAULT_RAG", testTimeouts, nil),
 		Poster:         func(string) relay.Poster { return e.ws.Client() },
 		CallbackURL:    e.ws.URL,

@@ -14,8 +14,8 @@ import (
 
 // TestEvents_SampleEventsRunThroughTheHandler decodes every sample event of
 // this function (events/message*.json, events/default*.json) and runs it:
-// sendMessage events get the answer, $default events an UNKNOWN_ACTION
-// error, both posted to the @connections endpoint the event names.
+// sendMessage events get the answer, handoff events a WAITING status
+// frame, $default events an UNKNOWN_ACTION error, all posted to the @connections endpoint the event names.
 func TestEvents_SampleEventsRunThroughTheHandler(t *testing.T) {
 	var files []string
 	for _, pattern := range []string{"message*.json", "default*.json"} {
@@ -55,14 +55,17 @@ func TestEvents_SampleEventsRunThroughTheHandler(t *testing.T) {
 			if want := "https://" + rc.DomainName + "/" + rc.Stage; len(endpoints) != 1 || endpoints[0] != want {
 				t.Errorf("@connections endpoints %v, want [%s]", endpoints, want)
 			}
-			tr := e.only(rc.ConnectionID)
 			switch rc.RouteKey {
 			case RouteSendMessage:
-				if tr.Terminal.Type != relay.TypeComplete || tr.Text != traceAnswer {
+				if tr := e.only(rc.ConnectionID); tr.Terminal.Type != relay.TypeComplete || tr.Text != traceAnswer {
 					t.Errorf("got %q ending %+v, want the trace's answer", tr.Text, tr.Terminal)
 				}
+			case RouteHandoff:
+				if st := e.framesOf(rc.ConnectionID, relay.TypeStatus); len(st) != 1 || st[0].Status != "WAITING" {
+					t.Errorf("status frames %+v, want WAITING", st)
+				}
 			case RouteDefault:
-				if tr.Terminal.Type != relay.TypeError || tr.Terminal.Code != CodeUnknownAction {
+				if tr := e.only(rc.ConnectionID); tr.Terminal.Type != relay.TypeError || tr.Terminal.Code != CodeUnknownAction {
 					t.Errorf("terminal %+v, want UNKNOWN_ACTION", tr.Terminal)
 				}
 			default:

@@ -1,4 +1,6 @@
-// Package handler serves the websocket routes sendMessage and $default for the MessageFunction Lambda: it streams RAG answers to the room.
+// Package handler serves the websocket routes sendMessage, handoff and
+// $default for the MessageFunction Lambda: it streams RAG answers to the
+// room, and routes messages by the room's handoff status (handoff.go).
 package handler
 
 import (
@@ -61,17 +63,18 @@ type Asker interface {
 	Ask(ctx context.Context, r rag.Request) (*rag.Stream, error)
 }
 
-// Handler serves the websocket routes sendMessage and $default. Conns,
-// History, RAG and Poster are required; the other fields have usable zero
-// values.
+// Handler serves the websocket routes sendMessage, handoff and $default.
+// Conns, History, Rooms, RAG and Poster are required; the other fields
+// have usable zero values.
 //
-// A question costs at most five DynamoDB requests: the caller's connection
-// (GetItem), the room's connections (Query on byRoom), the question and the
+// A question costs at most six DynamoDB requests: the caller's connection
+// and the room's status (GetItem each), the room's connections (Query on byRoom), the question and the
 // answer (PutItem each) and the room's lastActivityAt (UpdateItem); plus a
 // DeleteItem per connection found gone. A rejected message costs none.
 type Handler struct {
 	Conns   Connections
 	History History
+	Rooms   Rooms // the room's status: handoff and routing by status (handoff.go)
 	RAG     Asker
 	// Poster returns the @connections client for an endpoint
 	// (relay.Endpoint of CALLBACK_URL or the event's domain and stage).
@@ -98,6 +101,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxy
 	rc := ev.RequestContext
 	posts := &observedPoster{Poster: h.Poster(relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)), now: h.now}
 	r := relay.New(posts, h.Conns, h.relayOptions())
+	if rc.RouteKey == RouteHandoff {
+		h.requestHandoff(ctx, r, rc.ConnectionID, ev.Body, ev.IsBase64Encoded)
+		return apigw.WSOK(), nil
+	}
 	var q question
 	var rej *rejection
 	if rc.RouteKey == RouteSendMessage {
@@ -163,17 +170,14 @@ var clientMessages = map[string]string{
 // stream the RAG answer to the room, store the answer and touch the room.
 func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster, caller string, q question) {
 	log := h.log().With("connectionId", caller)
-	conn, err := h.Conns.GetConnection(ctx, caller)
-	if err != nil {
-		msg := clientMessages[CodeInternal]
-		if errors.Is(err, store.ErrNotFound) {
-			msg = "This connection is not registered. Please reconnect."
-		}
-		log.Error("look up the caller's connection", "err", err)
-		h.reject(ctx, r, caller, "", &rejection{CodeInternal, msg})
+	conn, ok := h.caller(ctx, r, log, caller)
+	if !ok {
 		return
 	}
 	log = log.With("roomId", conn.RoomID)
+	if h.routeByStatus(ctx, r, log, conn, q) {
+		return
+	}
 	started := h.now()
 	asked := store.Message{
 		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: store.NewMessageID(), Role: store.RoleUser,

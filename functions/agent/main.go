@@ -1,0 +1,26 @@
+// Command agent is the AgentFunction Lambda: POST
+// /api/agent/rooms/{roomId}/claim, /release and /close.
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ragchat/ragchat/functions/agent/handler"
+	"github.com/ragchat/ragchat/shared/boot"
+	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/secret"
+)
+
+func main() {
+	ctx := context.Background()
+	env := boot.Init(ctx)
+	if env.Config.CallbackURL == "" {
+		// An HTTP API event names no WebSocket endpoint: the template sets it.
+		env.Must("load config", errors.New("CALLBACK_URL is not set"))
+	}
+	poster := relay.New(relay.NewClient(env.AWS, env.Config.CallbackURL), env.Store, relay.Options{Logger: env.Log})
+	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), poster, env.Log).Handle)
+}
