@@ -21,6 +21,8 @@ func main() {
 		// An HTTP API event names no WebSocket endpoint: the template sets it.
 		env.Must("load config", errors.New("CALLBACK_URL is not set"))
 	}
+	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
+	env.Must("load token secret", err)
 	poster := relay.New(relay.NewClient(env.AWS, env.Config.CallbackURL), env.Store, relay.Options{Logger: env.Log})
-	lambda.Start(handler.New(env.Store, secret.Tokens(ctx, env), poster, env.Log).Handle)
+	lambda.Start(handler.New(env.Store, tokens, poster, env.Log).Handle)
 }
