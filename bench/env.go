@@ -176,11 +176,11 @@ func (e *Env) Close() {
 // Logical maps the stack's physical table names to the template's
 // logical IDs.
 func (e *Env) Logical() map[string]string {
-	t := e.Stack.Tables
-	return map[string]string{
-		t.Users: "UsersTable", t.Rooms: "RoomsTable", t.Connections: "ConnectionsTable",
-		t.Messages: "MessagesTable", t.LoginAttempts: "LoginAttemptsTable",
+	out := map[string]string{}
+	for id, name := range e.Stack.TableNames {
+		out[name] = id
 	}
+	return out
 }
 
 // HostBootstrap is the path of a function's host build made by the stack.

@@ -241,4 +241,3 @@ func (s *sender) post(ctx context.Context, f Frame) {
 	}
 	s.recipients = kept
 }
-

@@ -388,6 +388,34 @@ func (t *Template) Tables() ([]Table, error) {
 	return out, nil
 }
 
+// TableVariables returns the Globals environment variables that name a
+// table (VAR: !Ref <an AWS::DynamoDB::Table>), as variable -> the table's
+// logical ID: the one map from the template's tables to the variables the
+// functions read them from.
+func (t *Template) TableVariables() map[string]string {
+	out := map[string]string{}
+	vars := asMap(asMap(asMap(t.Globals["Function"])["Environment"])["Variables"])
+	for name, v := range vars {
+		if id := refName(v); t.Resources[id].Type == "AWS::DynamoDB::Table" {
+			out[name] = id
+		}
+	}
+	return out
+}
+
+// TableNames returns a lookup from a table variable to the physical name
+// that name gives the table it refers to ("" for other variables), for
+// config.TablesFrom.
+func (t *Template) TableNames(name func(logicalID string) string) func(variable string) string {
+	vars := t.TableVariables()
+	return func(variable string) string {
+		if id, ok := vars[variable]; ok {
+			return name(id)
+		}
+		return ""
+	}
+}
+
 func keySchema(v any) []KeyElement {
 	var ks []KeyElement
 	for _, k := range asSlice(v) {

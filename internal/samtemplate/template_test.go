@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ragchat/ragchat/shared/config"
 )
 
 func loadRepoTemplate(t *testing.T) *Template {
@@ -401,5 +403,35 @@ Outputs:
 	}
 	if _, err := tpl.Resolve(asMap(tpl.Outputs["D"])["Value"], lookup); err == nil {
 		t.Error("a reference to nothing resolved")
+	}
+}
+
+func TestTemplate_GlobalsNameEveryTableOnce(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	tables, err := tpl.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]string{}
+	for variable, id := range tpl.TableVariables() {
+		if other, ok := named[id]; ok {
+			t.Errorf("%s and %s both name %s", variable, other, id)
+		}
+		named[id] = variable
+	}
+	for _, tb := range tables {
+		if named[tb.LogicalID] == "" {
+			t.Errorf("table %s is named by no Globals variable", tb.LogicalID)
+		}
+	}
+	got := config.TablesFrom(tpl.TableNames(func(id string) string { return "p-" + id }))
+	if missing := got.Missing(); len(missing) > 0 {
+		t.Fatalf("the Globals name no table for %v", missing)
+	}
+	if got.Users != "p-UsersTable" || got.LoginAttempts != "p-LoginAttemptsTable" {
+		t.Errorf("tables %+v", got)
+	}
+	if lookup := tpl.TableNames(func(id string) string { return id }); lookup("RAG_URL") != "" || lookup("NO_SUCH") != "" {
+		t.Error("a variable that names no table looked up to a name")
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/local/dynamo"
+	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -47,9 +46,9 @@ var (
 	embedded     *dynamo.Server
 	embeddedErr  error
 
-	templateOnce   sync.Once
-	templateTables []samtemplate.Table
-	templateErr    error
+	loadTemplate sync.Once
+	template     *samtemplate.Template
+	templateErr  error
 )
 
 // Endpoint returns the DynamoDB endpoint tests use: AWS_ENDPOINT_URL_DYNAMODB
@@ -90,7 +89,11 @@ func NoRetries(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
 func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, store.Tables) {
 	t.Helper()
 	db := Client(t, optFns...)
-	tt, err := templateTablesOnce()
+	tpl, err := templateOnce()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	tt, err := tpl.Tables()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -108,32 +111,11 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client
 	if err := dynamo.CreateTables(ctx, db, tt, name); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	return db, tablesFor(t, tt, name)
-}
-
-// tablesFor maps the template's logical IDs to store.Tables. Every field
-// must be filled: a table missing from the template is a test failure.
-func tablesFor(t testing.TB, tt []samtemplate.Table, name func(string) string) store.Tables {
-	t.Helper()
-	var out store.Tables
-	fields := map[string]*string{
-		"UsersTable":         &out.Users,
-		"RoomsTable":         &out.Rooms,
-		"ConnectionsTable":   &out.Connections,
-		"MessagesTable":      &out.Messages,
-		"LoginAttemptsTable": &out.LoginAttempts,
+	tables := config.TablesFrom(tpl.TableNames(name))
+	if missing := tables.Missing(); len(missing) > 0 {
+		t.Fatalf("testenv: template.yaml's Globals name no table for %v", missing)
 	}
-	for _, table := range tt {
-		if f, ok := fields[table.LogicalID]; ok {
-			*f = name(table.LogicalID)
-		}
-	}
-	for id, f := range fields {
-		if *f == "" {
-			t.Fatalf("testenv: template.yaml has no table %s", id)
-		}
-	}
-	return out
+	return db, store.Tables(tables)
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -151,39 +133,17 @@ func uniquePrefix(t testing.TB) string {
 	return label + "-" + hex.EncodeToString(b) + "-"
 }
 
-func templateTablesOnce() ([]samtemplate.Table, error) {
-	templateOnce.Do(func() {
-		var path string
-		path, templateErr = templatePath()
-		if templateErr != nil {
+// templateOnce loads the project's template.yaml (next to go.mod) once.
+func templateOnce() (*samtemplate.Template, error) {
+	loadTemplate.Do(func() {
+		root, err := samtemplate.FindRoot()
+		if err != nil {
+			templateErr = err
 			return
 		}
-		var tpl *samtemplate.Template
-		if tpl, templateErr = samtemplate.Load(path); templateErr != nil {
-			return
-		}
-		templateTables, templateErr = tpl.Tables()
+		template, templateErr = samtemplate.Load(filepath.Join(root, "template.yaml"))
 	})
-	return templateTables, templateErr
-}
-
-// templatePath finds template.yaml next to go.mod, walking up from the
-// working directory (a package's directory under go test).
-func templatePath() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find template.yaml: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "template.yaml"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find template.yaml: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return template, templateErr
 }
 
 // IsEmbedded reports whether tests use the embedded server (no

@@ -33,6 +33,7 @@ import (
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/web"
 	"github.com/ragchat/ragchat/local/wsapi"
+	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -121,9 +122,11 @@ type URLs struct {
 type Stack struct {
 	URLs   URLs
 	Tables store.Tables
-	DB     *dynamodb.Client
-	Pool   *lambda.Pool
-	WS     *wsapi.Server
+	// TableNames maps each table's logical ID to its physical name.
+	TableNames map[string]string
+	DB         *dynamodb.Client
+	Pool       *lambda.Pool
+	WS         *wsapi.Server
 	// RAG is the dev RAG server, nil when Options.RAGURL was set.
 	RAG *ragdev.Server
 	// Dynamo is the embedded DynamoDB, nil when Options.DynamoEndpoint was set.
@@ -252,10 +255,11 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	res := resolver{tpl: tpl, region: opts.Region, accountID: lambda.DefaultAccountID, tables: map[string]string{}}
+	s.TableNames = map[string]string{}
 	for _, t := range tables {
-		res.tables[t.LogicalID] = opts.TablePrefix + t.LogicalID
+		s.TableNames[t.LogicalID] = opts.TablePrefix + t.LogicalID
 	}
+	res := resolver{tpl: tpl, region: opts.Region, accountID: lambda.DefaultAccountID, tables: s.TableNames}
 	overrides := map[string]string{
 		"TOKEN_SECRET":              opts.TokenSecret,
 		"CALLBACK_URL":              "http://" + wsLn.Addr().String() + "/" + ws.Stage,
@@ -288,13 +292,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	s.Tables = store.Tables{
-		Users:         res.tables["UsersTable"],
-		Rooms:         res.tables["RoomsTable"],
-		Connections:   res.tables["ConnectionsTable"],
-		Messages:      res.tables["MessagesTable"],
-		LoginAttempts: res.tables["LoginAttemptsTable"],
-	}
+	s.Tables = store.Tables(config.TablesFrom(tpl.TableNames(func(id string) string { return s.TableNames[id] })))
 	if err := seedUsers(ctx, store.New(s.DB, s.Tables), s.log); err != nil {
 		return err
 	}

@@ -27,6 +27,45 @@ type Tables struct {
 	LoginAttempts string // LOGIN_ATTEMPTS_TABLE
 }
 
+// fields pairs each field of t with the variable that names it.
+func (t *Tables) fields() []struct {
+	variable string
+	name     *string
+} {
+	return []struct {
+		variable string
+		name     *string
+	}{
+		{"USERS_TABLE", &t.Users},
+		{"ROOMS_TABLE", &t.Rooms},
+		{"CONNECTIONS_TABLE", &t.Connections},
+		{"MESSAGES_TABLE", &t.Messages},
+		{"LOGIN_ATTEMPTS_TABLE", &t.LoginAttempts},
+	}
+}
+
+// TablesFrom reads the table names through lookup, which maps a variable
+// (USERS_TABLE, ...) to its value: os.Getenv for a function, the
+// template's Globals for the local stack and the tests.
+func TablesFrom(lookup func(variable string) string) Tables {
+	var t Tables
+	for _, f := range t.fields() {
+		*f.name = lookup(f.variable)
+	}
+	return t
+}
+
+// Missing returns the variables whose table t has no name for.
+func (t Tables) Missing() []string {
+	var out []string
+	for _, f := range t.fields() {
+		if *f.name == "" {
+			out = append(out, f.variable)
+		}
+	}
+	return out
+}
+
 // Config is the environment of a ragchat function.
 type Config struct {
 	Tables Tables
@@ -60,13 +99,7 @@ type Config struct {
 // have (a RAG URL, a token secret) are checked by those functions.
 func Load() (Config, error) {
 	c := Config{
-		Tables: Tables{
-			Users:         os.Getenv("USERS_TABLE"),
-			Rooms:         os.Getenv("ROOMS_TABLE"),
-			Connections:   os.Getenv("CONNECTIONS_TABLE"),
-			Messages:      os.Getenv("MESSAGES_TABLE"),
-			LoginAttempts: os.Getenv("LOGIN_ATTEMPTS_TABLE"),
-		},
+		Tables:         TablesFrom(os.Getenv),
 		TokenSecretARN: os.Getenv("TOKEN_SECRET_ARN"),
 		TokenSecret:    os.Getenv("TOKEN_SECRET"),
 		RAGURL:         strings.TrimRight(os.Getenv("RAG_URL"), "/"),

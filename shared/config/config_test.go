@@ -75,3 +75,14 @@ func TestLogHandler_LinesCarryTheKeysLambdasLogLevelFilterReads(t *testing.T) {
 		t.Errorf("timestamp %q is not RFC 3339 UTC: %v", ts, err)
 	}
 }
+
+func TestTablesFrom_ReadsEveryTableVariableAndNamesTheMissing(t *testing.T) {
+	env := map[string]string{"USERS_TABLE": "u", "ROOMS_TABLE": "r", "MESSAGES_TABLE": "m"}
+	got := TablesFrom(func(v string) string { return env[v] })
+	if want := (Tables{Users: "u", Rooms: "r", Messages: "m"}); got != want {
+		t.Errorf("TablesFrom = %+v, want %+v", got, want)
+	}
+	if m := got.Missing(); strings.Join(m, ",") != "CONNECTIONS_TABLE,LOGIN_ATTEMPTS_TABLE" {
+		t.Errorf("Missing = %v", m)
+	}
+}
