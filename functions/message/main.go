@@ -24,7 +24,7 @@ func main() {
 		Conns: env.Store, History: env.Store, Rooms: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),
 		Poster: relay.NewClients(env.AWS).For,
-		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval},
+		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval, PostTimeout: cfg.PostTimeout},
 	}
 	lambda.Start(h.Handle)
 }

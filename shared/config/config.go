@@ -83,6 +83,7 @@ type Config struct {
 
 	CallbackURL      string        // CALLBACK_URL, @connections endpoint override
 	MinFrameInterval time.Duration // MIN_FRAME_INTERVAL, default 50ms
+	PostTimeout      time.Duration // POST_TIMEOUT, bound of one PostToConnection attempt, default 3s
 
 	LogLevel slog.Level // LOG_LEVEL, default INFO
 
@@ -119,6 +120,7 @@ func Load() (Config, error) {
 		{"RAG_IDLE_TIMEOUT", &c.RAGIdleTimeout, 10 * time.Second},
 		{"DEADLINE_MARGIN", &c.DeadlineMargin, 2 * time.Second},
 		{"MIN_FRAME_INTERVAL", &c.MinFrameInterval, 50 * time.Millisecond},
+		{"POST_TIMEOUT", &c.PostTimeout, 3 * time.Second},
 	}
 	for _, d := range durations {
 		v, err := duration(d.name, d.def)

@@ -32,6 +32,7 @@ func TestLoad_DefaultsAndOverrides(t *testing.T) {
 		{"Go durations", c.TokenTTL, 30 * time.Minute},
 		{"connect timeout default", c.RAGConnectTimeout, 3 * time.Second},
 		{"deadline margin default", c.DeadlineMargin, 2 * time.Second},
+		{"post timeout default", c.PostTimeout, 3 * time.Second},
 		{"log level", c.LogLevel, slog.LevelDebug},
 	}
 	for _, ch := range checks {
@@ -44,6 +45,7 @@ func TestLoad_DefaultsAndOverrides(t *testing.T) {
 func TestLoad_MalformedValuesAreErrorsNamingTheVariable(t *testing.T) {
 	cases := map[string]string{
 		"MIN_FRAME_INTERVAL": "fast",
+		"POST_TIMEOUT":       "soon",
 		"RAG_IDLE_TIMEOUT":   "-3s",
 		"TOKEN_TTL":          "12 hours",
 		"LOG_LEVEL":          "loud",

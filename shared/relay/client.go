@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"sync"
@@ -22,8 +21,8 @@ func Endpoint(callbackURL, domainName, stage string) string {
 }
 
 // NewClient returns an @connections client for endpoint. The SDK's own
-// retries are off: the relay retries with its own bounded backoff, keeping
-// one post in flight per connection.
+// retries are off: the relay retries with its own backoff, keeping one post
+// in flight per connection, each attempt under its own timeout.
 func NewClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client {
 	return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
@@ -34,36 +33,44 @@ func NewClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client 
 type errClass int
 
 const (
-	errFatal errClass = iota // give the connection up
-	errGone                  // delete the connection and skip it
-	errRetry                 // retry with backoff
+	errFatal     errClass = iota // give the connection up
+	errGone                      // 410: delete the connection and skip it
+	errForbidden                 // 403: skip the connection for this answer, keep it
+	errThrottled                 // 429: nothing delivered; rebuild the frame and retry
+	errRetry                     // 5xx, transport error, attempt timeout: retry the same frame
 )
 
-// classify sorts a PostToConnection error.
+// classify sorts a PostToConnection error. Only a 410 says a connection is
+// gone; a 403 (ForbiddenException, AccessDeniedException or untyped) is a
+// configuration fault. Errors with no HTTP response (reset, refused, EOF,
+// the attempt's own timeout) are transport errors: the post may have
+// reached API Gateway.
 func classify(err error) errClass {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errFatal
-	}
 	var gone *types.GoneException
 	var forbidden *types.ForbiddenException
-	if errors.As(err, &gone) || errors.As(err, &forbidden) {
-		return errGone
-	}
 	var limit *types.LimitExceededException
-	if errors.As(err, &limit) {
-		return errRetry
+	switch {
+	case errors.As(err, &gone):
+		return errGone
+	case errors.As(err, &forbidden):
+		return errForbidden
+	case errors.As(err, &limit):
+		return errThrottled
 	}
 	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
+	if errors.As(err, &status) && status.HTTPStatusCode() != 0 {
 		switch code := status.HTTPStatusCode(); {
-		case code == http.StatusGone || code == http.StatusForbidden:
+		case code == http.StatusGone:
 			return errGone
-		case code == http.StatusTooManyRequests || code >= 500:
+		case code == http.StatusForbidden:
+			return errForbidden
+		case code == http.StatusTooManyRequests:
+			return errThrottled
+		case code >= 500:
 			return errRetry
 		}
 		return errFatal
 	}
-	// No HTTP response: a transport error (reset, refused, EOF).
 	return errRetry
 }
 

@@ -13,12 +13,12 @@ const TypeMessage = "message"
 
 // Post sends one ready-made frame to each of the connections, concurrently,
 // with the relay's failure rules: a gone connection is deleted and
-// skipped, retryable failures are retried with backoff, and no connection
-// waits for another. Duplicate ids are posted to once. It returns when
+// skipped, a refused one (403) skipped, other failures retried with
+// backoff until ctx ends, and no connection waits for another. Duplicate ids are posted to once. It returns when
 // every post is accepted or given up, or ctx ended; label names the frame
 // in logs (a message id).
 func (r *Relay) Post(ctx context.Context, label string, frame []byte, connectionIDs []string) Result {
-	s := &Stream{relay: r, ctx: ctx, answer: Answer{MessageID: label}, seen: map[string]bool{}}
+	s := r.newStream(ctx, Answer{MessageID: label})
 	for _, id := range connectionIDs {
 		if s.seen[id] {
 			continue
@@ -29,9 +29,10 @@ func (r *Relay) Post(ctx context.Context, label string, frame []byte, connection
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			var panicked bool
+			defer s.recoverSender(c, &panicked)
 			if s.post(c, frame) {
-				c.frames++
-				c.bytes += len(frame)
+				c.status = statusDone
 			}
 		}()
 	}

@@ -14,8 +14,12 @@
 //   - no frame exceeds the frame limit (MaxFrameBytes, the whole JSON
 //     frame): long text is split on UTF-8 rune boundaries, accounting for
 //     JSON escaping;
-//   - every connection gets exactly one terminal frame (complete or error)
-//     unless it is gone or keeps failing;
+//   - every post attempt has its own timeout (PostTimeout), and nothing a
+//     sender does outlives the context given to Start: that context is the
+//     answer's time, and the caller gives it a deadline before its own;
+//   - every connection that is not gone and not refused (403) gets exactly
+//     one terminal frame (complete or error), retried until the context
+//     ends; the complete frame repeats the whole answer when it fits;
 //   - recipients can join while the answer streams (Stream.Add): a
 //     newcomer's first frame has seq 1 and carries all the text so far (as
 //     much as fits in one frame), then it gets frames like everyone else;
@@ -23,7 +27,8 @@
 //     frame) gets that frame before any frame of the answer.
 //
 // Relay.Post sends one ready-made frame (a message or status frame) to a
-// set of connections with the same failure rules.
+// set of connections with the same failure rules (a 429 retries it as is:
+// there is nothing to rebuild).
 //
 // Sequence numbers are per connection. The answer text is one append-only
 // buffer shared by all recipients, and each connection keeps its own cursor
@@ -35,20 +40,34 @@
 // text not yet sent goes out in delta frames, so a client always holds
 // exactly what was stored as the partial answer.
 //
-// Failures of a post: 410 (GoneException) and 403 (ForbiddenException) mean
-// the connection is gone: it is deleted from the connections table and
-// skipped from then on. 429 (throttling), 5xx and transport errors are
-// retried with exponential backoff and full jitter, the same frame (same
-// seq) each time, a bounded number of times; a connection that still fails
-// is given up. Other errors give the connection up at once. None of this
-// affects the other connections or the producer: the answer is read to the
-// end and kept whole even when every recipient has left.
+// Failures of a post, retried with exponential backoff and full jitter
+// (capped by Backoff.Max, about 1 s) for as long as the context allows:
+//
+//   - 410 (GoneException): the connection is deleted from the connections
+//     table and skipped from then on. Nothing else deletes a connection.
+//   - 403 (ForbiddenException, AccessDeniedException, any other 403): a
+//     configuration fault (IAM policy, stage, CALLBACK_URL), never proof
+//     that a socket is gone: the connection is skipped for this answer but
+//     not deleted, and the stream logs one ERROR naming the endpoint.
+//   - 429 (throttling): nothing was delivered, so the frame is rebuilt from
+//     everything that arrived since (same seq, more text) and retried.
+//   - 5xx, transport errors and attempts that time out: the frame may have
+//     been delivered, so the same bytes (same seq) are retried; a client
+//     drops a seq it already holds.
+//   - any other error (400, 413) gives the connection up at once.
+//
+// A sender that panics is recovered: the answer ends with CodeInternal for
+// every connection (unless it had already ended), and the panicking sender
+// retries its pending frame and its ending once more. None of this affects
+// the producer: the answer is read to the end and kept whole even when
+// every recipient has left.
 package relay
 
 import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -68,24 +87,36 @@ type ConnectionDeleter interface {
 	DeleteConnection(ctx context.Context, connectionID string) error
 }
 
-// Backoff bounds the retries of a post that failed with 429, 5xx or a
-// transport error: at most Attempts posts in all, waiting a random time in
-// [0, min(Max, Base*2^n)) before retry n+1.
+// Backoff shapes the waits between the attempts of a failing post: a
+// random time in [0, min(Max, Base*2^n)) before retry n+1, n counting the
+// connection's consecutive failures. There is no limit on attempts: the
+// context given to Start bounds them.
 type Backoff struct {
-	Attempts int
-	Base     time.Duration
-	Max      time.Duration
+	Base time.Duration
+	Max  time.Duration
 }
 
-// DefaultBackoff gives up after six posts, about 1.5 s of waiting at most.
-var DefaultBackoff = Backoff{Attempts: 6, Base: 50 * time.Millisecond, Max: time.Second}
+// DefaultBackoff starts at 50 ms and is capped at 1 s.
+var DefaultBackoff = Backoff{Base: 50 * time.Millisecond, Max: time.Second}
+
+// DefaultPostTimeout bounds one PostToConnection attempt (POST_TIMEOUT).
+const DefaultPostTimeout = 3 * time.Second
+
+// CodeInternal and MessageInternal are the error code and client-facing
+// message of an answer that ends because the relay itself failed.
+const (
+	CodeInternal    = "INTERNAL"
+	MessageInternal = "Something went wrong. Please try again."
+)
 
 // Options tune a Relay. The zero value is usable: no frame floor,
-// MaxFrameBytes, DefaultBackoff and slog.Default().
+// MaxFrameBytes, DefaultPostTimeout, DefaultBackoff and slog.Default().
 type Options struct {
 	MinFrameInterval time.Duration // floor between frame posts per connection
 	MaxFrameBytes    int           // frame limit; 0 means MaxFrameBytes
+	PostTimeout      time.Duration // bound of one post attempt; 0 means DefaultPostTimeout
 	Backoff          Backoff       // zero means DefaultBackoff
+	Endpoint         string        // the @connections endpoint, named in the 403 log
 	Logger           *slog.Logger  // nil means slog.Default()
 }
 
@@ -102,7 +133,10 @@ func New(p Poster, d ConnectionDeleter, opts Options) *Relay {
 	if opts.MaxFrameBytes <= 0 {
 		opts.MaxFrameBytes = MaxFrameBytes
 	}
-	if opts.Backoff.Attempts <= 0 {
+	if opts.PostTimeout <= 0 {
+		opts.PostTimeout = DefaultPostTimeout
+	}
+	if opts.Backoff.Max <= 0 {
 		opts.Backoff = DefaultBackoff
 	}
 	if opts.Logger == nil {
@@ -121,57 +155,74 @@ type Answer struct {
 
 // Result is what a Stream did, for logs and measurements.
 type Result struct {
-	Posts  int      // PostToConnection calls, retries included
-	Frames int      // frames API Gateway accepted
-	Bytes  int      // bytes of the accepted frames
-	Gone   []string // connections found gone (410/403) and deleted, in recipient order
-	Failed []string // connections given up after errors (not deleted), in recipient order
+	Posts     int      // PostToConnection calls, retries included
+	Frames    int      // frames API Gateway accepted
+	Bytes     int      // bytes of the accepted frames
+	Throttled int      // posts answered 429
+	Gone      []string // connections found gone (410) and deleted, in recipient order
+	Forbidden []string // connections skipped after a 403 (not deleted), in recipient order
+	Failed    []string // connections that did not get their ending: errors, or the context ended
 }
 
 // Stream relays one answer to its recipients. Delta, Complete and Fail are
 // called by one producer goroutine; Wait by any.
 type Stream struct {
-	relay  *Relay
-	ctx    context.Context
-	answer Answer
-	wg     sync.WaitGroup
+	relay     *Relay
+	ctx       context.Context
+	answer    Answer
+	wg        sync.WaitGroup
+	ended     chan struct{} // closed when the answer ends
+	forbidden sync.Once     // the one 403 ERROR of this answer
 
 	mu      sync.Mutex
 	senders []*sender       // in the order they were added
 	seen    map[string]bool // every id ever added, gone ones included
 	text    []byte          // the answer so far; append-only
-	end     *ending         // set once by Complete or Fail
+	end     *ending         // set once by Complete, Fail or a sender's panic
 }
 
 // sender is the goroutine state of one recipient connection.
 type sender struct {
-	id     string
-	wake   chan struct{} // capacity 1: "the stream has news"
-	lead   []byte        // posted before the first answer frame; nil for none
-	framer framer
-	buf    []byte // frame buffer, reused between frames
-	posts  int
-	frames int
-	bytes  int
-	status senderStatus
+	id       string
+	wake     chan struct{} // capacity 1: "the stream has news"
+	lead     []byte        // posted before the first answer frame; nil for none (or once sent)
+	framer   framer
+	before   framer // the framer before the pending frame was built: a 429 rebuilds from it
+	buf      []byte // frame buffer, reused between frames
+	frame    []byte // the pending frame (not accepted yet), nil when none
+	terminal bool   // the pending frame ends the answer
+	failures int    // consecutive failed attempts
+	lastPost time.Time
+	floor    *time.Timer
+	posts    int
+	frames   int
+	bytes    int
+	throttle int
+	status   senderStatus
 }
 
 type senderStatus int
 
 const (
 	statusOpen senderStatus = iota
+	statusDone
 	statusGone
+	statusForbidden
 	statusFailed
 )
 
 // Start begins relaying an answer to recipients (connection ids; the
-// caller's first). Senders are started and woken in recipient order. Posts
-// use ctx: when it ends, senders stop where they are. Duplicate ids are
-// served once.
+// caller's first). Senders are started and woken in recipient order. ctx is
+// the answer's time: every post and retry ends with it, and a sender still
+// without its ending then stops where it is. Duplicate ids are served once.
 func (r *Relay) Start(ctx context.Context, a Answer, recipients []string) *Stream {
-	s := &Stream{relay: r, ctx: ctx, answer: a, seen: map[string]bool{}}
+	s := r.newStream(ctx, a)
 	s.Add(recipients, nil)
 	return s
+}
+
+func (r *Relay) newStream(ctx context.Context, a Answer) *Stream {
+	return &Stream{relay: r, ctx: ctx, answer: a, ended: make(chan struct{}), seen: map[string]bool{}}
 }
 
 // Add makes connections recipients of the answer, in order; ids the stream
@@ -208,7 +259,7 @@ func (s *Stream) Recipients() int {
 }
 
 // Delta appends text to the answer. It never blocks on the network; an
-// empty delta is ignored, and so is a delta after Complete or Fail.
+// empty delta is ignored, and so is a delta after the answer ended.
 func (s *Stream) Delta(text string) {
 	if text == "" {
 		return
@@ -225,14 +276,14 @@ func (s *Stream) Delta(text string) {
 
 // Complete ends the answer successfully: each connection gets the text not
 // yet sent and a complete frame, which also repeats the whole answer when
-// it fits. Only the first Complete or Fail counts.
+// it fits. Only the first ending counts.
 func (s *Stream) Complete() {
 	s.finish(&ending{})
 }
 
 // Fail ends the answer with an error: each connection gets the text not yet
 // sent in delta frames, then an error frame with code and message (message
-// is client-facing). Only the first Complete or Fail counts.
+// is client-facing). Only the first ending counts.
 func (s *Stream) Fail(code, message string) {
 	s.finish(&ending{Code: code, Message: message})
 }
@@ -247,8 +298,26 @@ func (s *Stream) finish(e *ending) {
 		e.answerLen = escapedLen(s.text)
 	}
 	s.end = e
+	close(s.ended)
 	s.mu.Unlock()
 	s.notify()
+}
+
+// Ended is closed when the answer has ended: by Complete, by Fail, or by a
+// sender's panic (CodeInternal), which the producer can watch for to stop
+// reading an answer nobody will be sent.
+func (s *Stream) Ended() <-chan struct{} { return s.ended }
+
+// Outcome reports how the answer ended: code is "" for a complete answer,
+// otherwise the error code the connections are sent; ok is false while the
+// answer goes on.
+func (s *Stream) Outcome() (code string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.end == nil {
+		return "", false
+	}
+	return s.end.Code, true
 }
 
 // Text returns the answer so far.
@@ -259,8 +328,8 @@ func (s *Stream) Text() string {
 }
 
 // Wait waits until every sender is done (terminal frame accepted, gone,
-// given up, or the Start context ended) and reports what they did. Call it
-// after Complete or Fail.
+// refused, given up, or the Start context ended) and reports what they did.
+// Call it after the answer ended.
 func (s *Stream) Wait() Result {
 	s.wg.Wait()
 	return s.result()
@@ -273,10 +342,13 @@ func (s *Stream) result() Result {
 		res.Posts += c.posts
 		res.Frames += c.frames
 		res.Bytes += c.bytes
+		res.Throttled += c.throttle
 		switch c.status {
 		case statusGone:
 			res.Gone = append(res.Gone, c.id)
-		case statusFailed:
+		case statusForbidden:
+			res.Forbidden = append(res.Forbidden, c.id)
+		case statusFailed, statusOpen:
 			res.Failed = append(res.Failed, c.id)
 		}
 	}
@@ -304,103 +376,223 @@ func (s *Stream) snapshot() ([]byte, *ending) {
 	return s.text, s.end
 }
 
-// run is the sender loop of one connection.
+// run is the goroutine of one connection. A panic ends the answer with
+// CodeInternal; the sender then tries once more to deliver its pending
+// frame and its ending, and gives the connection up if it panics again.
 func (s *Stream) run(c *sender) {
 	defer s.wg.Done()
-	if c.lead != nil && !s.post(c, c.lead) {
-		return
-	}
-	var floor *time.Timer
-	var lastPost time.Time
-	for {
-		text, end := s.snapshot()
-		if !c.framer.ready(text, end) {
-			select {
-			case <-c.wake:
-				continue
-			case <-s.ctx.Done():
-				return
-			}
+	defer func() {
+		if c.floor != nil {
+			c.floor.Stop()
 		}
-		if end == nil && c.framer.seq > 0 && s.relay.opts.MinFrameInterval > 0 {
-			if wait := time.Until(lastPost.Add(s.relay.opts.MinFrameInterval)); wait > 0 {
-				if floor == nil {
-					floor = time.NewTimer(wait)
-				} else {
-					floor.Reset(wait)
-				}
-				if !s.waitFloor(c, floor) {
-					return
-				}
-				text, end = s.snapshot()
-			}
-		}
-		frame, terminal, _ := c.framer.next(c.buf[:0], text, end)
-		c.buf = frame
-		lastPost = time.Now()
-		if !s.post(c, frame) {
-			return
-		}
-		c.frames++
-		c.bytes += len(frame)
-		if terminal {
+	}()
+	for try := 0; try < 2; try++ {
+		if !s.guarded(c) {
 			return
 		}
 	}
 }
 
-// waitFloor waits for the floor timer, or less if the answer ends
-// meanwhile (the last frame is never delayed). It reports false when the
-// stream's context ended.
-func (s *Stream) waitFloor(c *sender, floor *time.Timer) bool {
+// guarded runs the sender loop and reports whether it panicked.
+func (s *Stream) guarded(c *sender) (panicked bool) {
+	defer s.recoverSender(c, &panicked)
+	c.status = statusOpen
+	s.loop(c)
+	return false
+}
+
+// recoverSender, deferred, turns a panic of c's goroutine into the end of
+// the answer with CodeInternal (unless it had ended) and an ERROR log, and
+// sets *panicked.
+func (s *Stream) recoverSender(c *sender, panicked *bool) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	*panicked = true
+	c.status = statusFailed
+	s.relay.opts.Logger.Error("relay sender panicked; the answer ends with "+CodeInternal,
+		"connectionId", c.id, "messageId", s.answer.MessageID, "panic", v, "stack", string(debug.Stack()))
+	s.finish(&ending{Code: CodeInternal, Message: MessageInternal})
+}
+
+// loop sends the frames of one connection until its ending is accepted or
+// the connection is done for.
+func (s *Stream) loop(c *sender) {
+	if c.lead != nil {
+		if !s.post(c, c.lead) {
+			return
+		}
+		c.lead = nil
+	}
+	for {
+		if c.frame == nil && !s.build(c) {
+			return
+		}
+		switch s.attempt(c) {
+		case postAccepted:
+			c.frames++
+			c.bytes += len(c.frame)
+			c.frame, c.failures = nil, 0
+			if c.terminal {
+				c.status = statusDone
+				return
+			}
+		case postRebuild:
+			c.framer, c.frame = c.before, nil
+			if !s.backoff(c) {
+				return
+			}
+		case postRetry:
+			if !s.backoff(c) {
+				return
+			}
+		case postStop:
+			return
+		}
+	}
+}
+
+// build waits until the connection has something to send (and for the
+// frame floor), then builds its next frame as c.frame. It reports false
+// when the stream's context ended first.
+func (s *Stream) build(c *sender) bool {
+	text, end := s.snapshot()
+	for !c.framer.ready(text, end) {
+		select {
+		case <-c.wake:
+			text, end = s.snapshot()
+		case <-s.ctx.Done():
+			c.status = statusFailed
+			return false
+		}
+	}
+	if end == nil && c.framer.seq > 0 && s.relay.opts.MinFrameInterval > 0 {
+		if wait := time.Until(c.lastPost.Add(s.relay.opts.MinFrameInterval)); wait > 0 {
+			if !s.waitFloor(c, wait) {
+				c.status = statusFailed
+				return false
+			}
+			text, end = s.snapshot()
+		}
+	}
+	c.before = c.framer
+	c.frame, c.terminal, _ = c.framer.next(c.buf[:0], text, end)
+	c.buf = c.frame
+	return true
+}
+
+// waitFloor waits d, or less if the answer ends meanwhile (the last frame
+// is never delayed). It reports false when the stream's context ended.
+func (s *Stream) waitFloor(c *sender, d time.Duration) bool {
+	if c.floor == nil {
+		c.floor = time.NewTimer(d)
+	} else {
+		c.floor.Reset(d)
+	}
 	for {
 		select {
-		case <-floor.C:
+		case <-c.floor.C:
 			return true
 		case <-c.wake:
 			if _, end := s.snapshot(); end != nil {
-				floor.Stop()
+				c.floor.Stop()
 				return true
 			}
 		case <-s.ctx.Done():
-			floor.Stop()
+			c.floor.Stop()
 			return false
 		}
 	}
 }
 
-// post sends one frame, retrying as the package documents. It reports
-// whether the frame was accepted; when not, c.status says why.
-func (s *Stream) post(c *sender, frame []byte) bool {
+// postResult is what the sender does after one attempt.
+type postResult int
+
+const (
+	postAccepted postResult = iota // the frame is delivered
+	postRebuild                    // 429: nothing delivered; rebuild the frame with what arrived since
+	postRetry                      // maybe delivered: retry the same frame
+	postStop                       // the connection is done for (c.status says why)
+)
+
+// attempt makes one post of c.frame, bounded by PostTimeout, and sorts its
+// failure as the package documents.
+func (s *Stream) attempt(c *sender) postResult {
 	r := s.relay
-	in := &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &c.id, Data: frame}
-	for attempt := 1; ; attempt++ {
-		c.posts++
-		_, err := r.poster.PostToConnection(s.ctx, in)
-		if err == nil {
-			return true
-		}
-		switch classify(err) {
-		case errGone:
-			c.status = statusGone
-			if derr := r.deleter.DeleteConnection(s.ctx, c.id); derr != nil {
-				r.opts.Logger.Warn("delete gone connection", "connectionId", c.id, "err", derr)
-			}
-			return false
-		case errRetry:
-			if attempt < r.opts.Backoff.Attempts && s.ctx.Err() == nil {
-				if sleep(s.ctx, r.opts.Backoff.delay(attempt)) {
-					continue
-				}
-			}
-		}
+	ctx, cancel := context.WithTimeout(s.ctx, r.opts.PostTimeout)
+	defer cancel()
+	c.posts++
+	c.lastPost = time.Now()
+	_, err := r.poster.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &c.id, Data: c.frame})
+	if err == nil {
+		return postAccepted
+	}
+	if s.ctx.Err() != nil {
 		c.status = statusFailed
-		if s.ctx.Err() == nil {
-			r.opts.Logger.Warn("post to connection failed; giving it up",
-				"connectionId", c.id, "messageId", s.answer.MessageID, "attempts", attempt, "err", err)
+		return postStop
+	}
+	switch classify(err) {
+	case errGone:
+		c.status = statusGone
+		dctx, cancel := context.WithTimeout(s.ctx, r.opts.PostTimeout)
+		defer cancel()
+		if derr := r.deleter.DeleteConnection(dctx, c.id); derr != nil {
+			r.opts.Logger.Warn("delete gone connection", "connectionId", c.id, "err", derr)
 		}
+		return postStop
+	case errForbidden:
+		c.status = statusForbidden
+		s.forbidden.Do(func() {
+			r.opts.Logger.Error("@connections refused a post with 403: the connection is skipped for this answer, not deleted; "+
+				"check the function's execute-api:ManageConnections policy, the stage and CALLBACK_URL",
+				"endpoint", r.opts.Endpoint, "connectionId", c.id, "messageId", s.answer.MessageID, "err", err)
+		})
+		return postStop
+	case errThrottled:
+		c.throttle++
+		return postRebuild
+	case errRetry:
+		return postRetry
+	}
+	c.status = statusFailed
+	r.opts.Logger.Warn("post to connection failed; giving it up",
+		"connectionId", c.id, "messageId", s.answer.MessageID, "err", err)
+	return postStop
+}
+
+// post delivers one ready-made frame (a lead or a Relay.Post frame) with
+// the same failure rules, a 429 retrying it as it is. It reports whether
+// the frame was accepted; when not, c.status says why.
+func (s *Stream) post(c *sender, frame []byte) bool {
+	c.frame, c.terminal = frame, false
+	defer func() { c.frame = nil }()
+	for {
+		switch s.attempt(c) {
+		case postAccepted:
+			c.frames++
+			c.bytes += len(frame)
+			c.failures = 0
+			return true
+		case postRebuild, postRetry:
+			if !s.backoff(c) {
+				return false
+			}
+		case postStop:
+			return false
+		}
+	}
+}
+
+// backoff waits before the next attempt; it reports false (and marks the
+// connection failed) when the stream's context ends first.
+func (s *Stream) backoff(c *sender) bool {
+	c.failures++
+	if !sleep(s.ctx, s.relay.opts.Backoff.delay(c.failures)) {
+		c.status = statusFailed
 		return false
 	}
+	return true
 }
 
 // delay is the wait before retry number attempt (1-based): full jitter over

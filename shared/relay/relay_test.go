@@ -8,9 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
@@ -38,13 +42,15 @@ func (d *deleter) deleted() []string {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // fastRetry keeps retry tests quick without changing what they pin.
-var fastRetry = relay.Backoff{Attempts: 6, Base: time.Millisecond, Max: 4 * time.Millisecond}
+var fastRetry = relay.Backoff{Base: time.Millisecond, Max: 4 * time.Millisecond}
 
 func newRelay(e *relaytest.Endpoint, d *deleter, opts relay.Options) *relay.Relay {
-	if opts.Backoff.Attempts == 0 {
+	if opts.Backoff.Max == 0 {
 		opts.Backoff = fastRetry
 	}
-	opts.Logger = quiet
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
 	return relay.New(e.Client(), d, opts)
 }
 
@@ -212,7 +218,6 @@ func TestRelay_GoneConnectionIsDeletedAndSkipped(t *testing.T) {
 	}{
 		{"never connected", func(*relaytest.Endpoint) {}},
 		{"410 mid-stream", func(e *relaytest.Endpoint) { e.Open("gone"); e.Script("gone", relaytest.Gone) }},
-		{"403", func(e *relaytest.Endpoint) { e.Open("gone"); e.Script("gone", relaytest.Forbidden) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,26 +267,6 @@ func TestRelay_RetriesThrottlingAndServerErrors(t *testing.T) {
 	}
 	if res.Posts != res.Frames+4 || len(d.deleted()) != 0 || len(res.Failed) != 0 {
 		t.Errorf("result %+v, deleted %v: want 4 retried posts and nothing given up", res, d.deleted())
-	}
-}
-
-func TestRelay_GivesUpAConnectionThatKeepsFailing(t *testing.T) {
-	e := relaytest.NewEndpoint(t)
-	e.Open("bad", "good")
-	for range 10 {
-		e.Script("bad", relaytest.InternalError)
-	}
-	d := &deleter{}
-	r := relay.New(e.Client(), d, relay.Options{Backoff: relay.Backoff{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}, Logger: quiet})
-	s := r.Start(context.Background(), answerID, []string{"bad", "good"})
-	s.Delta("안녕")
-	s.Complete()
-	res := s.Wait()
-	if !slices.Equal(res.Failed, []string{"bad"}) || e.Posts("bad") != 3 || len(d.deleted()) != 0 {
-		t.Errorf("failed %v after %d posts, deleted %v: want [bad] after 3, nothing deleted", res.Failed, e.Posts("bad"), d.deleted())
-	}
-	if tr := transcript(t, e, "good"); tr.Text != "안녕" {
-		t.Errorf("good got %q", tr.Text)
 	}
 }
 
@@ -345,5 +330,198 @@ func TestEndpoint(t *testing.T) {
 	}
 	if got := relay.Endpoint("http://127.0.0.1:3001/prod", "abc", "prod"); got != "http://127.0.0.1:3001/prod" {
 		t.Errorf("CALLBACK_URL: %s", got)
+	}
+}
+
+// logged is a logger writing JSON lines to a buffer.
+func logged() (*slog.Logger, *testkit.SyncBuffer) {
+	var buf testkit.SyncBuffer
+	return slog.New(slog.NewJSONHandler(&buf, nil)), &buf
+}
+
+func TestRelay_EveryKindOf403SkipsTheConnectionWithoutDeletingIt(t *testing.T) {
+	for _, reply := range []relaytest.Reply{relaytest.Forbidden, relaytest.AccessDenied, relaytest.Forbidden403} {
+		t.Run(reply.ErrorType, func(t *testing.T) {
+			e := relaytest.NewEndpoint(t)
+			e.Open("caller", "peer-1", "peer-2")
+			e.Script("peer-1", reply)
+			e.Script("peer-2", reply)
+			d := &deleter{}
+			log, buf := logged()
+			r := newRelay(e, d, relay.Options{Endpoint: e.URL, Logger: log})
+			s := r.Start(context.Background(), answerID, []string{"caller", "peer-1", "peer-2"})
+			for _, x := range traceDeltas {
+				s.Delta(x)
+			}
+			s.Complete()
+			res := s.Wait()
+			if got := d.deleted(); len(got) != 0 {
+				t.Errorf("deleted %v: a 403 must never delete a connection", got)
+			}
+			if !slices.Equal(res.Forbidden, []string{"peer-1", "peer-2"}) || len(res.Gone)+len(res.Failed) != 0 {
+				t.Errorf("result %+v: want peer-1 and peer-2 skipped as forbidden", res)
+			}
+			for _, id := range []string{"peer-1", "peer-2"} {
+				if n := e.Posts(id); n != 1 {
+					t.Errorf("%d posts to %s after its 403, want 1", n, id)
+				}
+			}
+			if tr := transcript(t, e, "caller"); tr.Text != strings.Join(traceDeltas, "") {
+				t.Errorf("caller got %q", tr.Text)
+			}
+			errs := strings.Count(buf.String(), `"level":"ERROR"`)
+			if errs != 1 || !strings.Contains(buf.String(), e.URL) || !strings.Contains(buf.String(), "CALLBACK_URL") {
+				t.Errorf("log %s: want one ERROR naming the endpoint and the likely causes", buf.String())
+			}
+		})
+	}
+}
+
+func TestRelay_ThrottledFrameIsRebuiltWithTheTextThatArrivedSince(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	e.Script("c1", relaytest.LimitExceeded, relaytest.TooManyRequests)
+	var s *relay.Stream
+	var once sync.Once
+	started := make(chan struct{})
+	e.SetHook(func(string, []byte) {
+		once.Do(func() { <-started; s.Delta(" 재료") }) // arrives while the first post is throttled
+	})
+	s = newRelay(e, &deleter{}, relay.Options{}).Start(context.Background(), answerID, []string{"c1"})
+	s.Delta("책")
+	close(started)
+	// The first accepted frame carries both deltas under seq 1.
+	for len(e.Frames("c1")) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.Complete()
+	res := s.Wait()
+	tr := transcript(t, e, "c1")
+	if tr.Frames[0].Delta != "책 재료" || tr.Frames[0].Seq != 1 {
+		t.Errorf("first frame %+v: want seq 1 rebuilt with the text that arrived during the 429s", tr.Frames[0])
+	}
+	if tr.Text != "책 재료" || tr.Terminal.Type != relay.TypeComplete || res.Throttled != 2 {
+		t.Errorf("got %q ending %s after %d throttled posts, want the whole answer complete after 2", tr.Text, tr.Terminal.Type, res.Throttled)
+	}
+}
+
+func TestRelay_RetriesThrottlingForAsLongAsTheContextAllows(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1", "c2")
+	for range 200 { // far more than any fixed attempt budget
+		e.Script("c1", relaytest.LimitExceeded)
+	}
+	s := newRelay(e, &deleter{}, relay.Options{}).Start(context.Background(), answerID, []string{"c1", "c2"})
+	for _, x := range traceDeltas {
+		s.Delta(x)
+	}
+	s.Complete()
+	res := s.Wait()
+	for _, id := range []string{"c1", "c2"} {
+		if tr := transcript(t, e, id); tr.Text != strings.Join(traceDeltas, "") || tr.Terminal.Type != relay.TypeComplete {
+			t.Errorf("%s got %q ending %s", id, tr.Text, tr.Terminal.Type)
+		}
+	}
+	if res.Throttled != 200 || len(res.Failed) != 0 {
+		t.Errorf("result %+v: want 200 throttled posts and every connection served", res)
+	}
+}
+
+func TestRelay_HungPostIsAbandonedAfterPostTimeoutAndRetriedWithTheSameSeq(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("c1")
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var posts atomic.Int32
+	e.SetHook(func(string, []byte) {
+		if posts.Add(1) == 1 {
+			<-release // the first post never answers
+		}
+	})
+	r := newRelay(e, &deleter{}, relay.Options{PostTimeout: 50 * time.Millisecond})
+	s := r.Start(context.Background(), answerID, []string{"c1"})
+	s.Delta("책")
+	s.Delta(" 재료")
+	s.Complete()
+	res := s.Wait()
+	tr := transcript(t, e, "c1")
+	if tr.Text != "책 재료" || tr.Terminal.Type != relay.TypeComplete {
+		t.Errorf("got %q ending %s", tr.Text, tr.Terminal.Type)
+	}
+	if res.Posts < 2 || len(res.Failed) != 0 {
+		t.Errorf("result %+v: want the hung post abandoned and retried", res)
+	}
+}
+
+func TestRelay_TerminalFrameIsRetriedUntilTheContextEnds(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("bad", "good")
+	e.SetHook(func(id string, frame []byte) {
+		if id == "bad" && strings.Contains(string(frame), `"isComplete":true`) {
+			e.Script("bad", relaytest.InternalError) // every ending fails
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	d := &deleter{}
+	s := newRelay(e, d, relay.Options{}).Start(ctx, answerID, []string{"bad", "good"})
+	s.Delta("안녕")
+	s.Complete()
+	res := s.Wait()
+	if ctx.Err() == nil {
+		t.Error("Wait returned before the context ended: the ending was not retried")
+	}
+	if !slices.Equal(res.Failed, []string{"bad"}) || len(d.deleted()) != 0 {
+		t.Errorf("failed %v, deleted %v: want [bad] failed, nothing deleted", res.Failed, d.deleted())
+	}
+	if e.Posts("bad") < 10 {
+		t.Errorf("%d posts to bad in 300 ms of 5xx, want the ending retried", e.Posts("bad"))
+	}
+	if tr := transcript(t, e, "good"); tr.Text != "안녕" {
+		t.Errorf("good got %q", tr.Text)
+	}
+}
+
+// panicky is a Poster whose first post to one connection panics.
+type panicky struct {
+	relay.Poster
+	id       string
+	once     sync.Once
+	panicked chan struct{}
+}
+
+func (p *panicky) PostToConnection(ctx context.Context, in *apigatewaymanagementapi.PostToConnectionInput,
+	optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error) {
+	if *in.ConnectionId == p.id {
+		p.once.Do(func() {
+			close(p.panicked)
+			panic("poster bug")
+		})
+	}
+	return p.Poster.PostToConnection(ctx, in, optFns...)
+}
+
+func TestRelay_PanickingSenderEndsTheAnswerWithInternal(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("caller", "peer")
+	p := &panicky{Poster: e.Client(), id: "peer", panicked: make(chan struct{})}
+	log, buf := logged()
+	s := relay.New(p, &deleter{}, relay.Options{Backoff: fastRetry, Logger: log}).Start(context.Background(), answerID, []string{"caller", "peer"})
+	s.Delta("책")
+	<-s.Ended()
+	s.Delta(" 재료") // after the ending: ignored
+	s.Complete()   // ignored too
+	s.Wait()
+	if code, ok := s.Outcome(); !ok || code != relay.CodeInternal {
+		t.Errorf("Outcome() = %q, %v; want INTERNAL", code, ok)
+	}
+	for _, id := range []string{"caller", "peer"} {
+		tr := transcript(t, e, id)
+		if tr.Text != "책" || tr.Terminal.Type != relay.TypeError || tr.Terminal.Code != relay.CodeInternal {
+			t.Errorf("%s got %q ending %+v, want the text so far then INTERNAL", id, tr.Text, tr.Terminal)
+		}
+	}
+	if !strings.Contains(buf.String(), "poster bug") {
+		t.Errorf("the panic is not logged: %s", buf.String())
 	}
 }

@@ -202,7 +202,7 @@ func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env 
 		RAG:            rag.NewClient(e.rag.URL, "DEFAULT_RAG", testTimeouts, nil),
 		Poster:         func(string) relay.Poster { return e.ws.Client() },
 		CallbackURL:    e.ws.URL,
-		Relay:          relay.Options{Backoff: relay.Backoff{Attempts: 6, Base: time.Millisecond, Max: 4 * time.Millisecond}},
+		Relay:          relay.Options{Backoff: relay.Backoff{Base: time.Millisecond, Max: 4 * time.Millisecond}},
 		DeadlineMargin: 100 * time.Millisecond,
 		Log:            quiet,
 	}

@@ -25,7 +25,7 @@ import (
 const (
 	CodeInvalidMessage = "INVALID_MESSAGE"
 	CodeUnknownAction  = "UNKNOWN_ACTION"
-	CodeInternal       = "INTERNAL"
+	CodeInternal       = relay.CodeInternal
 )
 
 // OutcomeComplete is the outcome stored with an answer that ended well;
@@ -99,8 +99,9 @@ type Handler struct {
 // because the message is rejected before any table is read.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := ev.RequestContext
-	posts := &observedPoster{Poster: h.Poster(relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)), now: h.now}
-	r := relay.New(posts, h.Conns, h.relayOptions())
+	endpoint := relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)
+	posts := &observedPoster{Poster: h.Poster(endpoint), now: h.now}
+	r := relay.New(posts, h.Conns, h.relayOptions(endpoint))
 	if rc.RouteKey == RouteHandoff {
 		h.requestHandoff(ctx, r, rc.ConnectionID, ev.Body, ev.IsBase64Encoded)
 		return apigw.WSOK(), nil
@@ -134,8 +135,9 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-func (h *Handler) relayOptions() relay.Options {
+func (h *Handler) relayOptions(endpoint string) relay.Options {
 	o := h.Relay
+	o.Endpoint = endpoint
 	if o.Logger == nil {
 		o.Logger = h.log()
 	}
@@ -163,7 +165,7 @@ var clientMessages = map[string]string{
 	rag.CodeUnavailable: "The answer service is unavailable. Please try again later.",
 	rag.CodeTimeout:     "The answer service took too long to answer. Please try again.",
 	rag.CodeInterrupted: "The answer was interrupted. Please try again.",
-	CodeInternal:        "Something went wrong. Please try again.",
+	CodeInternal:        relay.MessageInternal,
 }
 
 // ask answers a valid question: look up the caller, store the question,
@@ -217,6 +219,9 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	} else {
 		s.Fail(outcome, clientMessages[outcome])
 	}
+	if code, _ := s.Outcome(); code != "" {
+		outcome = code // the relay may have ended the answer first (CodeInternal)
+	}
 
 	// Store while the last frames go out.
 	answeredAt := max(h.now().UnixMilli(), asked.At+1) // the answer sorts after its question
@@ -233,7 +238,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	res := s.Wait()
 	log.Info("answered", "messageId", answerID, "outcome", outcome, "answerBytes", len(answer.Text),
 		"recipients", len(recipients), "posts", res.Posts, "frames", res.Frames, "frameBytes", res.Bytes,
-		"gone", len(res.Gone), "failed", len(res.Failed), "skippedLines", skipped,
+		"gone", len(res.Gone), "forbidden", len(res.Forbidden), "failed", len(res.Failed), "throttled", res.Throttled, "skippedLines", skipped,
 		"ms", h.now().Sub(started).Milliseconds())
 	h.answerMetrics(posts, started, outcome, res, len(recipients), s.Recipients())
 }
@@ -248,6 +253,15 @@ func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream,
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-h.DeadlineMargin))
 		defer cancel()
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { // an answer the relay ended (a sender's panic) is not read further
+		select {
+		case <-s.Ended():
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	rs, err := h.RAG.Ask(ctx, req)
 	if err != nil {
 		return failure(ctx, log, err), 0

@@ -36,6 +36,8 @@ type Reply struct {
 var (
 	Gone            = Reply{http.StatusGone, "GoneException"}
 	Forbidden       = Reply{http.StatusForbidden, "ForbiddenException"}
+	AccessDenied    = Reply{http.StatusForbidden, "AccessDeniedException"}
+	Forbidden403    = Reply{http.StatusForbidden, ""} // a 403 with no error type
 	LimitExceeded   = Reply{http.StatusTooManyRequests, "LimitExceededException"}
 	TooManyRequests = Reply{http.StatusTooManyRequests, "TooManyRequestsException"}
 	InternalError   = Reply{http.StatusInternalServerError, "InternalServerErrorException"}
@@ -54,6 +56,8 @@ type Endpoint struct {
 	conns   map[string]*conn
 	latency time.Duration
 	hook    func(id string, frame []byte)
+	fault   Reply     // answered to every post before faultTo
+	faultTo time.Time // end of the fault
 }
 
 type conn struct {
@@ -107,6 +111,13 @@ func (e *Endpoint) Script(id string, replies ...Reply) {
 	defer e.mu.Unlock()
 	c := e.conn(id)
 	c.script = append(c.script, replies...)
+}
+
+// FailUntil makes every post answer reply until the time until.
+func (e *Endpoint) FailUntil(reply Reply, until time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fault, e.faultTo = reply, until
 }
 
 // SetLatency delays every answer by d.
@@ -202,6 +213,8 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
+	case time.Now().Before(e.faultTo):
+		writeError(w, e.fault, fmt.Sprintf(`{"message":%q}`, http.StatusText(e.fault.Status)))
 	case len(c.script) > 0:
 		reply := c.script[0]
 		c.script = c.script[1:]
