@@ -13,6 +13,12 @@
 // An existing user keeps its name, e-mail, role and creation time unless
 // the matching flag is given; a new user needs -name and gets role CUSTOMER
 // unless -role says otherwise.
+//
+//	ragchat-users import [-table TABLE] [-dry-run] users.jsonl
+//
+// imports users from a JSON Lines file (see importUsage in import.go):
+// idempotent, with progress on standard error and a summary of what was
+// created, updated, left unchanged and rejected (with line numbers).
 package main
 
 import (
@@ -24,7 +30,11 @@ import (
 )
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	cmd, args := run, os.Args[1:]
+	if len(args) > 0 && args[0] == "import" {
+		cmd, args = runImport, args[1:]
+	}
+	err := cmd(context.Background(), args, os.Stdin, os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
