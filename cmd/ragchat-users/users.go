@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/term"
 
+	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
@@ -25,12 +26,6 @@ import (
 // options are the command's flags.
 type options struct {
 	company, user, name, email, role, table string
-}
-
-// userStore is what the command needs from the store.
-type userStore interface {
-	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
-	PutUser(ctx context.Context, u store.User) error
 }
 
 // run parses args, reads the password from stdin (prompting on stderr when
@@ -105,35 +100,12 @@ func (o options) validate() error {
 }
 
 // setUser creates the user o.company/o.user with password, or, when it
-// exists, replaces its password hash and the fields whose flags are set.
-// It reports whether the user was created.
-func setUser(ctx context.Context, st userStore, pw *auth.Passwords, o options, password string, now time.Time) (bool, error) {
-	u, err := st.GetUser(ctx, o.company, o.user)
-	created := errors.Is(err, store.ErrNotFound)
-	switch {
-	case created && o.name == "":
-		return false, fmt.Errorf("user %s/%s does not exist: a new user needs -name", o.company, o.user)
-	case created:
-		u = store.User{CompanyID: o.company, UserID: o.user, Role: store.UserRoleCustomer, CreatedAt: now.UnixMilli()}
-	case err != nil:
-		return false, err
-	}
-	if o.name != "" {
-		u.UserName = o.name
-	}
-	if o.email != "" {
-		u.Email = o.email
-	}
-	if o.role != "" {
-		u.Role = o.role
-	}
-	if u.PasswordHash, err = pw.Hash(password); err != nil {
-		return false, err
-	}
-	if err := st.PutUser(ctx, u); err != nil {
-		return false, err
-	}
-	return created, nil
+// exists, replaces its password hash and the fields whose flags are set
+// (users.Set). It reports whether the user was created.
+func setUser(ctx context.Context, st users.Store, pw *auth.Passwords, o options, password string, now time.Time) (bool, error) {
+	return users.Set(ctx, st, pw, users.Change{
+		CompanyID: o.company, UserID: o.user, Name: o.name, Email: o.email, Role: o.role, Password: password,
+	}, now)
 }
 
 // readPassword reads the password: on a terminal, at a prompt with echo

@@ -2,11 +2,11 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -32,29 +32,15 @@ var DemoUsers = []DemoUser{
 // (and passwords changed since) are left alone.
 func seedUsers(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	for _, u := range DemoUsers {
-		_, err := st.GetUser(ctx, u.CompanyID, u.UserID)
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("seed: %w", err)
-		}
-		hash, err := auth.Production.Hash(u.Password)
+		created, err := users.Ensure(ctx, st, auth.Production, users.Change{
+			CompanyID: u.CompanyID, UserID: u.UserID, Name: u.UserName, Email: u.Email, Role: u.Role, Password: u.Password,
+		}, time.Now())
 		if err != nil {
-			return fmt.Errorf("seed %s/%s: %w", u.CompanyID, u.UserID, err)
-		}
-		if err := st.PutUser(ctx, store.User{
-			CompanyID:    u.CompanyID,
-			UserID:       u.UserID,
-			UserName:     u.UserName,
-			Email:        u.Email,
-			Role:         u.Role,
-			PasswordHash: hash,
-			CreatedAt:    time.Now().UnixMilli(),
-		}); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
-		log.Info("seeded demo user", "companyId", u.CompanyID, "userId", u.UserID)
+		if created {
+			log.Info("seeded demo user", "companyId", u.CompanyID, "userId", u.UserID)
+		}
 	}
 	return nil
 }
