@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
@@ -102,7 +103,7 @@ func (s *summary) String() string {
 // importer applies lines to the store. Passwords hashes plain passwords
 // and checks them against stored hashes.
 type importer struct {
-	st        userStore
+	st        users.Store
 	passwords *auth.Passwords
 	dryRun    bool
 	now       func() time.Time
