@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -22,11 +22,11 @@ import (
 // returns a store over the same tables.
 func setEnv(t *testing.T) (*store.Store, store.Tables) {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		testenv.EndpointVariable:      testenv.Endpoint(t),
-		"AWS_REGION":                  testenv.Region,
+		testkit.EndpointVariable:      testkit.Endpoint(t),
+		"AWS_REGION":                  testkit.Region,
 		"AWS_ACCESS_KEY_ID":           "test",
 		"AWS_SECRET_ACCESS_KEY":       "test",
 		"AWS_PROFILE":                 "",
@@ -144,7 +144,7 @@ var cheap = sync.OnceValue(func() *auth.Passwords {
 
 func TestSetUser_UpdatesOnlyTheGivenFields(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	st := store.New(db, tables)
 	ctx := context.Background()
 	t0 := time.UnixMilli(1769145304307)

@@ -1,7 +1,9 @@
-// Package testkit holds the fixtures tests share: the seed trace's user and
-// token, a signing secret and tokens minted with it, a store over fresh
-// tables with the log a handler writes, an output sink safe for concurrent
-// use, and readers for JSON bodies and sample events. It is for tests only.
+// Package testkit is the one test kit: a DynamoDB-compatible server with the
+// template's tables, fault injection and request counts (dynamodb.go); the
+// fixtures tests share: the seed trace's user and token, a signing secret
+// and tokens minted with it, a store over fresh tables with the log a
+// handler writes, an output sink safe for concurrent use, and readers for
+// JSON bodies and sample events. It is for tests only.
 package testkit
 
 import (
@@ -19,7 +21,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
@@ -111,11 +112,11 @@ type Env struct {
 	Log    *slog.Logger // JSON at debug level into Logs
 }
 
-// NewEnv returns an Env over tables of testenv.DynamoDB, fresh for this
+// NewEnv returns an Env over tables of DynamoDB, fresh for this
 // test.
 func NewEnv(t testing.TB) Env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := DynamoDB(t)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return Env{Store: store.New(db, tables), Tables: tables, Logs: logs, Log: log}

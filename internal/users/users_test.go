@@ -8,14 +8,14 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
 func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	st := store.New(db, tables)
 	pw, err := auth.NewPasswords(bcrypt.MinCost)
 	if err != nil {
@@ -41,7 +41,7 @@ func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 
 func TestSet_ANewUserNeedsAName(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	st := store.New(db, tables)
 	pw, _ := auth.NewPasswords(bcrypt.MinCost)
 	_, err := Set(context.Background(), st, pw, Change{CompanyID: "apt001", UserID: "nobody", Password: "1234"}, time.Now())

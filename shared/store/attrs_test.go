@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -18,7 +18,7 @@ import (
 // optional strings left out.
 func TestStore_ItemsAsStored(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	s := store.New(db, tables)
 	ctx := context.Background()
 	S := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }

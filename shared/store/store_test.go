@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -19,7 +19,7 @@ var t0 = time.Date(2026, 1, 23, 5, 15, 4, 307_000_000, time.UTC)
 func newTestStore(t *testing.T) (*store.Store, store.Tables, *time.Time) {
 	t.Helper()
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
+	db, tables := testkit.DynamoDB(t)
 	s := store.New(db, tables)
 	now := t0
 	store.SetClock(s, func() time.Time { return now })
@@ -229,7 +229,7 @@ func TestStore_RoomConnectionsReadsEveryPage(t *testing.T) {
 
 func TestStore_NeverScans(t *testing.T) {
 	s, tables, _ := newTestStore(t)
-	counter := testenv.NewCounter(t, tables)
+	counter := testkit.NewCounter(t, tables)
 	ctx := context.Background()
 	_ = s.PutUser(ctx, store.User{CompanyID: "a", UserID: "u", PasswordHash: "h"})
 	_, _ = s.GetUser(ctx, "a", "u")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -172,7 +171,7 @@ func TestConnect_EventWithoutConnectionIDIs500(t *testing.T) {
 func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	testenv.Throttle(t, "PutItem", e.Tables.Connections, -1)
+	testkit.Throttle(t, "PutItem", e.Tables.Connections, -1)
 	resp := e.call(t, request("conn-t", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
 	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)

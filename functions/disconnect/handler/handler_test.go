@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -66,7 +65,7 @@ func TestDisconnect_StoreFailureStillAnswers200(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "conn-1")
-	testenv.Throttle(t, "DeleteItem", e.Tables.Connections, -1)
+	testkit.Throttle(t, "DeleteItem", e.Tables.Connections, -1)
 	e.call(t, request("conn-1"))
 }
 

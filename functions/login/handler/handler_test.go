@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -173,10 +172,10 @@ func TestLogin_RoomIDIsTheLatestRoom(t *testing.T) {
 func TestLogin_UnknownUserAndWrongPasswordAreIndistinguishable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	embedded := testenv.IsEmbedded()
-	var counter *testenv.Counter
+	embedded := testkit.IsEmbedded()
+	var counter *testkit.Counter
 	if embedded {
-		counter = testenv.NewCounter(t, e.Tables)
+		counter = testkit.NewCounter(t, e.Tables)
 	}
 	reqs := []events.APIGatewayV2HTTPRequest{
 		queryReq("apt001", "id=hong2&password="+secretWord),
@@ -328,10 +327,10 @@ func TestLogin_BadInputIs4xxAndWritesNothing(t *testing.T) {
 		{"company with key separator", bodyReq("apt#001", `{"id":"hong2","password":"1234"}`), 400},
 		{"missing company", bodyReq("", `{"id":"hong2","password":"1234"}`), 400},
 	}
-	embedded := testenv.IsEmbedded()
-	var counter *testenv.Counter
+	embedded := testkit.IsEmbedded()
+	var counter *testkit.Counter
 	if embedded {
-		counter = testenv.NewCounter(t, e.Tables)
+		counter = testkit.NewCounter(t, e.Tables)
 	}
 	for _, c := range cases {
 		resp := e.call(t, c.req)
@@ -375,12 +374,12 @@ func TestLogin_LogsNeverHoldPasswordsOrTokens(t *testing.T) {
 }
 
 func TestLogin_CostsOfTheLock(t *testing.T) {
-	if !testenv.IsEmbedded() {
+	if !testkit.IsEmbedded() {
 		t.Skip("counts requests at the embedded DynamoDB")
 	}
 	t.Parallel()
 	e := newEnv(t)
-	counter := testenv.NewCounter(t, e.Tables)
+	counter := testkit.NewCounter(t, e.Tables)
 	steps := []struct {
 		name     string
 		password string

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
@@ -173,7 +173,7 @@ func (s *ragServer) wait(r *http.Request) {
 }
 
 // env is a message function with everything it talks to: DynamoDB (a real
-// server through testenv), a test RAG service and a test @connections
+// server through testkit), a test RAG service and a test @connections
 // endpoint, and a room with the caller's connection.
 type env struct {
 	t      *testing.T
@@ -193,7 +193,7 @@ var testTimeouts = rag.Timeouts{Connect: time.Second, FirstEvent: 300 * time.Mil
 
 func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env {
 	t.Helper()
-	db, tables := testenv.DynamoDB(t, dbOpts...)
+	db, tables := testkit.DynamoDB(t, dbOpts...)
 	e := &env{t: t, db: db, tables: tables, store: store.New(db, tables), ws: relaytest.NewEndpoint(t), rag: newRAGServer(t, mode)}
 	e.h = &Handler{
 		Conns:          e.store,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/rag"
@@ -65,7 +65,7 @@ func TestHandle_StreamsTheTraceAnswerToEveryLiveConnectionOfTheRoom(t *testing.T
 func TestHandle_AtMostSixDynamoDBRequestsPerQuestion(t *testing.T) {
 	e := newEnv(t, ragTrace)
 	e.connect("peer", traceRoom, true)
-	c := testenv.NewCounter(t, e.tables)
+	c := testkit.NewCounter(t, e.tables)
 	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
 	counts := c.Counts()
 	if n := counts.Total(); n > 6 {
@@ -239,9 +239,9 @@ func TestHandle_RejectsInvalidMessagesWithoutTouchingAnything(t *testing.T) {
 		{"injection strings", RouteDefault, `{"action":"'; DROP TABLE rooms; --","message":"<script>alert(1)</script>"}`, false, CodeUnknownAction},
 	}
 	e := newEnv(t, ragTrace)
-	var count *testenv.Counter // request counts exist on the embedded server only
-	if os.Getenv(testenv.EndpointVariable) == "" {
-		count = testenv.NewCounter(t, e.tables)
+	var count *testkit.Counter // request counts exist on the embedded server only
+	if os.Getenv(testkit.EndpointVariable) == "" {
+		count = testkit.NewCounter(t, e.tables)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,8 +312,8 @@ func TestHandle_DynamoDBThrottlingEndsWithInternal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, ragTrace, testenv.NoRetries)
-			f := testenv.Throttle(t, tt.operation, tt.table(e.tables), -1)
+			e := newEnv(t, ragTrace, testkit.NoRetries)
+			f := testkit.Throttle(t, tt.operation, tt.table(e.tables), -1)
 			e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
 			f.Remove()
 			tr := e.only(callerID)
@@ -328,8 +328,8 @@ func TestHandle_DynamoDBThrottlingEndsWithInternal(t *testing.T) {
 }
 
 func TestHandle_AnswerWriteThrottledStillCompletesTheStream(t *testing.T) {
-	e := newEnv(t, ragTrace, testenv.NoRetries)
-	h := &throttleAnswers{Store: e.store, srv: testenv.Embedded(t), table: e.tables.Messages}
+	e := newEnv(t, ragTrace, testkit.NoRetries)
+	h := &throttleAnswers{Store: e.store, srv: testkit.Embedded(t), table: e.tables.Messages}
 	e.h.History = h
 	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
 	h.fault.Remove()

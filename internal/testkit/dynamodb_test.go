@@ -1,4 +1,4 @@
-package testenv_test
+package testkit_test
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ragchat/ragchat/internal/testenv"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/local/dynamo"
 )
 
 func TestDynamoDB_CreatesEveryTemplateTableUnderAFreshPrefix(t *testing.T) {
 	t.Parallel()
-	db, a := testenv.DynamoDB(t)
-	_, b := testenv.DynamoDB(t)
+	db, a := testkit.DynamoDB(t)
+	_, b := testkit.DynamoDB(t)
 	ctx := context.Background()
 	namesA := []string{a.Users, a.Rooms, a.Connections, a.Messages, a.LoginAttempts}
 	namesB := map[string]bool{b.Users: true, b.Rooms: true, b.Connections: true, b.Messages: true, b.LoginAttempts: true}
@@ -32,8 +32,8 @@ func TestDynamoDB_CreatesEveryTemplateTableUnderAFreshPrefix(t *testing.T) {
 
 func TestDynamoDB_TablesAreIsolatedBetweenCalls(t *testing.T) {
 	t.Parallel()
-	db, a := testenv.DynamoDB(t)
-	_, b := testenv.DynamoDB(t)
+	db, a := testkit.DynamoDB(t)
+	_, b := testkit.DynamoDB(t)
 	ctx := context.Background()
 	key := map[string]types.AttributeValue{"roomId": &types.AttributeValueMemberS{Value: "room-1"}}
 	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(a.Rooms), Item: key}); err != nil {
@@ -50,8 +50,8 @@ func TestDynamoDB_TablesAreIsolatedBetweenCalls(t *testing.T) {
 
 func TestThrottle_FailsTheChosenTableOnly(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t, testenv.NoRetries)
-	f := testenv.Throttle(t, "GetItem", tables.Connections, -1)
+	db, tables := testkit.DynamoDB(t, testkit.NoRetries)
+	f := testkit.Throttle(t, "GetItem", tables.Connections, -1)
 	ctx := context.Background()
 	get := func(table, key string) error {
 		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{
@@ -74,9 +74,9 @@ func TestThrottle_FailsTheChosenTableOnly(t *testing.T) {
 
 func TestCounter_CountsOnlyThisTestsTables(t *testing.T) {
 	t.Parallel()
-	db, tables := testenv.DynamoDB(t)
-	_, other := testenv.DynamoDB(t)
-	c := testenv.NewCounter(t, tables)
+	db, tables := testkit.DynamoDB(t)
+	_, other := testkit.DynamoDB(t)
+	c := testkit.NewCounter(t, tables)
 	ctx := context.Background()
 	for _, table := range []string{tables.Rooms, tables.Rooms, other.Rooms} {
 		if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{

@@ -1,6 +1,8 @@
-// Package testenv gives tests a real DynamoDB-compatible server over HTTP
-// with the template's tables, and, on the embedded server, fault injection
-// and request counts.
+package testkit
+
+// DynamoDB for tests: a real DynamoDB-compatible server over HTTP with the
+// template's tables, and, on the embedded server, fault injection and
+// request counts.
 //
 // The server is the one AWS_ENDPOINT_URL_DYNAMODB names when it is set (CI
 // also runs the store tests against dynalite that way); otherwise the
@@ -8,7 +10,6 @@
 // loopback port. Every DynamoDB call creates all tables of template.yaml
 // under a fresh unique prefix, so tests are independent and may run in
 // parallel.
-package testenv
 
 import (
 	"context"
@@ -62,7 +63,7 @@ func Endpoint(t testing.TB) string {
 		embedded, embeddedErr = dynamo.Start("127.0.0.1:0")
 	})
 	if embeddedErr != nil {
-		t.Fatalf("testenv: start embedded DynamoDB: %v", embeddedErr)
+		t.Fatalf("testkit: start embedded DynamoDB: %v", embeddedErr)
 	}
 	return embedded.URL()
 }
@@ -75,7 +76,7 @@ func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(Endpoint(t)),
-		Credentials:  credentials.NewStaticCredentialsProvider("testenv", "testenv", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider("testkit", "testkit", ""),
 	}, optFns...)
 }
 
@@ -91,11 +92,11 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client
 	db := Client(t, optFns...)
 	tpl, err := templateOnce()
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("testkit: %v", err)
 	}
 	tt, err := tpl.Tables()
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("testkit: %v", err)
 	}
 	prefix := uniquePrefix(t)
 	name := func(logicalID string) string { return prefix + logicalID }
@@ -104,16 +105,16 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client
 	t.Cleanup(func() {
 		for _, table := range tt {
 			if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name(table.LogicalID))}); err != nil {
-				t.Logf("testenv: delete table %s: %v", name(table.LogicalID), err)
+				t.Logf("testkit: delete table %s: %v", name(table.LogicalID), err)
 			}
 		}
 	})
 	if err := dynamo.CreateTables(ctx, db, tt, name); err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("testkit: %v", err)
 	}
 	tables := config.TablesFrom(tpl.TableNames(name))
 	if missing := tables.Missing(); len(missing) > 0 {
-		t.Fatalf("testenv: template.yaml's Globals name no table for %v", missing)
+		t.Fatalf("testkit: template.yaml's Globals name no table for %v", missing)
 	}
 	return db, store.Tables(tables)
 }
@@ -156,7 +157,7 @@ func IsEmbedded() bool { return os.Getenv(EndpointVariable) == "" }
 func Embedded(t testing.TB) *dynamo.Server {
 	t.Helper()
 	if !IsEmbedded() {
-		t.Skipf("testenv: needs the embedded DynamoDB; %s selects another server", EndpointVariable)
+		t.Skipf("testkit: needs the embedded DynamoDB; %s selects another server", EndpointVariable)
 	}
 	Endpoint(t)
 	return embedded
