@@ -30,10 +30,11 @@ type Config struct {
 	Cold        ColdConfig
 	Concurrency []ConcConfig // one run per entry, in order
 	API         APIConfig
+	Handoff     HandoffConfig
 }
 
 // Sections, in the order they run.
-var Sections = []string{"go", "relay", "cost", "dynamo", "api", "cold", "concurrency"}
+var Sections = []string{"go", "relay", "cost", "dynamo", "api", "cold", "concurrency", "handoff"}
 
 // DefaultConfig is the full run (quick=false) or the short one CI uses.
 func DefaultConfig(root string, quick bool) Config {
@@ -44,6 +45,7 @@ func DefaultConfig(root string, quick bool) Config {
 			Cold:        ColdConfig{Reps: 4},
 			Concurrency: []ConcConfig{{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: 500 * time.Millisecond}},
 			API:         APIConfig{Reps: 6},
+			Handoff:     HandoffConfig{Rooms: 20, Rounds: 1, Messages: 5},
 		}
 	}
 	return Config{
@@ -55,7 +57,8 @@ func DefaultConfig(root string, quick bool) Config {
 			{Clients: 50, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 			{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 		},
-		API: APIConfig{Reps: 50},
+		API:     APIConfig{Reps: 50},
+		Handoff: HandoffConfig{Rooms: 20, Rounds: 3, Messages: 10},
 	}
 }
 
@@ -177,14 +180,27 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			fmt.Fprintf(secs.at(5), "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
 		}
 	}
+	if cfg.on("handoff") {
+		prog.phase(fmt.Sprintf("handoff, %d rooms", cfg.Handoff.Rooms))
+		ho, err := RunHandoff(ctx, env, cfg.Handoff, log)
+		if err != nil {
+			return fmt.Errorf("handoff: %w", err)
+		}
+		hc := cfg.Handoff
+		fmt.Fprintf(secs.at(8), "## 8. Handoff latency\n\n"+
+			"%d rooms in handoff at once, each with its own customer and agent socket on the local stack (real AgentFunction "+
+			"and MessageFunction processes, embedded DynamoDB). All rooms at once: the agent claims (HTTP), then sends %d "+
+			"messages one after the other, then releases; %d rounds. Times from the request leaving the bench to the frame "+
+			"arriving on the customer's socket.\n\n%s\n", hc.Rooms, hc.Messages, hc.Rounds, ho.Table())
+	}
 	prog.phase("done")
-	fmt.Fprintf(secs.at(8), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(secs.at(9), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
 	return nil
 }
 
 // report holds the sections' text by number.
 type report struct {
-	parts [9]strings.Builder
+	parts [10]strings.Builder
 }
 
 func (r *report) at(n int) io.Writer { return &r.parts[n] }
