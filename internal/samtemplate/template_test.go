@@ -192,7 +192,8 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"MessagesTable": {"PutItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
 		},
 		"AgentFunction": {
-			"RoomsTable": {"GetItem", "UpdateItem"}, "MessagesTable": {"PutItem"},
+			"RoomsTable": {"GetItem", "UpdateItem"}, "MessagesTable": {"PutItem", "Query"},
+			"RoomsTable/index/byStatus": {"Query"}, "RoomsTable/index/byWaiting": {"Query"},
 			"ConnectionsTable": {"DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
 		},
 	}

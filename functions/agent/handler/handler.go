@@ -1,5 +1,7 @@
 // Package handler serves the agents' room routes for the AgentFunction
-// Lambda: POST /api/agent/rooms/{roomId}/claim, /release and /close.
+// Lambda: POST /api/agent/rooms/{roomId}/claim, /release and /close, and
+// the agents' reads GET /api/agent/rooms and
+// GET /api/agent/rooms/{roomId}/messages (read.go).
 package handler
 
 import (
@@ -23,6 +25,9 @@ type agentStore interface {
 	ClaimRoom(ctx context.Context, companyID, roomID string, a store.Agent, atMs int64) (store.Room, bool, error)
 	ReleaseRoom(ctx context.Context, companyID, roomID, agentID string, atMs int64) (store.Room, error)
 	CloseRoom(ctx context.Context, companyID, roomID, agentID string, atMs int64) (store.Room, error)
+	GetRoom(ctx context.Context, roomID string) (store.Room, error)
+	RoomsByStatus(ctx context.Context, companyID, status string, limit int, cursor string) (store.RoomPage, error)
+	History(ctx context.Context, roomID string, limit int, before string) (store.MessagePage, error)
 	handoff.Store
 }
 
@@ -48,7 +53,8 @@ var (
 	errUnknownRoute    = apigw.NewError(http.StatusNotFound, "NOT_FOUND", "no such route")
 )
 
-// Handle runs one transition for the agent of a valid AGENT bearer token
+// Handle answers the reads (read.go), or runs one transition, for the
+// agent of a valid AGENT bearer token
 // (else 401; a customer's token gets 403) on a room of the agent's
 // company, and answers the room as it is after it (the trace's room
 // shape):
@@ -80,6 +86,12 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	switch req.RouteKey {
+	case RouteRooms:
+		return h.listRooms(ctx, req, id)
+	case RouteMessages:
+		return h.roomMessages(ctx, req, id)
 	}
 	roomID := req.PathParameters["roomId"]
 	if !store.ValidRoomID(roomID) {

@@ -306,7 +306,7 @@ func TestAgent_SampleEvents(t *testing.T) {
 	if err := e.Store.CreateRoom(context.Background(), room); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"agent-claim.json", "agent-release.json", "agent-claim.json", "agent-close.json"} {
+	for _, name := range []string{"agent-rooms.json", "agent-claim.json", "agent-messages.json", "agent-release.json", "agent-claim.json", "agent-close.json"} {
 		var req events.APIGatewayV2HTTPRequest
 		testkit.ReadEvent(t, name, &req)
 		// As shipped, its token is signed with a key nobody has and long expired.
