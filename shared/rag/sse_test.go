@@ -359,3 +359,32 @@ func TestReader_ReadFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestDecode_TakesJSONObjectsOnlyAsEncodingJSONDecodesThem(t *testing.T) {
+	tests := []struct {
+		in    string
+		ok    bool
+		delta string
+		done  bool
+	}{
+		{`{"sessionId": "room-d2dc543d", "delta": "책", "isComplete": false}`, true, "책", false},
+		{` {"delta":"a\nb\"c\u00e9","isComplete":true} `, true, "a\nb\"cé", true},
+		{`{"DELTA":"x","iscomplete":true,"delta":null}`, true, "x", true},
+		{`{"n":1.5e3,"o":{"a":[true,null]},"delta":"x"}`, true, "x", false},
+		{`{}`, true, "", false},
+		{`{"delta":5}`, false, "", false},
+		{`{"isComplete":"true"}`, false, "", false},
+		{`{"delta":"a",}`, false, "", false},
+		{`{} x`, false, "", false},
+		{`null`, false, "", false},
+		{`[]`, false, "", false},
+		{`"책"`, false, "", false},
+		{``, false, "", false},
+	}
+	for _, tt := range tests {
+		ev, ok := NewReader(nil).decode([]byte(tt.in))
+		if ok != tt.ok || ev.Delta != tt.delta || ev.IsComplete != tt.done {
+			t.Errorf("decode(%s) = %+v, %v; want %q, %v, %v", tt.in, ev, ok, tt.delta, tt.done, tt.ok)
+		}
+	}
+}
