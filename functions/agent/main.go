@@ -24,5 +24,7 @@ func main() {
 	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
 	env.Must("load token secret", err)
 	poster := relay.New(relay.NewClient(env.AWS, env.Config.CallbackURL), env.Store, relay.Options{Logger: env.Log})
-	lambda.Start(handler.New(env.Store, tokens, poster, env.Log).Handle)
+	h := handler.New(env.Store, tokens, poster, env.Log)
+	h.Metrics = env.Metrics
+	lambda.Start(h.Handle)
 }

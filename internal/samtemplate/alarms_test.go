@@ -271,7 +271,8 @@ func TestTemplate_TheMetricsAlarmsAndDashboardReadAreWrittenByTheFunctions(t *te
 	}
 	var code strings.Builder
 	files, _ := filepath.Glob(filepath.Join("..", "..", "functions", "*", "handler", "*.go"))
-	for _, f := range files {
+	shared, _ := filepath.Glob(filepath.Join("..", "..", "shared", "*", "*.go"))
+	for _, f := range append(files, shared...) {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
 		}
@@ -283,7 +284,7 @@ func TestTemplate_TheMetricsAlarmsAndDashboardReadAreWrittenByTheFunctions(t *te
 	}
 	for name := range names {
 		if !strings.Contains(code.String(), fmt.Sprintf("Name: %q", name)) {
-			t.Errorf("metric %s is read by an alarm or the dashboard, but no function writes it", name)
+			t.Errorf("metric %s is read by an alarm or the dashboard, but no function or shared package writes it", name)
 		}
 	}
 }

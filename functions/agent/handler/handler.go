@@ -17,6 +17,7 @@ import (
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/handoff"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -38,6 +39,9 @@ type Handler struct {
 	poster handoff.Poster
 	log    *slog.Logger
 	now    func() time.Time
+	// Metrics receives HandoffTransitions (shared/handoff); nil means
+	// standard output in the default namespace.
+	Metrics *metrics.Emitter
 }
 
 // New returns the handler; poster reaches the WebSocket API's @connections.
@@ -129,11 +133,13 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, refusal
 	}
 	if changed {
-		res, err := handoff.Announce(ctx, h.store, h.poster, handoff.Change{Room: room, Event: event, AgentName: id.Name}, now)
+		change := handoff.Change{Room: room, Event: event, AgentName: id.Name}
+		res, err := handoff.Announce(ctx, h.store, h.poster, change, now)
 		if err != nil {
 			log.Error("announce the change", "err", err) // the change stands
 		}
 		log.Info("room changed", "status", room.Status, "sockets", res.Frames, "gone", len(res.Gone), "failed", len(res.Failed))
+		handoff.CountTransition(h.Metrics, "agent", change)
 	}
 	return apigw.HTTPJSON(http.StatusOK, apigw.RoomOf(room)), nil
 }

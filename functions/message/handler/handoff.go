@@ -101,11 +101,13 @@ func (h *Handler) requestHandoff(ctx context.Context, r *relay.Relay, caller, bo
 		log.Info("handoff already requested", "status", room.Status)
 		return
 	}
-	res, err := handoff.Announce(ctx, announcer{h.History, h.Conns}, r, handoff.Change{Room: room, Event: store.EventHandoffRequested, Reason: reason}, now)
+	change := handoff.Change{Room: room, Event: store.EventHandoffRequested, Reason: reason}
+	res, err := handoff.Announce(ctx, announcer{h.History, h.Conns}, r, change, now)
 	if err != nil {
 		log.Error("announce the handoff", "err", err) // the room waits all the same
 	}
 	log.Info("handoff requested", "sockets", res.Frames, "gone", len(res.Gone), "failed", len(res.Failed))
+	handoff.CountTransition(h.Metrics, metricFunction, change)
 }
 
 // announcer is what handoff.Announce needs, from the handler's parts.

@@ -124,3 +124,15 @@ func TestMetrics_ARejectedMessageReportsNoAnswer(t *testing.T) {
 		t.Errorf("a rejected message reported an answer: %+v", lines)
 	}
 }
+
+func TestMetrics_AHandoffIsCountedOnceByTransition(t *testing.T) {
+	e := newHandoffEnv(t)
+	buf := withMetrics(e)
+	ctx := context.Background()
+	e.handle(ctx, event(RouteHandoff, `{"action":"handoff"}`))
+	e.handle(ctx, event(RouteHandoff, `{"action":"handoff"}`)) // already WAITING: no transition
+	got := emftest.Find(emftest.Lines(t, buf.Bytes()), "HandoffTransitions")
+	if len(got) != 1 || got[0].Dimensions["Transition"] != "handoff_requested" || got[0].Dimensions["Function"] != "message" || got[0].Metrics["HandoffTransitions"] != 1 {
+		t.Errorf("transition lines %+v, want one handoff_requested", got)
+	}
+}
