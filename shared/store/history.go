@@ -147,3 +147,30 @@ func (s *Store) RoomsOfOwner(ctx context.Context, companyID, userID string, limi
 	}
 	return page, nil
 }
+
+// TouchOpenRoom sets the lastActivityAt of a room that is not CLOSED to
+// atMs and returns the room as it is after: one UpdateItem that reads the
+// room's status and records its activity. A CLOSED room is returned
+// unchanged (one more GetItem); a missing one gives ErrNotFound.
+func (s *Store) TouchOpenRoom(ctx context.Context, roomID string, atMs int64) (Room, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Rooms),
+		Key:                       item{attrRoomID: avS(roomID)},
+		UpdateExpression:          aws.String("SET #la = :at"),
+		ConditionExpression:       aws.String("attribute_exists(#id) AND #st <> :closed"),
+		ExpressionAttributeNames:  map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID, "#st": attrStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": avN(atMs), ":closed": avS(RoomStatusClosed)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	switch {
+	case isConditionFailed(err):
+		return s.GetRoom(ctx, roomID)
+	case err != nil:
+		return Room{}, fmt.Errorf("touch room %s: %w", roomID, err)
+	}
+	r, err := readRoom(out.Attributes)
+	if err != nil {
+		return Room{}, fmt.Errorf("touch room %s: %w", roomID, err)
+	}
+	return r, nil
+}

@@ -222,3 +222,25 @@ func TestStore_GetMessage(t *testing.T) {
 		t.Fatalf("%v, want ErrNotFound", err)
 	}
 }
+
+func TestStore_TouchOpenRoomReadsTheRoomAndRecordsItsActivityUnlessClosed(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	for _, r := range []store.Room{
+		{RoomID: "room-open0000", CompanyID: "apt001", UserID: "hong2", Status: store.RoomStatusBot, CreatedAt: 1, LastActivityAt: 1},
+		{RoomID: "room-closed00", CompanyID: "apt001", UserID: "hong2", Status: store.RoomStatusClosed, CreatedAt: 1, LastActivityAt: 1},
+	} {
+		if err := s.CreateRoom(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := s.TouchOpenRoom(ctx, "room-open0000", 50); err != nil || r.Status != store.RoomStatusBot || r.LastActivityAt != 50 || r.UserID != "hong2" {
+		t.Errorf("open room: %+v, %v; want it read with lastActivityAt 50", r, err)
+	}
+	if r, err := s.TouchOpenRoom(ctx, "room-closed00", 50); err != nil || r.Status != store.RoomStatusClosed || r.LastActivityAt != 1 {
+		t.Errorf("closed room: %+v, %v; want it read unchanged", r, err)
+	}
+	if _, err := s.TouchOpenRoom(ctx, "room-missing0", 50); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("missing room: %v, want ErrNotFound", err)
+	}
+}

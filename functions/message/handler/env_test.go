@@ -58,7 +58,11 @@ const (
 	ragStallMid                     // a few events, then nothing
 	ragEOFBeforeDone                // a few events, then the body ends
 	ragEndless                      // an event every few ms, never ending
+	ragPaced                        // the trace's answer over about pacedAnswer, then [DONE]
 )
+
+// pacedAnswer is how long a ragPaced answer takes.
+const pacedAnswer = 400 * time.Millisecond
 
 // partialDeltas is what the modes that break mid-stream send first.
 var partialDeltas = traceDeltas[:6]
@@ -140,6 +144,21 @@ func (s *ragServer) serve(w http.ResponseWriter, r *http.Request) {
 			flush()
 		}
 		io.WriteString(w, sseEvent("", true)+"data: [DONE]\n")
+	case ragPaced: // eight bursts of deltas, pacedAnswer/8 apart
+		gap := pacedAnswer / 8
+		for i, d := range traceDeltas {
+			io.WriteString(w, sseEvent(d, false))
+			if (i+1)%((len(traceDeltas)+7)/8) != 0 {
+				continue
+			}
+			flush()
+			select {
+			case <-time.After(gap):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.WriteString(w, sseEvent("", true)+"data: [DONE]\n")
 	case ragStallFirst:
 		s.wait(r)
 	case ragStallMid, ragEOFBeforeDone:
@@ -199,6 +218,7 @@ func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env 
 		Conns:          e.store,
 		History:        e.store,
 		Rooms:          e.store,
+		JoinInterval:   50 * time.Millisecond,
 		RAG:            rag.NewClient(e.rag.URL, "DEFAULT_RAG", testTimeouts, nil),
 		Poster:         func(string) relay.Poster { return e.ws.Client() },
 		CallbackURL:    e.ws.URL,

@@ -6,8 +6,8 @@ package handler
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,8 +29,9 @@ const (
 )
 
 // OutcomeComplete is the outcome stored with an answer that ended well;
-// otherwise the outcome is the error code the question ended with.
-const OutcomeComplete = "complete"
+// otherwise the outcome is the error code the question ended with (or
+// store.OutcomeStreaming while it streams).
+const OutcomeComplete = store.OutcomeComplete
 
 // Route keys the handler serves.
 const (
@@ -51,11 +52,16 @@ type Connections interface {
 	DeleteConnection(ctx context.Context, connectionID string) error
 }
 
-// History is what the handler needs of the messages and rooms tables.
-// *store.Store implements it.
+// History is what the handler needs of the messages and rooms tables:
+// messages, the repeat records of clientMessageIds (store/repeats.go) and
+// the room's lastActivityAt. *store.Store implements it.
 type History interface {
 	PutMessage(ctx context.Context, m store.Message) error
+	GetMessage(ctx context.Context, roomID string, atMs int64, messageID string) (store.Message, error)
 	TouchRoom(ctx context.Context, roomID string, atMs int64) error
+	ClaimRepeat(ctx context.Context, r store.Repeat) (store.Repeat, bool, error)
+	TakeOverRepeat(ctx context.Context, r, old store.Repeat) (bool, error)
+	ReleaseRepeat(ctx context.Context, r store.Repeat) error
 }
 
 // Asker asks the RAG service. *rag.Client implements it.
@@ -67,10 +73,16 @@ type Asker interface {
 // Conns, History, Rooms, RAG and Poster are required; the other fields
 // have usable zero values.
 //
-// A question costs at most six DynamoDB requests: the caller's connection
-// and the room's status (GetItem each), the room's connections (Query on byRoom), the question and the
-// answer (PutItem each) and the room's lastActivityAt (UpdateItem); plus a
-// DeleteItem per connection found gone. A rejected message costs none.
+// A question costs these DynamoDB requests: the caller's connection
+// (GetItem), its clientMessageId's repeat record when it has one (a
+// conditional PutItem), the room's status read and its lastActivityAt
+// written (one UpdateItem), the room's connections (Query on byRoom) at
+// the start and again every JoinInterval while the answer streams, the
+// question (PutItem), and the answer item at its first frame, every
+// CheckpointInterval and at its end (PutItem each); plus a DeleteItem per
+// connection found gone. A 4-second answer costs at most 10. A rejected
+// message costs none; a repeat costs the GetItem, the PutItem and a
+// GetItem of the answer.
 type Handler struct {
 	Conns   Connections
 	History History
@@ -79,11 +91,21 @@ type Handler struct {
 	// Poster returns the @connections client for an endpoint
 	// (relay.Endpoint of CALLBACK_URL or the event's domain and stage).
 	Poster         func(endpoint string) relay.Poster
-	CallbackURL    string           // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
-	Relay          relay.Options    // MinFrameInterval and the rest
-	DeadlineMargin time.Duration    // the question ends with RAG_TIMEOUT this long before the Lambda deadline
-	Log            *slog.Logger     // nil means slog.Default()
-	Now            func() time.Time // nil means time.Now
+	CallbackURL    string        // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
+	Relay          relay.Options // MinFrameInterval and the rest
+	DeadlineMargin time.Duration // the question ends with RAG_TIMEOUT this long before the Lambda deadline
+	// JoinInterval is how often the room's connections are looked up
+	// while an answer streams (0 means DefaultJoinInterval).
+	JoinInterval time.Duration
+	// CheckpointInterval is how often a streaming answer's text is
+	// written (0 means DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
+	// StaleAfter is how long after its question a repeat record whose
+	// answer has not ended is taken for an answer that died with its
+	// function (0 means DefaultStaleAfter).
+	StaleAfter time.Duration
+	Log        *slog.Logger     // nil means slog.Default()
+	Now        func() time.Time // nil means time.Now
 	// Metrics receives each answer's metrics (metrics.go); nil means
 	// standard output in the default namespace.
 	Metrics *metrics.Emitter
@@ -153,156 +175,18 @@ type rejection struct {
 
 // reject posts one error frame to the caller.
 func (h *Handler) reject(ctx context.Context, r *relay.Relay, caller, sessionID string, rej *rejection) {
-	s := r.Start(ctx, relay.Answer{SessionID: sessionID, MessageID: store.NewMessageID()}, []string{caller})
+	h.rejectQuestion(ctx, r, caller, sessionID, question{}, rej)
+}
+
+// rejectQuestion posts one error frame to the caller, refusing q: the
+// frame carries q's clientMessageId, so that the client knows which
+// question it refuses.
+func (h *Handler) rejectQuestion(ctx context.Context, r *relay.Relay, caller, sessionID string, q question, rej *rejection) {
+	a := relay.Answer{SessionID: sessionID, MessageID: store.NewMessageID(), ClientMessageID: q.ClientMessageID}
+	s := r.Start(ctx, a, []string{caller})
 	s.Fail(rej.Code, rej.Message)
 	s.Wait()
 	h.log().Info("message rejected", "connectionId", caller, "code", rej.Code, "reason", rej.Message)
-}
-
-// clientMessages are the client-facing messages of the errors an answer can
-// end with; causes go to the log only.
-var clientMessages = map[string]string{
-	rag.CodeUnavailable: "The answer service is unavailable. Please try again later.",
-	rag.CodeTimeout:     "The answer service took too long to answer. Please try again.",
-	rag.CodeInterrupted: "The answer was interrupted. Please try again.",
-	CodeInternal:        relay.MessageInternal,
-}
-
-// ask answers a valid question: look up the caller, store the question,
-// stream the RAG answer to the room, store the answer and touch the room.
-func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster, caller string, q question) {
-	log := h.log().With("connectionId", caller)
-	conn, ok := h.caller(ctx, r, log, caller)
-	if !ok {
-		return
-	}
-	log = log.With("roomId", conn.RoomID)
-	if h.routeByStatus(ctx, r, log, conn, q) {
-		return
-	}
-	started := h.now()
-	asked := store.Message{
-		RoomID: conn.RoomID, At: started.UnixMilli(), MessageID: store.NewMessageID(), Role: store.RoleUser,
-		Text: q.Message, Category1: q.Category1, Category2: q.Category2,
-	}
-
-	// The room's connections and the question's write are independent.
-	peers := make(chan []store.Connection, 1)
-	go func() {
-		cs, err := h.Conns.RoomConnections(ctx, conn.RoomID, started)
-		if err != nil {
-			log.Error("list the room's connections; answering the caller only", "err", err)
-		}
-		peers <- cs
-	}()
-	putErr := h.History.PutMessage(ctx, asked)
-	recipients := []string{caller}
-	for _, c := range <-peers {
-		if c.ConnectionID != caller {
-			recipients = append(recipients, c.ConnectionID)
-		}
-	}
-	if putErr != nil {
-		log.Error("store the question", "err", putErr)
-		h.reject(ctx, r, caller, conn.RoomID, &rejection{CodeInternal, clientMessages[CodeInternal]})
-		return
-	}
-
-	answerID := store.NewMessageID()
-	s := r.Start(ctx, relay.Answer{SessionID: conn.RoomID, MessageID: answerID}, recipients)
-	outcome, skipped := h.stream(ctx, log, s, rag.Request{
-		Message: q.Message, Category1: q.Category1, Category2: q.Category2,
-		CompanyID: conn.CompanyID, SessionID: conn.RoomID, UserName: conn.UserName, UseHistory: true,
-	})
-	if outcome == OutcomeComplete {
-		s.Complete()
-	} else {
-		s.Fail(outcome, clientMessages[outcome])
-	}
-	if code, _ := s.Outcome(); code != "" {
-		outcome = code // the relay may have ended the answer first (CodeInternal)
-	}
-
-	// Store while the last frames go out.
-	answeredAt := max(h.now().UnixMilli(), asked.At+1) // the answer sorts after its question
-	answer := store.Message{
-		RoomID: conn.RoomID, At: answeredAt, MessageID: answerID, Role: store.RoleBot,
-		Text: truncate(s.Text(), maxStoredAnswerBytes), Outcome: outcome, Category1: q.Category1, Category2: q.Category2,
-	}
-	if err := h.History.PutMessage(ctx, answer); err != nil {
-		log.Error("store the answer", "messageId", answerID, "outcome", outcome, "err", err)
-	}
-	if err := h.History.TouchRoom(ctx, conn.RoomID, answeredAt); err != nil {
-		log.Warn("touch the room", "err", err)
-	}
-	res := s.Wait()
-	log.Info("answered", "messageId", answerID, "outcome", outcome, "answerBytes", len(answer.Text),
-		"recipients", len(recipients), "posts", res.Posts, "frames", res.Frames, "frameBytes", res.Bytes,
-		"gone", len(res.Gone), "forbidden", len(res.Forbidden), "failed", len(res.Failed), "throttled", res.Throttled, "skippedLines", skipped,
-		"ms", h.now().Sub(started).Milliseconds())
-	h.answerMetrics(posts, started, outcome, res, len(recipients), s.Recipients())
-}
-
-// stream asks the RAG service and feeds its answer to s until the answer
-// ends, fails, or the Lambda deadline comes within DeadlineMargin. It
-// returns the outcome (OutcomeComplete or an error code) and the number of
-// malformed lines skipped.
-func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream, req rag.Request) (string, int) {
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-h.DeadlineMargin))
-		defer cancel()
-	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { // an answer the relay ended (a sender's panic) is not read further
-		select {
-		case <-s.Ended():
-			stop()
-		case <-ctx.Done():
-		}
-	}()
-	rs, err := h.RAG.Ask(ctx, req)
-	if err != nil {
-		return failure(ctx, log, err), 0
-	}
-	defer rs.Close()
-	for {
-		ev, err := rs.Next()
-		if err == io.EOF {
-			return OutcomeComplete, rs.Skipped()
-		}
-		if err != nil {
-			return failure(ctx, log, err), rs.Skipped()
-		}
-		s.Delta(ev.Delta)
-	}
-}
-
-// failure maps an error of the RAG client to the error code the question
-// ends with, and logs its cause.
-func failure(ctx context.Context, log *slog.Logger, err error) string {
-	code := CodeInternal
-	var re *rag.Error
-	switch {
-	case errors.As(err, &re) && clientMessages[re.Code] != "":
-		code = re.Code
-	case ctx.Err() != nil:
-		code = rag.CodeTimeout
-	}
-	log.Warn("RAG answer failed", "code", code, "err", err)
-	return code
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // MaxMessageRunes is the longest question accepted, in characters (runes).
@@ -317,18 +201,23 @@ const maxBodyBytes = 16 << 10
 
 // question is a validated sendMessage body.
 type question struct {
-	Message   string // trimmed of surrounding white space
-	Category1 string
-	Category2 string
+	Message         string // trimmed of surrounding white space
+	Category1       string
+	Category2       string
+	ClientMessageID string // "" when the client sent none
 }
 
 // sendMessageBody is the client's sendMessage frame.
 type sendMessageBody struct {
-	Action    string `json:"action"`
-	Message   string `json:"message"`
-	Category1 string `json:"category1"`
-	Category2 string `json:"category2"`
+	Action          string  `json:"action"`
+	Message         string  `json:"message"`
+	Category1       string  `json:"category1"`
+	Category2       string  `json:"category2"`
+	ClientMessageID *string `json:"clientMessageId"`
 }
+
+// clientMessageIDPattern is the form of a clientMessageId.
+var clientMessageIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // parseSendMessage validates a sendMessage body. It is rejected with
 // INVALID_MESSAGE when it is over 16 KiB, not valid UTF-8 (or bad base64),
@@ -336,7 +225,9 @@ type sendMessageBody struct {
 // missing, empty or white space only after trimming, longer than
 // MaxMessageRunes, or holds control characters other than tab, line feed
 // and carriage return; and when a category is longer than 100 characters
-// or holds any control character. Unknown fields are ignored. An action
+// or holds any control character; and when clientMessageId is present
+// (not null) but not 1 to 64 of [A-Za-z0-9._:-]. Unknown fields are
+// ignored. An action
 // other than "sendMessage" cannot reach this route on API Gateway and is
 // ignored too.
 func parseSendMessage(body string, isBase64 bool) (question, *rejection) {
@@ -349,6 +240,12 @@ func parseSendMessage(body string, isBase64 bool) (question, *rejection) {
 		return question{}, invalid(err)
 	}
 	q := question{Message: strings.TrimSpace(b.Message), Category1: b.Category1, Category2: b.Category2}
+	if b.ClientMessageID != nil {
+		if !clientMessageIDPattern.MatchString(*b.ClientMessageID) {
+			return question{}, &rejection{CodeInvalidMessage, "clientMessageId must be 1 to 64 of A-Z a-z 0-9 . _ : -"}
+		}
+		q.ClientMessageID = *b.ClientMessageID
+	}
 	switch {
 	case q.Message == "":
 		return question{}, &rejection{CodeInvalidMessage, "message is required and must not be blank"}

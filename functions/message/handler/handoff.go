@@ -29,6 +29,7 @@ const (
 // *store.Store implements it.
 type Rooms interface {
 	GetRoom(ctx context.Context, roomID string) (store.Room, error)
+	TouchOpenRoom(ctx context.Context, roomID string, atMs int64) (store.Room, error)
 	RequestHandoff(ctx context.Context, companyID, roomID string, atMs int64) (store.Room, bool, error)
 }
 
@@ -148,9 +149,11 @@ func isAgent(conn store.Connection) bool { return conn.Role == store.UserRoleAge
 //   - CLOSED: ROOM_CLOSED.
 //
 // An answer that is streaming when the room changes runs to its end: the
-// status is read when a question arrives, not while it is answered.
+// status is read when a question arrives, not while it is answered. The
+// read also records the room's activity (lastActivityAt, unless CLOSED),
+// so that a question costs one request on the Rooms table.
 func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question) (handled bool) {
-	room, err := h.Rooms.GetRoom(ctx, conn.RoomID)
+	room, err := h.Rooms.TouchOpenRoom(ctx, conn.RoomID, h.now().UnixMilli())
 	if err != nil {
 		log.Error("read the room's status", "err", err)
 		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, &rejection{CodeInternal, clientMessages[CodeInternal]})
@@ -177,7 +180,7 @@ func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.L
 }
 
 // relayMessage stores q as conn's message (role agent for an agent, user
-// otherwise), touches the room, and posts it as a message frame to every
+// otherwise; the room was touched when routed), and posts it as a message frame to every
 // other live socket of the room. A message that cannot be stored is
 // posted to nobody and the sender gets INTERNAL.
 func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question) {
@@ -189,14 +192,12 @@ func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Lo
 	msg := store.Message{
 		RoomID: conn.RoomID, At: now.UnixMilli(), MessageID: store.NewMessageID(), Role: role,
 		Text: q.Message, Category1: q.Category1, Category2: q.Category2, UserName: conn.UserName,
+		ClientMessageID: q.ClientMessageID,
 	}
 	if err := h.History.PutMessage(ctx, msg); err != nil {
 		log.Error("store the message", "err", err)
 		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, &rejection{CodeInternal, clientMessages[CodeInternal]})
 		return
-	}
-	if err := h.History.TouchRoom(ctx, conn.RoomID, msg.At); err != nil {
-		log.Warn("touch the room", "err", err)
 	}
 	conns, err := h.Conns.RoomConnections(ctx, conn.RoomID, now)
 	if err != nil {
@@ -210,7 +211,8 @@ func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Lo
 		}
 	}
 	frame, err := relay.MessageFrame(relay.Message{
-		SessionID: conn.RoomID, MessageID: msg.MessageID, Role: role, Text: msg.Text, UserName: msg.UserName, CreatedAt: msg.At,
+		SessionID: conn.RoomID, MessageID: msg.MessageID, Role: role, Text: msg.Text, UserName: msg.UserName,
+		ClientMessageID: msg.ClientMessageID, CreatedAt: msg.At,
 	})
 	if err != nil {
 		log.Error("encode the message frame", "err", err)
