@@ -4,7 +4,8 @@
 // PostToConnection per chunk, reading the next chunk only after the post
 // returned.
 //
-// It does the same DynamoDB work as the message function (the caller's
+// It takes the message function's interfaces (functions/message/handler)
+// and does the same DynamoDB work as the message function (the caller's
 // connection, the room's connections, the question and the answer stored,
 // the room touched) and sends the same frame envelope (delta frames with
 // seq from 1, then one complete or error frame), so that the benchmarks
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
+	"github.com/ragchat/ragchat/functions/message/handler"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
@@ -35,30 +37,12 @@ import (
 // the answer only when it stays under it.
 const maxFrameBytes = 32 << 10
 
-// Connections is what the handler needs of the connections table.
-type Connections interface {
-	GetConnection(ctx context.Context, connectionID string) (store.Connection, error)
-	RoomConnections(ctx context.Context, roomID string, now time.Time) ([]store.Connection, error)
-	DeleteConnection(ctx context.Context, connectionID string) error
-}
-
-// History is what the handler needs of the messages and rooms tables.
-type History interface {
-	PutMessage(ctx context.Context, m store.Message) error
-	TouchRoom(ctx context.Context, roomID string, atMs int64) error
-}
-
-// Asker asks the RAG service. *rag.Client implements it.
-type Asker interface {
-	Ask(ctx context.Context, r rag.Request) (*rag.Stream, error)
-}
-
 // Handler answers sendMessage with one synchronous post per RAG event and
 // recipient. All fields but Log are required.
 type Handler struct {
-	Conns       Connections
-	History     History
-	RAG         Asker
+	Conns       handler.Connections
+	History     handler.History
+	RAG         handler.Asker
 	Poster      func(endpoint string) relay.Poster
 	CallbackURL string
 	// DeadlineMargin ends the answer with RAG_TIMEOUT this long before the
@@ -203,7 +187,7 @@ func code(err error) string {
 // sender posts frames to the recipients one at a time, synchronously.
 type sender struct {
 	poster     relay.Poster
-	conns      Connections
+	conns      handler.Connections
 	log        *slog.Logger
 	recipients []string
 	frame      Frame // the ids every frame carries
