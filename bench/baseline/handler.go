@@ -37,11 +37,19 @@ import (
 // the answer only when it stays under it.
 const maxFrameBytes = 32 << 10
 
+// History is the part of the message handler's History the baseline uses:
+// it stores the question and the answer and touches the room, nothing of
+// repeats.
+type History interface {
+	PutMessage(ctx context.Context, m store.Message) error
+	TouchRoom(ctx context.Context, roomID string, atMs int64) error
+}
+
 // Handler answers sendMessage with one synchronous post per RAG event and
 // recipient. All fields but Log are required.
 type Handler struct {
 	Conns       handler.Connections
-	History     handler.History
+	History     History
 	RAG         handler.Asker
 	Poster      func(endpoint string) relay.Poster
 	CallbackURL string
