@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ragchat/ragchat/internal/wsclient"
-	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
 	"github.com/ragchat/ragchat/local/wsapi"
 )
@@ -32,8 +31,11 @@ const (
 	codeInternal    = "INTERNAL"
 )
 
-// storedAnswerLimit is the message function's cap on a stored answer.
-const storedAnswerLimit = 300_000
+// storedAnswerLimit is the message function's cap on an answer (what one
+// Messages item holds); past it the answer ends with codeTooLong.
+const storedAnswerLimit = 400_000
+
+const codeTooLong = "ANSWER_TOO_LONG"
 
 // finish asserts what every fault case ends with (see above).
 func (hr *harness) finish(t testing.TB, c *client, others ...*client) {
@@ -155,50 +157,31 @@ func TestFaults_RAGRefusingConnectionsEndsTheQuestionWithRAGUnavailable(t *testi
 	h.finish(t, c)
 }
 
-func TestFaults_AHugeLineStreamsInFramesUnder32KBAndIsStoredCapped(t *testing.T) {
+func TestFaults_AHugeLineStreamsInFramesUnder32KBAndEndsWithAnswerTooLongAsStored(t *testing.T) {
 	cu := h.newCustomer(t, "apt001")
 	c := h.dial(t, cu.Token, cu.Room)
 	question := qFee + " #fault=huge-line"
 	a := c.ask(t, question)
-	if a.Terminal.Type != "complete" {
-		t.Fatalf("ended with %s", redactFrame(a.Terminal))
+	if a.Terminal.Type != "error" || a.Terminal.Code != codeTooLong {
+		t.Fatalf("ended with %s, want %s", redactFrame(a.Terminal), codeTooLong)
 	}
-	if want := h.rag.lastAnswer(t, cu.Room).Answer; !isWithInsert(a.Text, want, ragdev.HugeLineBytes) {
-		t.Fatalf("client got %d bytes; want the dev RAG's %d-byte answer with its %d-byte line inserted",
-			len(a.Text), len(want), ragdev.HugeLineBytes)
+	if !isCutWithHugeLine(a.Text, h.rag.lastAnswer(t, cu.Room).Answer) {
+		t.Fatalf("client got %d bytes; want the first ~%d bytes of the answer with its huge line", len(a.Text), storedAnswerLimit)
 	}
-	if a.Frames < (1<<20)/wsclient.MaxFrameBytes {
-		t.Fatalf("a 1 MiB answer came in %d frames", a.Frames)
+	if a.Frames < storedAnswerLimit/wsclient.MaxFrameBytes {
+		t.Fatalf("a %d-byte answer came in %d frames", len(a.Text), a.Frames)
 	}
-	msgs := h.history(t, cu.Room)
-	b := msgs[len(msgs)-1]
-	if b.MessageID != a.MessageID || b.Outcome != "complete" || len(b.Text) > storedAnswerLimit ||
-		len(b.Text) < storedAnswerLimit-3 || !strings.HasPrefix(a.Text, b.Text) {
-		t.Fatalf("stored answer: %d bytes, outcome %q; want the first ~%d bytes of the answer, complete",
-			len(b.Text), b.Outcome, storedAnswerLimit)
-	}
-	if q := msgs[len(msgs)-2]; q.Role != "user" || q.Text != question {
-		t.Fatalf("stored question %+v", q)
-	}
+	checkClientMessage(t, a.Terminal)
+	h.checkHistory(t, cu.Room, question, a, codeTooLong, a.Text)
 	h.finish(t, c)
 }
 
-// isWithInsert reports whether got is want with n bytes inserted at one
-// place.
-func isWithInsert(got, want string, n int) bool {
-	if len(got) != len(want)+n {
-		return false
-	}
-	k := 0
-	for k < len(want) && got[k] == want[k] {
-		k++
-	}
-	for ; k >= 0; k-- {
-		if got[k+n:] == want[k:] {
-			return true
-		}
-	}
-	return false
+// isCutWithHugeLine reports whether got is the answer full with the dev
+// RAG's huge line inserted, cut at storedAnswerLimit on a rune boundary.
+func isCutWithHugeLine(got, full string) bool {
+	const hugeStart = "\n대용량 응답 시험용 문장입니다. "
+	at := strings.Index(got, hugeStart)
+	return len(got) <= storedAnswerLimit && len(got) > storedAnswerLimit-3 && at >= 0 && strings.HasPrefix(full, got[:at])
 }
 
 // setWSFaults injects @connections faults until the test ends.

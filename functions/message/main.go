@@ -20,6 +20,7 @@ func main() {
 	if cfg.RAGURL == "" {
 		env.Must("load config", errors.New("RAG_URL is not set"))
 	}
+	env.Must("load config", handler.CheckDeadlineMargin(cfg.DeadlineMargin, cfg.FunctionTimeout))
 	h := &handler.Handler{
 		Conns: env.Store, History: env.Store, Rooms: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),

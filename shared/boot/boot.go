@@ -46,13 +46,18 @@ func Init(ctx context.Context) Env {
 	env.Must("load config", err)
 	env.AWS, err = config.AWS(ctx)
 	env.Must("load AWS config", err)
-	env.Store = store.New(dynamodb.NewFromConfig(env.AWS, func(o *dynamodb.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = DynamoDBAttempts
-			so.MaxBackoff = DynamoDBMaxBackoff
-		})
-	}), store.Tables(cfg.Tables))
+	env.Store = store.New(dynamodb.NewFromConfig(env.AWS, DynamoDBRetries), store.Tables(cfg.Tables))
 	return env
+}
+
+// DynamoDBRetries sets the retryer of a DynamoDB client: DynamoDBAttempts
+// tries, backoff capped at DynamoDBMaxBackoff. Its waits end with the
+// request's context, so a caller's deadline bounds them.
+func DynamoDBRetries(o *dynamodb.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = DynamoDBAttempts
+		so.MaxBackoff = DynamoDBMaxBackoff
+	})
 }
 
 // Must logs err as the failure of what and exits when err is not nil.

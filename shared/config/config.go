@@ -84,6 +84,7 @@ type Config struct {
 	CallbackURL      string        // CALLBACK_URL, @connections endpoint override
 	MinFrameInterval time.Duration // MIN_FRAME_INTERVAL, default 50ms
 	PostTimeout      time.Duration // POST_TIMEOUT, bound of one PostToConnection attempt, default 3s
+	FunctionTimeout  time.Duration // FUNCTION_TIMEOUT, the function's Timeout as the template sets it; 0 = unknown
 
 	LogLevel slog.Level // LOG_LEVEL, default INFO
 
@@ -121,6 +122,7 @@ func Load() (Config, error) {
 		{"DEADLINE_MARGIN", &c.DeadlineMargin, 2 * time.Second},
 		{"MIN_FRAME_INTERVAL", &c.MinFrameInterval, 50 * time.Millisecond},
 		{"POST_TIMEOUT", &c.PostTimeout, 3 * time.Second},
+		{"FUNCTION_TIMEOUT", &c.FunctionTimeout, 0},
 	}
 	for _, d := range durations {
 		v, err := duration(d.name, d.def)

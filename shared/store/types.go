@@ -93,6 +93,12 @@ type Message struct {
 	ClientMessageID string `dynamodbav:"clientMessageId,omitempty"`
 }
 
+// MaxMessageTextBytes is the longest Text a message is written with: what
+// one Messages item holds (DynamoDB's 400 KB, 409,600 bytes) less 9,600
+// bytes for the item's other attributes and their names. The message
+// function ends an answer that would outgrow it.
+const MaxMessageTextBytes = 400_000
+
 // OutcomeComplete is the outcome of an answer that ended well, and
 // OutcomeStreaming that of an answer still being written; any other
 // outcome is the error code the answer ended with.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
@@ -83,20 +82,9 @@ func (a *answerItem) finish(outcome string) string {
 // put writes the answer's text so far with outcome and returns that text.
 func (a *answerItem) put(outcome string) string {
 	m := a.msg
-	m.Text, m.Outcome = truncate(a.s.Text(), maxStoredAnswerBytes), outcome
+	m.Text, m.Outcome = a.s.Text(), outcome // capped by the stream (cap.go): what was sent
 	if err := a.h.History.PutMessage(a.ctx, m); err != nil {
 		a.log.Error("store the answer", "messageId", m.MessageID, "outcome", outcome, "err", err)
 	}
 	return m.Text
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

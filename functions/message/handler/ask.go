@@ -16,6 +16,7 @@ var clientMessages = map[string]string{
 	rag.CodeUnavailable: "The answer service is unavailable. Please try again later.",
 	rag.CodeTimeout:     "The answer service took too long to answer. Please try again.",
 	rag.CodeInterrupted: "The answer was interrupted. Please try again.",
+	CodeAnswerTooLong:   "The answer was too long and was cut short.",
 	CodeInternal:        relay.MessageInternal,
 }
 
@@ -92,7 +93,9 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 		return
 	}
 
-	others, err := h.storeQuestion(ctx, log, t)
+	actx, cancel := h.answerTime(ctx) // the question and the RAG answer; the ending keeps the margin
+	defer cancel()
+	others, err := h.storeQuestion(actx, log, t)
 	if err != nil {
 		log.Error("store the question", "err", err)
 		h.releaseRepeat(ctx, log, t)
@@ -104,7 +107,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	initial := s.Recipients()
 	stopFollowing := h.follow(ctx, log, s, conn.RoomID)
 	item := h.writeAnswer(ctx, log, t, s)
-	outcome, skipped := h.stream(ctx, log, s, rag.Request{
+	outcome, skipped := h.stream(actx, log, s, rag.Request{
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,
 		CompanyID: conn.CompanyID, SessionID: conn.RoomID, UserName: conn.UserName, UseHistory: true,
 	}, item.started)

@@ -39,11 +39,6 @@ const (
 	RouteDefault     = "$default"
 )
 
-// maxStoredAnswerBytes caps the answer text written to the messages table,
-// well under DynamoDB's 400 KB item limit; clients still receive the whole
-// answer. The cut falls on a rune boundary.
-const maxStoredAnswerBytes = 300_000
-
 // Connections is what the handler needs of the connections table.
 // *store.Store implements it.
 type Connections interface {
@@ -93,7 +88,7 @@ type Handler struct {
 	Poster         func(endpoint string) relay.Poster
 	CallbackURL    string        // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
 	Relay          relay.Options // MinFrameInterval and the rest
-	DeadlineMargin time.Duration // the question ends with RAG_TIMEOUT this long before the Lambda deadline
+	DeadlineMargin time.Duration // the RAG answer ends this long before the Lambda deadline, leaving the rest to the ending (deadline.go); 0 means DefaultDeadlineMargin
 	// JoinInterval is how often the room's connections are looked up
 	// while an answer streams (0 means DefaultJoinInterval).
 	JoinInterval time.Duration
@@ -120,6 +115,8 @@ type Handler struct {
 // for the rules). Frames answering a rejected message have sessionId ""
 // because the message is rejected before any table is read.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx, cancel := h.bounded(ctx)
+	defer cancel()
 	rc := ev.RequestContext
 	endpoint := relay.Endpoint(h.CallbackURL, rc.DomainName, rc.Stage)
 	posts := &observedPoster{Poster: h.Poster(endpoint), now: h.now}

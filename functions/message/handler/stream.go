@@ -8,19 +8,16 @@ import (
 
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // stream asks the RAG service and feeds its answer to s until the answer
-// ends, fails, or the Lambda deadline comes within DeadlineMargin; first
-// is called once, when the answer's first text goes to s. It returns the
+// ends, fails, outgrows an item (CodeAnswerTooLong, cap.go), or ctx
+// (answerTime: DeadlineMargin before the Lambda deadline) ends; first is
+// called once, when the answer's first text goes to s. It returns the
 // outcome (OutcomeComplete or an error code) and the number of malformed
 // lines skipped.
 func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream, req rag.Request, first func()) (string, int) {
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-h.DeadlineMargin))
-		defer cancel()
-	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { // an answer the relay ended (a sender's panic) is not read further
@@ -36,6 +33,7 @@ func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream,
 	}
 	defer rs.Close()
 	started := false
+	var n int // the answer's bytes so far
 	for {
 		ev, err := rs.Next()
 		if err == io.EOF {
@@ -44,10 +42,14 @@ func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream,
 		if err != nil {
 			return failure(ctx, log, err), rs.Skipped()
 		}
-		s.Delta(ev.Delta)
-		if !started && ev.Delta != "" {
+		fits := capped(s, &n, ev.Delta)
+		if !started && n > 0 {
 			started = true
 			first()
+		}
+		if !fits {
+			log.Warn("answer over the stored answer limit; ending it", "limitBytes", store.MaxMessageTextBytes)
+			return CodeAnswerTooLong, rs.Skipped()
 		}
 	}
 }
