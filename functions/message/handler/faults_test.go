@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
-	"github.com/ragchat/ragchat/internal/testenv"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/rag"
@@ -177,7 +176,7 @@ func TestHandle_Every403SkipsTheSocketKeepsItsItemAndLogsOneError(t *testing.T) 
 
 func TestHandle_AnswerWritesThrottledWithRetriesStillEndBeforeTheDeadline(t *testing.T) {
 	e := newEnv(t, ragTrace, boot.DynamoDBRetries) // the deployed retryer: 8 tries, backoff up to 1 s
-	x := &throttleAnswers{Store: e.store, srv: testenv.Embedded(t), table: e.tables.Messages}
+	x := &throttleAnswers{Store: e.store, srv: testkit.Embedded(t), table: e.tables.Messages}
 	e.h.History = x
 	e.h.DeadlineMargin = time.Second
 	e.handleBy(time.Now().Add(2*time.Second), event(RouteSendMessage, ask(traceQuestion)))
