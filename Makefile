@@ -59,7 +59,7 @@ test-dynalite: $(DYNALITE)
 	for i in $$(seq 1 100); do [ -s $(CACHE)/dynalite.port ] && break; sleep 0.1; done; \
 	port=$$(cat $(CACHE)/dynalite.port); [ -n "$$port" ] || { cat $(CACHE)/dynalite.log; exit 1; }; \
 	echo "dynalite on 127.0.0.1:$$port"; \
-	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$port $(GO) test -count=1 -timeout 10m ./shared/store/... ./functions/... ./local/dynamo/... ./internal/testkit/...
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$$port $(GO) test -count=1 -timeout 10m ./shared/store/... ./functions/... ./local/dynamo/... ./internal/testkit/... ./cmd/...
 
 fuzz:
 	@set -e; for f in $$(grep -rlE '^func Fuzz[A-Z]' --include='*_test.go' shared functions local); do \
