@@ -207,14 +207,6 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	fns, err := tpl.Functions()
-	if err != nil {
-		return err
-	}
-	routes, err := tpl.HTTPRoutes()
-	if err != nil {
-		return err
-	}
 	ws, err := tpl.WebSocket()
 	if err != nil {
 		return err
@@ -223,22 +215,15 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-
+	fns, err := tpl.Functions()
+	if err != nil {
+		return err
+	}
 	// Listen first: the functions' environment needs the real ports.
-	httpLn, err := listen(opts.Host, opts.HTTPPort, "HTTP API")
+	httpLn, wsLn, err := s.listen(opts, ws.Stage)
 	if err != nil {
 		return err
 	}
-	s.closers = append(s.closers, func() { _ = httpLn.Close() })
-	wsLn, err := listen(opts.Host, opts.WSPort, "WebSocket API")
-	if err != nil {
-		return err
-	}
-	s.closers = append(s.closers, func() { _ = wsLn.Close() })
-	s.URLs.HTTP = "http://" + httpLn.Addr().String()
-	s.URLs.WebSocket = "ws://" + wsLn.Addr().String() + "/" + ws.Stage
-	s.URLs.Connections = "http://" + wsLn.Addr().String() + "/" + ws.Stage + "/@connections"
-
 	ids := make([]string, len(fns))
 	for i, f := range fns {
 		ids[i] = f.LogicalID
@@ -247,14 +232,45 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-
 	if err := s.startDynamo(ctx, opts, tables); err != nil {
 		return err
 	}
 	if err := s.startRAG(opts); err != nil {
 		return err
 	}
+	if err := s.startFunctions(opts, tpl, fns, paths, tables, "http://"+wsLn.Addr().String()+"/"+ws.Stage); err != nil {
+		return err
+	}
+	s.Tables = store.Tables(config.TablesFrom(tpl.TableNames(func(id string) string { return s.TableNames[id] })))
+	if err := seedUsers(ctx, store.New(s.DB, s.Tables), s.log); err != nil {
+		return err
+	}
+	if err := s.serveWebSocket(opts, ws, wsLn); err != nil {
+		return err
+	}
+	return s.serveHTTP(opts, tpl, httpLn)
+}
 
+// listen opens the HTTP and WebSocket API listeners and sets the URLs.
+func (s *Stack) listen(opts Options, stage string) (httpLn, wsLn net.Listener, err error) {
+	if httpLn, err = listen(opts.Host, opts.HTTPPort, "HTTP API"); err != nil {
+		return nil, nil, err
+	}
+	s.closers = append(s.closers, func() { _ = httpLn.Close() })
+	if wsLn, err = listen(opts.Host, opts.WSPort, "WebSocket API"); err != nil {
+		return nil, nil, err
+	}
+	s.closers = append(s.closers, func() { _ = wsLn.Close() })
+	s.URLs.HTTP = "http://" + httpLn.Addr().String()
+	s.URLs.WebSocket = "ws://" + wsLn.Addr().String() + "/" + stage
+	s.URLs.Connections = "http://" + wsLn.Addr().String() + "/" + stage + "/@connections"
+	return httpLn, wsLn, nil
+}
+
+// startFunctions starts the pool of the functions built at paths, each
+// with its environment: the template's, with the local endpoints
+// (callbackURL for @connections) and opts.EnvVars over it.
+func (s *Stack) startFunctions(opts Options, tpl *samtemplate.Template, fns []samtemplate.Function, paths map[string]string, tables []samtemplate.Table, callbackURL string) error {
 	s.TableNames = map[string]string{}
 	for _, t := range tables {
 		s.TableNames[t.LogicalID] = opts.TablePrefix + t.LogicalID
@@ -262,7 +278,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 	res := resolver{tpl: tpl, region: opts.Region, accountID: lambda.DefaultAccountID, tables: s.TableNames}
 	overrides := map[string]string{
 		"TOKEN_SECRET":              opts.TokenSecret,
-		"CALLBACK_URL":              "http://" + wsLn.Addr().String() + "/" + ws.Stage,
+		"CALLBACK_URL":              callbackURL,
 		"RAG_URL":                   s.URLs.RAG,
 		"AWS_ENDPOINT_URL_DYNAMODB": s.URLs.DynamoDB,
 		"AWS_ACCESS_KEY_ID":         opts.Credentials.AccessKeyID,
@@ -284,30 +300,37 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 			Timeout: f.Timeout, MemoryMB: f.MemorySize,
 		})
 	}
+	var err error
 	s.Pool, err = lambda.NewPool(lfns, lambda.Options{
 		MaxEnvironments: opts.MaxEnvironments,
 		Output:          opts.FunctionOutput,
 		Region:          opts.Region,
 	})
-	if err != nil {
-		return err
-	}
-	s.Tables = store.Tables(config.TablesFrom(tpl.TableNames(func(id string) string { return s.TableNames[id] })))
-	if err := seedUsers(ctx, store.New(s.DB, s.Tables), s.log); err != nil {
-		return err
-	}
+	return err
+}
 
+// serveWebSocket serves the template's WebSocket API and @connections on ln.
+func (s *Stack) serveWebSocket(opts Options, ws samtemplate.WebSocketAPI, ln net.Listener) error {
 	wsCfg := opts.WebSocket
 	wsCfg.Stage = ws.Stage
 	wsCfg.Routes = ws.Routes
 	wsCfg.RouteSelectionExpression = ws.RouteSelectionExpression
-	s.WS, err = wsapi.New(wsCfg, s.Pool, s.log.With("api", "websocket"))
-	if err != nil {
+	var err error
+	if s.WS, err = wsapi.New(wsCfg, s.Pool, s.log.With("api", "websocket")); err != nil {
 		return err
 	}
 	s.wsSrv = &http.Server{Handler: s.WS, ReadHeaderTimeout: 10 * time.Second}
-	go serve(s.wsSrv, wsLn, s.log)
+	go serve(s.wsSrv, ln, s.log)
+	return nil
+}
 
+// serveHTTP serves the template's HTTP API routes on ln, and the web pages
+// for every other path.
+func (s *Stack) serveHTTP(opts Options, tpl *samtemplate.Template, ln net.Listener) error {
+	routes, err := tpl.HTTPRoutes()
+	if err != nil {
+		return err
+	}
 	cors, err := corsOf(tpl)
 	if err != nil {
 		return err
@@ -325,7 +348,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.httpSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	go serve(s.httpSrv, httpLn, s.log)
+	go serve(s.httpSrv, ln, s.log)
 	return nil
 }
 
