@@ -111,8 +111,9 @@ func (c *Client) Ask(ctx context.Context, r Request) (*Stream, error) {
 		return nil, &Error{Code: CodeUnavailable, Err: err}
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
-	s := &Stream{ctx: sctx, cancel: cancel, idle: c.t.Idle}
+	s := &Stream{ctx: sctx, cancel: cancel, idle: c.t.Idle, firstEvent: c.t.FirstEvent}
 	if c.t.FirstEvent > 0 {
+		s.firstBy = time.Now().Add(c.t.FirstEvent)
 		s.firstTimer = time.AfterFunc(c.t.FirstEvent, func() {
 			cancel(fmt.Errorf("%w (%s)", errFirstEventStall, c.t.FirstEvent))
 		})
@@ -141,24 +142,70 @@ func (c *Client) Ask(ctx context.Context, r Request) (*Stream, error) {
 		return nil, &Error{Code: CodeUnavailable,
 			Err: fmt.Errorf("POST %s: content type %q, want text/event-stream", c.url, resp.Header.Get("Content-Type"))}
 	}
+	if s.firstTimer != nil && !s.firstTimer.Stop() {
+		// Fired as the headers came: no event by the first-event deadline.
+		resp.Body.Close()
+		err := s.classify(context.Cause(sctx), CodeTimeout)
+		s.stop(errClosed)
+		return nil, err
+	}
 	s.body = resp.Body
-	s.r = NewReader(resp.Body)
+	s.results = make(chan result)
+	go s.read(NewReader(resp.Body))
 	return s, nil
 }
 
 // Stream is one answer being read. It is not safe for concurrent use: to
 // abort a Next in progress from elsewhere, cancel the context given to Ask.
+//
+// A goroutine reads the body ahead by at most one event; Next waits for
+// its next result with the first-event or idle bound as a timer of its
+// own. A stall is decided only when Next finds no event waiting when the
+// bound runs out, so an event that arrives as the timer fires is never
+// taken for a stall.
 type Stream struct {
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	body       io.ReadCloser
-	r          *Reader
+	results    chan result // from read; unbuffered
 	idle       time.Duration
-	firstTimer *time.Timer // fires errFirstEventStall; stopped at the first event
-	idleTimer  *time.Timer // fires errIdleStall; runs only inside Next
+	firstEvent time.Duration
+	firstBy    time.Time   // first-event deadline; zero without one
+	firstTimer *time.Timer // bounds the wait for the headers; stopped when they came
+	wait       *time.Timer // Next's bound, reused
 	gotFirst   bool
+	skipped    int
 	err        error // sticky terminal result
 }
+
+// result is one outcome of the reader goroutine.
+type result struct {
+	ev      Event
+	err     error
+	skipped int
+}
+
+// read runs the Reader until it fails or ends, handing each result to
+// Next; it returns when the stream's context ends (Close, a stall, the
+// caller's deadline).
+func (s *Stream) read(r *Reader) {
+	for {
+		ev, err := r.Next()
+		select {
+		case s.results <- result{ev, err, r.Skipped()}:
+		case <-s.ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// testHookWait, when set, runs in Next after its bound is armed and
+// before it waits: tests use it to make the bound run out while an event
+// is already waiting.
+var testHookWait func()
 
 // Next returns the next event, empty deltas included, in order. It returns
 // io.EOF after [DONE] or after the event marked isComplete (whose delta is
@@ -169,40 +216,69 @@ func (s *Stream) Next() (Event, error) {
 	if s.err != nil {
 		return Event{}, s.err
 	}
-	if s.gotFirst && s.idle > 0 {
-		if s.idleTimer == nil {
-			s.idleTimer = time.AfterFunc(s.idle, func() {
-				s.cancel(fmt.Errorf("%w (%s)", errIdleStall, s.idle))
-			})
-		} else {
-			s.idleTimer.Reset(s.idle)
-		}
-	}
-	ev, err := s.r.Next()
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
-	}
+	var bound <-chan time.Time
+	var stall error
 	switch {
-	case err == nil:
-		if !s.gotFirst {
-			s.gotFirst = true
-			if s.firstTimer != nil {
-				s.firstTimer.Stop()
-			}
+	case !s.gotFirst && !s.firstBy.IsZero():
+		bound = s.arm(time.Until(s.firstBy))
+		stall = fmt.Errorf("%w (%s)", errFirstEventStall, s.firstEvent)
+	case s.gotFirst && s.idle > 0:
+		bound = s.arm(s.idle)
+		stall = fmt.Errorf("%w (%s)", errIdleStall, s.idle)
+	}
+	if testHookWait != nil {
+		testHookWait()
+	}
+	var res result
+	select {
+	case res = <-s.results:
+	case <-bound:
+		select {
+		case res = <-s.results: // it arrived as the bound ran out: not a stall
+		default:
+			s.err = &Error{Code: CodeTimeout, Err: stall}
+			s.stop(stall)
+			return Event{}, s.err
 		}
-		return ev, nil
-	case err == io.EOF:
+	case <-s.ctx.Done():
+		select {
+		case res = <-s.results:
+		default:
+			s.err = s.classify(context.Cause(s.ctx), CodeInterrupted)
+			s.stop(errClosed)
+			return Event{}, s.err
+		}
+	}
+	if s.wait != nil {
+		s.wait.Stop()
+	}
+	s.skipped = res.skipped
+	switch {
+	case res.err == nil:
+		s.gotFirst = true
+		return res.ev, nil
+	case res.err == io.EOF:
 		s.err = io.EOF
 	default:
-		s.err = s.classify(err, CodeInterrupted)
+		s.err = s.classify(res.err, CodeInterrupted)
 	}
 	s.stop(errClosed)
 	return Event{}, s.err
 }
 
+// arm starts Next's bound of d and returns its channel.
+func (s *Stream) arm(d time.Duration) <-chan time.Time {
+	if s.wait == nil {
+		s.wait = time.NewTimer(d)
+	} else {
+		s.wait.Reset(d)
+	}
+	return s.wait.C
+}
+
 // Skipped reports how many malformed payloads or over-long lines were
 // skipped so far.
-func (s *Stream) Skipped() int { return s.r.Skipped() }
+func (s *Stream) Skipped() int { return s.skipped }
 
 // Close releases the connection. It is safe to call more than once and
 // after Next has returned an error.
@@ -216,8 +292,8 @@ func (s *Stream) stop(cause error) {
 	if s.firstTimer != nil {
 		s.firstTimer.Stop()
 	}
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
+	if s.wait != nil {
+		s.wait.Stop()
 	}
 	s.cancel(cause)
 }

@@ -395,3 +395,26 @@ func TestStream_CallerCancelIsInterrupted(t *testing.T) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
 	}
 }
+
+func TestStream_AnEventWaitingWhenTheIdleBoundRunsOutIsNotAStall(t *testing.T) {
+	url := sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+		eventStream(w)
+		send(w, "data: {\"delta\":\"a\"}\n\ndata: {\"delta\":\"b\"}\n\ndata: {\"delta\":\"c\"}\n\ndata: [DONE]\n\n")
+	})
+	c := NewClient(url, "DEFAULT_RAG", Timeouts{Connect: guard, FirstEvent: guard, Idle: 20 * time.Millisecond}, nil)
+	// Every wait starts only after its bound has run out, with the next
+	// event already read: the timer and the event are both ready.
+	testHookWait = func() { time.Sleep(40 * time.Millisecond) }
+	t.Cleanup(func() { testHookWait = nil })
+	for i := range 20 { // select picks at random among ready cases
+		s, err := c.Ask(context.Background(), traceRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := collect(t, s)
+		s.Close()
+		if err != io.EOF || answerOf(evs) != "abc" {
+			t.Fatalf("run %d: %q then %v; want abc then EOF", i, answerOf(evs), err)
+		}
+	}
+}
