@@ -25,9 +25,11 @@ build-MessageFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/message
 build-AgentFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
+build-HistoryFunction:
+	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/history
 
 .PHONY: run test unit test-dynalite fuzz lint bench soak deps-test template tools-template
-FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction AgentFunction
+FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction AgentFunction HistoryFunction
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
 run:

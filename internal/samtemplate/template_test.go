@@ -112,7 +112,7 @@ func TestTemplate_FunctionsAreBuiltByTheMakefileForArm64(t *testing.T) {
 			t.Errorf("%s: timeout %v memory %d", f.LogicalID, f.Timeout, f.MemorySize)
 		}
 	}
-	want := []string{"LoginFunction", "ChatbotFunction", "ConnectFunction", "DisconnectFunction", "MessageFunction", "AgentFunction"}
+	want := []string{"LoginFunction", "ChatbotFunction", "ConnectFunction", "DisconnectFunction", "HistoryFunction", "MessageFunction", "AgentFunction"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("functions %v, want %v", ids, want)
 	}
@@ -189,7 +189,10 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
-			"MessagesTable": {"PutItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
+			"MessagesTable": {"PutItem", "GetItem", "DeleteItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
+		},
+		"HistoryFunction": {
+			"RoomsTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"}, "MessagesTable": {"Query"},
 		},
 		"AgentFunction": {
 			"RoomsTable": {"GetItem", "UpdateItem"}, "MessagesTable": {"PutItem", "Query"},

@@ -50,7 +50,7 @@ func New(s agentStore, tokens *auth.Tokens, poster handoff.Poster, log *slog.Log
 }
 
 var (
-	errRoomNotFound    = apigw.NewError(http.StatusNotFound, apigw.CodeRoomNotFound, "no such room")
+	errRoomNotFound    = apigw.ErrRoomNotFound
 	errAlreadyAssigned = apigw.NewError(http.StatusConflict, apigw.CodeAlreadyAssigned, "another agent holds this room")
 	errRoomClosed      = apigw.NewError(http.StatusConflict, apigw.CodeRoomClosed, "the room is closed")
 	errNotAssigned     = apigw.NewError(http.StatusConflict, apigw.CodeNotAssigned, "you do not hold this room")

@@ -26,10 +26,10 @@ func (e *env) get(t *testing.T, routeKey, path, rawQuery string, params map[stri
 	return testkit.Call(t, e.h.Handle, r)
 }
 
-func (e *env) queue(t *testing.T, rawQuery string, id *auth.Identity) (int, roomsPage) {
+func (e *env) queue(t *testing.T, rawQuery string, id *auth.Identity) (int, apigw.RoomsPage) {
 	t.Helper()
 	resp := e.get(t, RouteRooms, "/api/agent/rooms", rawQuery, nil, id)
-	var p roomsPage
+	var p apigw.RoomsPage
 	if resp.StatusCode == 200 {
 		if got, want := testkit.KeysInOrder(t, resp.Body), []string{"rooms", "nextCursor"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("keys %v, want %v", got, want)
@@ -110,7 +110,7 @@ func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 	}
 	params := map[string]string{"roomId": "room-1"}
 	resp := e.get(t, RouteMessages, "/api/agent/rooms/room-1/messages", "limit=3", params, &agent1)
-	var p messagesPage
+	var p apigw.MessagesPage
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &p) != nil {
 		t.Fatalf("messages: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -119,7 +119,7 @@ func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 		t.Fatalf("page: %+v", p)
 	}
 	resp = e.get(t, RouteMessages, "/api/agent/rooms/room-1/messages", "limit=3&before="+*p.NextCursor, params, &agent1)
-	var older messagesPage
+	var older apigw.MessagesPage
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &older) != nil || len(older.Messages) != 1 || older.Messages[0].Event != store.EventAgentJoined || older.NextCursor != nil {
 		t.Fatalf("older page: %d %s", resp.StatusCode, resp.Body)
 	}

@@ -1,0 +1,127 @@
+package apigw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// The HTTP reads of rooms and histories (DESIGN.md, "GET
+// /api/customer/rooms" and "GET /api/customer/rooms/{roomId}/messages"),
+// which customers and agents share: page sizes, the page shapes and the
+// history read with its access rule.
+
+// Page sizes: default and largest.
+const (
+	DefaultRooms, MaxRooms       = 20, 100
+	DefaultMessages, MaxMessages = 50, 200
+)
+
+// RoomsPage is a page of a room listing.
+type RoomsPage struct {
+	Rooms      []Room  `json:"rooms"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// RoomsPageOf is p in the HTTP API's shape.
+func RoomsPageOf(p store.RoomPage) RoomsPage {
+	out := RoomsPage{Rooms: make([]Room, len(p.Rooms)), NextCursor: cursor(p.Next)}
+	for i, r := range p.Rooms {
+		out.Rooms[i] = RoomOf(r)
+	}
+	return out
+}
+
+// MessagesPage is a page of a room's history.
+type MessagesPage struct {
+	RoomID     string    `json:"roomId"`
+	Status     string    `json:"status"`
+	Messages   []Message `json:"messages"`
+	NextCursor *string   `json:"nextCursor"`
+}
+
+// ErrRoomNotFound answers an unknown room and a room the caller may not
+// read alike.
+var ErrRoomNotFound = NewError(http.StatusNotFound, CodeRoomNotFound, "no such room")
+
+// Limit parses ?limit= (given at most once): def when absent, else an
+// integer in 1..max.
+func Limit(q url.Values, def, max int) (int, error) {
+	v, err := One(q, "limit")
+	switch {
+	case err != nil:
+		return 0, err
+	case v == "":
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, BadRequest("limit must be an integer from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// cursor is s, or nil (JSON null) when empty.
+func cursor(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Historian reads rooms and their history. *store.Store implements it.
+type Historian interface {
+	GetRoom(ctx context.Context, roomID string) (store.Room, error)
+	History(ctx context.Context, roomID string, limit int, before string) (store.MessagePage, error)
+}
+
+// ReadHistory answers a history read (path parameter roomId, ?limit=
+// 1..200 default 50, ?before= a nextCursor of this room) for a caller who
+// may read the rooms for which may is true: the newest page before the
+// cursor, oldest first. An unknown room and one the caller may not read
+// are ErrRoomNotFound alike; bad input is a 400 *Error (a cursor this
+// room did not hand out included); other errors are the store's.
+func ReadHistory(ctx context.Context, s Historian, req events.APIGatewayV2HTTPRequest, may func(store.Room) bool) (MessagesPage, error) {
+	roomID := req.PathParameters["roomId"]
+	if !store.ValidRoomID(roomID) {
+		return MessagesPage{}, BadRequest("invalid room id")
+	}
+	q, err := Query(req.RawQueryString, nil, req.QueryStringParameters)
+	if err != nil {
+		return MessagesPage{}, err
+	}
+	limit, err := Limit(q, DefaultMessages, MaxMessages)
+	if err != nil {
+		return MessagesPage{}, err
+	}
+	before, err := One(q, "before")
+	if err != nil {
+		return MessagesPage{}, err
+	}
+	room, err := s.GetRoom(ctx, roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && !may(room):
+		return MessagesPage{}, ErrRoomNotFound
+	case err != nil:
+		return MessagesPage{}, fmt.Errorf("read history: %w", err)
+	}
+	page, err := s.History(ctx, roomID, limit, before)
+	switch {
+	case errors.Is(err, store.ErrBadCursor):
+		return MessagesPage{}, BadRequest("invalid before cursor")
+	case err != nil:
+		return MessagesPage{}, fmt.Errorf("read history: %w", err)
+	}
+	out := MessagesPage{RoomID: roomID, Status: room.Status, Messages: make([]Message, len(page.Messages)), NextCursor: cursor(page.Next)}
+	for i, m := range page.Messages {
+		out.Messages[i] = MessageOf(m)
+	}
+	return out, nil
+}
