@@ -40,6 +40,7 @@ type Parameter struct {
 	Default        string
 	HasDefault     bool
 	AllowedPattern string
+	AllowedValues  []string // as CloudFormation compares them: strings
 }
 
 // Resource is an entry of the template's Resources section.
@@ -91,6 +92,9 @@ func Parse(data []byte) (*Template, error) {
 	for name, v := range asMap(m["Parameters"]) {
 		pm := asMap(v)
 		p := Parameter{Type: asString(pm["Type"]), AllowedPattern: asString(pm["AllowedPattern"])}
+		for _, v := range asSlice(pm["AllowedValues"]) {
+			p.AllowedValues = append(p.AllowedValues, scalar(v))
+		}
 		if d, ok := pm["Default"]; ok {
 			p.Default, p.HasDefault = scalar(d), true
 			t.Params[name] = p.Default
