@@ -14,6 +14,14 @@
 // static/ragchat-client.js is the client module every page uses (HttpApi
 // for the HTTP API, ChatSocket for a room's WebSocket with DESIGN.md's
 // client rules); its tests are testdata/client.test.mjs, run under Node.
+//
+// The chat page's "상담원 연결" button sends the handoff action and shows the
+// room's status frames and the agents' message frames, named. The agent
+// console (GET /agent: agent.html, agent.js, agent.css) logs an agent in
+// (POST {apiBase}/api/agent/{companyId}/login), lists the company's rooms by
+// status (GET /api/agent/rooms, refreshed every 5 s and on status frames),
+// opens a room's history and live socket, claims, releases and closes it,
+// and sends messages while holding it.
 package web
 
 import (
@@ -48,7 +56,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Handler serves the chat page: GET / (index.html), its assets (/app.js,
-// /ragchat-client.js, /style.css, /favicon.svg) and GET /config.json with cfg. Other paths get
+// /ragchat-client.js, /style.css, /favicon.svg), the agent console at
+// GET /agent (agent.html, /agent.js, /agent.css) and GET /config.json with cfg. Other paths get
 // API Gateway's JSON 404, other methods 405. Every response carries a strict Content Security
 // Policy and is not cached, so an edited page shows on reload.
 func Handler(cfg Config) http.Handler {
@@ -69,6 +78,10 @@ func Handler(cfg Config) http.Handler {
 		w.Write(configJSON)
 	})
 	files := http.FileServerFS(assets)
+	// The agent console (agent.html, agent.js, agent.css).
+	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, assets, "agent.html")
+	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if name := strings.TrimPrefix(r.URL.Path, "/"); name != "" {
 			if _, err := fs.Stat(assets, name); err != nil {

@@ -21,6 +21,9 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 		{"/ragchat-client.js", "text/javascript; charset=utf-8", "export class ChatSocket"},
 		{"/style.css", "text/css; charset=utf-8", "word-break: keep-all"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/agent", "text/html; charset=utf-8", "상담원 콘솔"},
+		{"/agent.js", "text/javascript; charset=utf-8", "from './ragchat-client.js'"},
+		{"/agent.css", "text/css; charset=utf-8", ".room-item"},
 		{"/config.json", "application/json", `"webSocketUrl":"wss://ws.example.com/prod"`},
 	}
 	for _, tt := range tests {

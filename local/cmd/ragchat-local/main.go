@@ -171,14 +171,15 @@ func printBanner(w io.Writer, st *stack.Stack) {
 ragchat local stack is up
 
   Web chat       %s/
+  Agent console  %s/agent   (agents below; claim waiting rooms, talk, release)
   HTTP API       %s
   WebSocket API  %s
   @connections   %s
   RAG            %s
   DynamoDB       %s
 
-Demo users (company / id / password / role; agents log in at /api/agent/{companyId}/login):
-`, u.HTTP, u.HTTP, u.WebSocket, u.Connections, rag, db)
+Demo users (company / id / password / role; AGENT users log in on the agent console):
+`, u.HTTP, u.HTTP, u.HTTP, u.WebSocket, u.Connections, rag, db)
 	for _, d := range stack.DemoUsers {
 		fmt.Fprintf(w, "  %-8s %-8s %s   %-10s %s\n", d.CompanyID, d.UserID, d.Password, d.Role, d.UserName)
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ragchat/ragchat/local/stack"
@@ -84,5 +85,22 @@ func (optionsView) want(t *testing.T, what string, got, want any) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func TestPrintBanner_ListsTheAgentConsoleAndTheDemoAgent(t *testing.T) {
+	st := &stack.Stack{URLs: stack.URLs{HTTP: "http://127.0.0.1:3000", WebSocket: "ws://127.0.0.1:3001/prod",
+		Connections: "http://127.0.0.1:3001/prod/@connections", RAG: "http://127.0.0.1:8040", DynamoDB: "http://127.0.0.1:8000"}}
+	var b strings.Builder
+	printBanner(&b, st)
+	out := b.String()
+	for _, want := range []string{
+		"Agent console  http://127.0.0.1:3000/agent",
+		"apt001   agent1   1234   AGENT      상담원-01",
+		"apt001   hong2    1234   CUSTOMER   고객-275b",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -34,7 +34,7 @@ const el = {
   composer: $('composer'), input: $('input'), send: $('send'),
   settings: $('settings'), settingsForm: $('settings-form'), apiBase: $('api-base'), wsUrl: $('ws-url'),
   settingsReset: $('settings-reset'), settingsDefaults: $('settings-defaults'),
-  template: $('message-template'),
+  template: $('message-template'), handoff: $('handoff'),
 };
 
 const timeFormat = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '2-digit' });
@@ -212,7 +212,7 @@ async function onNewRoom() {
   try {
     const room = await api('/api/customer/chatbot', undefined, session.token);
     session.roomId = room.roomId;
-    writeJSON(sessionStorage, SESSION_KEY, session);
+    setRoomStatus(room.status || 'BOT');
     startTranscript();
     renderTranscript();
     attempts = 0;
@@ -253,8 +253,9 @@ function showLogin() {
 function showChat() {
   el.loginView.hidden = true;
   el.chatView.hidden = false;
-  el.logout.hidden = el.newRoom.hidden = false;
+  el.logout.hidden = el.newRoom.hidden = el.handoff.hidden = false;
   el.who.textContent = `${session.userName} · ${session.companyId}`;
+  setRoomStatus(session.roomStatus || 'BOT');
   renderTranscript();
   el.input.focus();
 }
@@ -307,6 +308,7 @@ function renderTranscript() {
   for (const m of transcript) {
     const li = addBubble(m.role, m.text, m.state === 'error' ? 'error' : 'done', { at: m.at });
     if (m.error) showFrameError(li, m.error.code, m.error.message);
+    if (m.role === 'agent') nameAgent(li, m.name);
   }
   renderSuggestions();
 }
@@ -495,7 +497,8 @@ function sendQuestion(text) {
   addBubble('user', message, 'done', { at });
   transcript.push({ role: 'user', text: message, at });
   saveTranscript();
-  pending.push(addBubble('bot', '', 'pending'));
+  // With a person (or waiting for one) the bot does not answer.
+  if (roomStatus === 'BOT') pending.push(addBubble('bot', '', 'pending'));
   el.suggestions.hidden = true;
 }
 
@@ -508,6 +511,8 @@ function onFrame(data) {
     return;
   }
   if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return; // API Gateway's own frames
+  if (frame.type === 'status') return onStatusFrame(frame);
+  if (frame.type === 'message') return onMessageFrame(frame);
   if (frame.type !== 'delta' && frame.type !== 'complete' && frame.type !== 'error') return;
   if (frame.type === 'error' && !frame.messageId) {
     // An error about the request as a whole (INVALID_MESSAGE, UNKNOWN_ACTION).
@@ -549,6 +554,68 @@ function onFrame(data) {
     setBubble(a.li, a.text, 'error');
     record(a.li, a.text, 'error', { code: frame.code, message: frame.message });
   }
+}
+
+// Handoff ------------------------------------------------------------------
+//
+// "상담원 연결" sends {"action":"handoff"}; the room's status frames (to
+// every socket of the room) carry the new status and the system message
+// stored for it; message frames bring the agent's messages (and this
+// customer's from another device) while a person has the room.
+
+const ROOM_STATUS_TEXT = { BOT: '', WAITING: '상담원 연결 대기 중', AGENT: '상담원과 대화 중', CLOSED: '상담 종료' };
+let roomStatus = 'BOT';
+
+function setRoomStatus(status, agentName) {
+  roomStatus = status;
+  if (session) {
+    session.roomStatus = status;
+    writeJSON(sessionStorage, SESSION_KEY, session);
+  }
+  el.handoff.disabled = status !== 'BOT';
+  el.handoff.textContent = status === 'BOT' ? '상담원 연결' : status === 'AGENT' && agentName ? `상담원: ${agentName}` : ROOM_STATUS_TEXT[status];
+}
+
+function requestHandoff() {
+  if (!ws || ws.readyState !== WebSocket.OPEN) {
+    showBanner('아직 연결되지 않았습니다. 연결된 뒤 다시 눌러 주세요.', 'connection');
+    return;
+  }
+  ws.send(JSON.stringify({ action: 'handoff' }));
+  el.handoff.disabled = true;
+}
+
+function onStatusFrame(f) {
+  setRoomStatus(String(f.status), typeof f.agentName === 'string' ? f.agentName : '');
+  if (typeof f.text === 'string' && f.text) {
+    addBubble('system', f.text, 'done', { at: f.createdAt || Date.now() });
+    transcript.push({ role: 'system', text: f.text, at: f.createdAt || Date.now() });
+    saveTranscript();
+  }
+  if (f.status !== 'BOT') {
+    // Questions asked before the handoff may still be answered; nothing new waits for the bot.
+    for (const li of pending.splice(0)) li.remove();
+  }
+}
+
+function onMessageFrame(f) {
+  if (typeof f.text !== 'string') return;
+  const role = f.role === 'agent' ? 'agent' : f.role === 'user' ? 'user' : 'system';
+  const li = addBubble(role, f.text, 'done', { at: f.createdAt || Date.now() });
+  if (role === 'agent') nameAgent(li, f.userName);
+  transcript.push({ role, text: f.text, at: f.createdAt || Date.now(), name: f.userName });
+  saveTranscript();
+}
+
+// nameAgent shows an agent's message with the agent's name.
+function nameAgent(li, name) {
+  const who = name || '상담원';
+  li.querySelector('.who').textContent = `${who}: `;
+  li.querySelector('.avatar').textContent = '상담';
+  const sender = document.createElement('span');
+  sender.className = 'sender';
+  sender.textContent = who;
+  li.querySelector('.bubble').prepend(sender);
 }
 
 // answerFor returns the answer of messageId, binding it to the oldest bot
@@ -626,6 +693,7 @@ el.input.addEventListener('input', () => {
   updateComposer();
 });
 el.reconnect.addEventListener('click', reconnectNow);
+el.handoff.addEventListener('click', requestHandoff);
 el.newRoom.addEventListener('click', onNewRoom);
 el.logout.addEventListener('click', () => logout());
 el.openSettings.addEventListener('click', openSettings);
