@@ -46,9 +46,11 @@ func (hr *harness) checkAnswered(t testing.TB, room, question string, a answer) 
 func (hr *harness) checkHistory(t testing.TB, room, question string, a answer, outcome, text string) {
 	t.Helper()
 	var msgs []storedMessage
-	eventually(t, "the answer "+a.MessageID+" in the history", func() bool {
+	// The answer's item exists from its first frame on (outcome streaming);
+	// its last write may land just after the last frame.
+	eventually(t, "the answer "+a.MessageID+" ended in the history", func() bool {
 		msgs = hr.history(t, room)
-		return len(msgs) >= 2 && msgs[len(msgs)-1].MessageID == a.MessageID
+		return len(msgs) >= 2 && msgs[len(msgs)-1].MessageID == a.MessageID && msgs[len(msgs)-1].Outcome != "streaming"
 	})
 	q, b := msgs[len(msgs)-2], msgs[len(msgs)-1]
 	if q.Role != "user" || q.Text != strings.TrimSpace(question) || q.Outcome != "" {
