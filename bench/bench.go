@@ -86,36 +86,68 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		prog.phase("Go benchmarks of the relay path")
 		fmt.Fprintf(secs.at(7), "## 7. Allocations per delta in the relay path (Go benchmarks)\n\n%s\n", GoBenchmarks(log))
 	}
-	needEnv := slices.ContainsFunc(Sections[1:], cfg.on)
-	if !needEnv {
+	if !slices.ContainsFunc(Sections[1:], cfg.on) {
 		return nil
 	}
 	prog.phase("building the functions and starting the local stack")
 	envStart := time.Now()
-	maxEnvs := 10
-	for _, c := range cfg.Concurrency {
-		if cfg.on("concurrency") {
-			maxEnvs = max(maxEnvs, c.Clients+5)
-		}
-	}
-	env, err := NewEnv(ctx, EnvOptions{Root: cfg.Root, MaxEnvironments: maxEnvs})
+	env, err := NewEnv(ctx, EnvOptions{Root: cfg.Root, MaxEnvironments: cfg.maxEnvironments()})
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 	fmt.Fprintf(log, "  stack up in %.1f s\n", time.Since(envStart).Seconds())
 
-	var relay *RelayResult
-	if cfg.on("relay") || cfg.on("cost") || cfg.on("dynamo") {
-		prog.phase("relay overhead")
-		if relay, err = RunRelay(ctx, env, cfg.Relay, log); err != nil {
-			return fmt.Errorf("relay: %w", err)
+	r := &run{ctx: ctx, cfg: cfg, env: env, secs: &secs, prog: prog, log: log}
+	for _, step := range []func() error{r.relay, r.api, r.cold, r.concurrency, r.handoff} {
+		if err := step(); err != nil {
+			return err
 		}
+	}
+	prog.phase("done")
+	fmt.Fprintf(secs.at(9), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	return nil
+}
+
+// maxEnvironments is the stack's environment limit: enough for the
+// largest concurrency run.
+func (cfg Config) maxEnvironments() int {
+	n := 10
+	if cfg.on("concurrency") {
+		for _, c := range cfg.Concurrency {
+			n = max(n, c.Clients+5)
+		}
+	}
+	return n
+}
+
+// run is one bench run on a started stack; each method measures and
+// writes the sections it is for, when they are on.
+type run struct {
+	ctx  context.Context
+	cfg  Config
+	env  *Env
+	secs *report
+	prog *progress
+	log  io.Writer
+}
+
+// relay measures the relay overhead, which sections 1 (relay), 2 (cost)
+// and 4 (DynamoDB requests) read.
+func (r *run) relay() error {
+	cfg, env := r.cfg, r.env
+	if !cfg.on("relay") && !cfg.on("cost") && !cfg.on("dynamo") {
+		return nil
+	}
+	r.prog.phase("relay overhead")
+	relay, err := RunRelay(r.ctx, env, cfg.Relay, r.log)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
 	}
 	if cfg.on("relay") {
 		rc := cfg.Relay
-		fmt.Fprintf(secs.at(1), "## 1. Relay overhead\n\n")
-		fmt.Fprintf(secs.at(1), "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
+		fmt.Fprintf(r.secs.at(1), "## 1. Relay overhead\n\n")
+		fmt.Fprintf(r.secs.at(1), "A scripted RAG answer of %d Korean deltas, %s apart, through the real MessageFunction process "+
 			"(coalescing relay, MIN_FRAME_INTERVAL=%s as the template sets it) and through the one-post-per-delta baseline "+
 			"process, to one websocket client; "+
 			"the @connections endpoint delays every post by the given latency. Medians of %d runs per cell, relays alternating. "+
@@ -124,8 +156,8 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			rc.Deltas, rc.Pace, env.Stack.FunctionEnv("MessageFunction")["MIN_FRAME_INTERVAL"], rc.Reps, relay.Table())
 	}
 	if cfg.on("cost") {
-		fmt.Fprintf(secs.at(2), "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
-		fmt.Fprintf(secs.at(2), "Counts per answer are the medians measured above: API Gateway messages = 1 question + the frames delivered "+
+		fmt.Fprintf(r.secs.at(2), "## 2. Cost per 1,000 answers on AWS\n\n%s\n", ListPrices.Describe())
+		fmt.Fprintf(r.secs.at(2), "Counts per answer are the medians measured above: API Gateway messages = 1 question + the frames delivered "+
 			"(each under 32 KB); connection minutes = the answer's duration at the client; Lambda = the billed duration of the "+
 			"invocation at the template's MemorySize (%d MB) on arm64, plus the request; DynamoDB = the requests counted at "+
 			"the embedded endpoint, turned into request units with the measured item sizes (strongly consistent GetItem, "+
@@ -134,67 +166,90 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 			env.Template["MessageFunction"].MemorySize, relay.CostTable(ListPrices))
 	}
 	if cfg.on("dynamo") {
-		writeDynamo(secs.at(4), relay, cfg.Root)
+		writeDynamo(r.secs.at(4), relay, cfg.Root)
 	}
-	if cfg.on("api") {
-		prog.phase("login, room creation and handshake latency")
-		api, err := RunAPI(ctx, env, cfg.API)
+	return nil
+}
+
+// api measures login, room creation and handshake latency (section 6).
+func (r *run) api() error {
+	if !r.cfg.on("api") {
+		return nil
+	}
+	r.prog.phase("login, room creation and handshake latency")
+	api, err := RunAPI(r.ctx, r.env, r.cfg.API)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	fmt.Fprintf(r.secs.at(6), "## 6. Login and room creation latency (warm)\n\n"+
+		"Sequential requests through the local HTTP API (real function processes, embedded DynamoDB) after two warm-up "+
+		"requests each; the bcrypt row is one comparison in the bench process.\n\n%s\n", api.Table())
+	return nil
+}
+
+// cold measures the functions' sizes and cold starts (section 3).
+func (r *run) cold() error {
+	cfg := r.cfg
+	if !cfg.on("cold") {
+		return nil
+	}
+	r.prog.phase("cold start")
+	cold, err := RunColdStart(r.ctx, r.env, cfg.Cold, r.log)
+	if err != nil {
+		return fmt.Errorf("cold start: %w", err)
+	}
+	fns, steps := cold.Tables()
+	how := "built exactly as `sam build` does (`make build-<LogicalId> GOOS=linux GOARCH=arm64 ARTIFACTS_DIR=...`)"
+	if !cfg.Cold.Arm64 {
+		how = "sizes of the host builds (quick mode skips the arm64 builds)"
+	}
+	fmt.Fprintf(r.secs.at(3), "## 3. Cold start\n\n"+
+		"Sizes: %s. Times: the host build of each function exec'd with the Lambda environment variables and its template "+
+		"environment, pointed at a minimal Runtime API; time from exec to its first `next` request, %d runs each. "+
+		"TOKEN_SECRET_ARN runs fetch the secret from a local fake Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER), so "+
+		"they show the SDK work of the call, not AWS's network latency. Package init: GODEBUG=inittrace=1.\n\n%s\n"+
+		"Init itemised by a probe (bench/cmd/initprobe) doing the login function's init steps:\n\n%s\n",
+		how, cfg.Cold.Reps, fns, steps)
+	return nil
+}
+
+// concurrency runs every concurrency configuration (section 5).
+func (r *run) concurrency() error {
+	if !r.cfg.on("concurrency") {
+		return nil
+	}
+	fmt.Fprintf(r.secs.at(5), "## 5. Concurrency\n\n"+
+		"Websocket clients on the local stack, each in a room of its own, each asking its questions one after the "+
+		"other (starting at random times within the ramp); the dev RAG server (local/ragdev) streams its apartment-FAQ "+
+		"answers at a fixed pace, behind the recorder that stamps each delta. Every environment, the stack and the "+
+		"clients share this machine's CPUs.\n\n")
+	for _, cc := range r.cfg.Concurrency {
+		r.prog.phase(fmt.Sprintf("concurrency, %d clients", cc.Clients))
+		conc, err := RunConcurrency(r.ctx, r.env, cc, r.log)
 		if err != nil {
-			return fmt.Errorf("api: %w", err)
+			return fmt.Errorf("concurrency: %w", err)
 		}
-		fmt.Fprintf(secs.at(6), "## 6. Login and room creation latency (warm)\n\n"+
-			"Sequential requests through the local HTTP API (real function processes, embedded DynamoDB) after two warm-up "+
-			"requests each; the bcrypt row is one comparison in the bench process.\n\n%s\n", api.Table())
+		fmt.Fprintf(r.secs.at(5), "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
 	}
-	if cfg.on("cold") {
-		prog.phase("cold start")
-		cold, err := RunColdStart(ctx, env, cfg.Cold, log)
-		if err != nil {
-			return fmt.Errorf("cold start: %w", err)
-		}
-		fns, steps := cold.Tables()
-		how := "built exactly as `sam build` does (`make build-<LogicalId> GOOS=linux GOARCH=arm64 ARTIFACTS_DIR=...`)"
-		if !cfg.Cold.Arm64 {
-			how = "sizes of the host builds (quick mode skips the arm64 builds)"
-		}
-		fmt.Fprintf(secs.at(3), "## 3. Cold start\n\n"+
-			"Sizes: %s. Times: the host build of each function exec'd with the Lambda environment variables and its template "+
-			"environment, pointed at a minimal Runtime API; time from exec to its first `next` request, %d runs each. "+
-			"TOKEN_SECRET_ARN runs fetch the secret from a local fake Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER), so "+
-			"they show the SDK work of the call, not AWS's network latency. Package init: GODEBUG=inittrace=1.\n\n%s\n"+
-			"Init itemised by a probe (bench/cmd/initprobe) doing the login function's init steps:\n\n%s\n",
-			how, cfg.Cold.Reps, fns, steps)
+	return nil
+}
+
+// handoff measures handoff latency (section 8).
+func (r *run) handoff() error {
+	hc := r.cfg.Handoff
+	if !r.cfg.on("handoff") {
+		return nil
 	}
-	if cfg.on("concurrency") {
-		fmt.Fprintf(secs.at(5), "## 5. Concurrency\n\n"+
-			"Websocket clients on the local stack, each in a room of its own, each asking its questions one after the "+
-			"other (starting at random times within the ramp); the dev RAG server (local/ragdev) streams its apartment-FAQ "+
-			"answers at a fixed pace, behind the recorder that stamps each delta. Every environment, the stack and the "+
-			"clients share this machine's CPUs.\n\n")
-		for _, cc := range cfg.Concurrency {
-			prog.phase(fmt.Sprintf("concurrency, %d clients", cc.Clients))
-			conc, err := RunConcurrency(ctx, env, cc, log)
-			if err != nil {
-				return fmt.Errorf("concurrency: %w", err)
-			}
-			fmt.Fprintf(secs.at(5), "### %d clients\n\n%s\n%s\n", cc.Clients, conc.Summary(), conc.Table())
-		}
+	r.prog.phase(fmt.Sprintf("handoff, %d rooms", hc.Rooms))
+	ho, err := RunHandoff(r.ctx, r.env, hc, r.log)
+	if err != nil {
+		return fmt.Errorf("handoff: %w", err)
 	}
-	if cfg.on("handoff") {
-		prog.phase(fmt.Sprintf("handoff, %d rooms", cfg.Handoff.Rooms))
-		ho, err := RunHandoff(ctx, env, cfg.Handoff, log)
-		if err != nil {
-			return fmt.Errorf("handoff: %w", err)
-		}
-		hc := cfg.Handoff
-		fmt.Fprintf(secs.at(8), "## 8. Handoff latency\n\n"+
-			"%d rooms in handoff at once, each with its own customer and agent socket on the local stack (real AgentFunction "+
-			"and MessageFunction processes, embedded DynamoDB). All rooms at once: the agent claims (HTTP), then sends %d "+
-			"messages one after the other, then releases; %d rounds. Times from the request leaving the bench to the frame "+
-			"arriving on the customer's socket.\n\n%s\n", hc.Rooms, hc.Messages, hc.Rounds, ho.Table())
-	}
-	prog.phase("done")
-	fmt.Fprintf(secs.at(9), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(r.secs.at(8), "## 8. Handoff latency\n\n"+
+		"%d rooms in handoff at once, each with its own customer and agent socket on the local stack (real AgentFunction "+
+		"and MessageFunction processes, embedded DynamoDB). All rooms at once: the agent claims (HTTP), then sends %d "+
+		"messages one after the other, then releases; %d rounds. Times from the request leaving the bench to the frame "+
+		"arriving on the customer's socket.\n\n%s\n", hc.Rooms, hc.Messages, hc.Rounds, ho.Table())
 	return nil
 }
 

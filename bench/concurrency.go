@@ -13,6 +13,7 @@ import (
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // ConcConfig is the concurrency experiment: Clients websocket clients,
@@ -75,38 +76,8 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	}
 	env.Stack.WS.ResetStats()
 
-	tokens := map[string]string{}
-	var users []stack.DemoUser
-	for _, u := range stack.DemoUsers {
-		if u.CompanyID != "apt001" {
-			continue
-		}
-		tok, err := env.API.Login(ctx, u.CompanyID, u.UserID, u.Password)
-		if err != nil {
-			return nil, err
-		}
-		tokens[u.UserID] = tok
-		users = append(users, u)
-	}
-	type client struct {
-		room string
-		conn *wsclient.Conn
-	}
-	clients := make([]client, cfg.Clients)
 	setupStart := time.Now()
-	err := parallel(16, cfg.Clients, func(i int) error {
-		tok := tokens[users[i%len(users)].UserID]
-		room, err := env.API.CreateRoom(ctx, tok)
-		if err != nil {
-			return err
-		}
-		c, err := wsclient.Dial(ctx, env.Stack.URLs.WebSocket, tok, room)
-		if err != nil {
-			return err
-		}
-		clients[i] = client{room, c}
-		return nil
-	})
+	clients, err := connectClients(ctx, env, cfg.Clients)
 	defer func() {
 		for _, c := range clients {
 			if c.conn != nil {
@@ -128,41 +99,8 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			time.Sleep(rand.N(cfg.Ramp + 1))
-			for q := range cfg.Questions {
-				a := ConcAnswer{Question: q}
-				ans, err := ask(ctx, c.conn, concQuestions[(i+q)%len(concQuestions)], 60*time.Second)
-				if err == nil {
-					var em Emission
-					em, err = env.RAG.Take(c.room, 10*time.Second)
-					if err == nil {
-						a.Check = Verify(ans.Answer, em.Text)
-						a.Frames = len(ans.Frames)
-						a.CompleteMs = ms(ans.Frames[len(ans.Frames)-1].At.Sub(em.End))
-						var first wsclient.Frame
-						if first, err = firstText(ans.Answer); err == nil {
-							a.FirstMs = ms(first.At.Sub(em.FirstDelta))
-						}
-					}
-				}
-				a.Err = err
-				mu.Lock()
-				res.Answers = append(res.Answers, a)
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	res.Answers = askAll(ctx, env, cfg, clients)
 	res.Duration = time.Since(start)
 	res.Posts = env.Stack.WS.Stats().Posts
 	selfCPU1, err := procCPU(0)
@@ -177,20 +115,120 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	for pid, d := range envCPU1 {
 		res.EnvCPU += d - envCPU0[pid]
 	}
-
-	if res.StackPeakKB, err = procStatusKB(0, "VmHWM"); err != nil {
+	if err := res.peakMemory(); err != nil {
 		return nil, err
+	}
+	return res, nil
+}
+
+// concClient is one client of the experiment, alone in its room.
+type concClient struct {
+	room string
+	conn *wsclient.Conn
+}
+
+// connectClients logs the demo customers of apt001 in and opens n rooms
+// among them, each with its websocket. The clients connected so far are
+// returned also on error, for the caller to close.
+func connectClients(ctx context.Context, env *Env, n int) ([]concClient, error) {
+	var tokens []string
+	for _, u := range stack.DemoUsers {
+		if u.CompanyID != "apt001" || u.Role != store.UserRoleCustomer {
+			continue
+		}
+		tok, err := env.API.Login(ctx, u.CompanyID, u.UserID, u.Password)
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, tok)
+	}
+	clients := make([]concClient, n)
+	err := parallel(16, n, func(i int) error {
+		tok := tokens[i%len(tokens)]
+		room, err := env.API.CreateRoom(ctx, tok)
+		if err != nil {
+			return err
+		}
+		c, err := wsclient.Dial(ctx, env.Stack.URLs.WebSocket, tok, room)
+		if err != nil {
+			return err
+		}
+		clients[i] = concClient{room, c}
+		return nil
+	})
+	return clients, err
+}
+
+// askAll has every client ask its questions one after the other, starting
+// at a random time within the ramp, and returns every answer (a client
+// stops at its first failure).
+func askAll(ctx context.Context, env *Env, cfg ConcConfig, clients []concClient) []ConcAnswer {
+	var mu sync.Mutex
+	var answers []ConcAnswer
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(rand.N(cfg.Ramp + 1))
+			for q := range cfg.Questions {
+				a := concAsk(ctx, env, c, q, concQuestions[(i+q)%len(concQuestions)])
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+				if a.Err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return answers
+}
+
+// concAsk asks one question on c and times its answer against what the
+// RAG service emitted.
+func concAsk(ctx context.Context, env *Env, c concClient, q int, question string) ConcAnswer {
+	a := ConcAnswer{Question: q}
+	ans, err := ask(ctx, c.conn, question, 60*time.Second)
+	if err != nil {
+		a.Err = err
+		return a
+	}
+	em, err := env.RAG.Take(c.room, 10*time.Second)
+	if err != nil {
+		a.Err = err
+		return a
+	}
+	a.Check = Verify(ans.Answer, em.Text)
+	a.Frames = len(ans.Frames)
+	a.CompleteMs = ms(ans.Frames[len(ans.Frames)-1].At.Sub(em.End))
+	first, err := firstText(ans.Answer)
+	if err != nil {
+		a.Err = err
+		return a
+	}
+	a.FirstMs = ms(first.At.Sub(em.FirstDelta))
+	return a
+}
+
+// peakMemory reads the peak resident memory of this process and of every
+// MessageFunction environment.
+func (r *ConcResult) peakMemory() error {
+	var err error
+	if r.StackPeakKB, err = procStatusKB(0, "VmHWM"); err != nil {
+		return err
 	}
 	pids, err := children(messageBootstrap)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, pid := range pids {
 		if kb, err := procStatusKB(pid, "VmHWM"); err == nil {
-			res.EnvPeakKB = append(res.EnvPeakKB, float64(kb))
+			r.EnvPeakKB = append(r.EnvPeakKB, float64(kb))
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // parallel runs f(0..n-1) with at most width at a time and returns the

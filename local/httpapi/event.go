@@ -21,55 +21,10 @@ import (
 // buildEvent returns the payload format 2.0 event for a request.
 func buildEvent(r *http.Request, rt *route, params map[string]string, body []byte,
 	requestID string, now time.Time, opts Options) ([]byte, error) {
-	headers := map[string]string{}
-	var cookies []string
-	names := make([]string, 0, len(r.Header))
-	for name := range r.Header {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		values := r.Header[name]
-		lower := strings.ToLower(name)
-		if lower == "cookie" {
-			for _, v := range values {
-				for _, c := range strings.Split(v, ";") {
-					if c = strings.TrimSpace(c); c != "" {
-						cookies = append(cookies, c)
-					}
-				}
-			}
-			continue
-		}
-		headers[lower] = strings.Join(values, ",")
-	}
+	headers, cookies := eventHeaders(r)
 	host := r.Host
-	headers["host"] = host
 	ip := sourceIP(r)
-	if prior := headers["x-forwarded-for"]; prior != "" {
-		headers["x-forwarded-for"] = prior + ", " + ip
-	} else {
-		headers["x-forwarded-for"] = ip
-	}
-	headers["x-forwarded-proto"] = "http"
-	if _, port, err := net.SplitHostPort(host); err == nil {
-		headers["x-forwarded-port"] = port
-	} else {
-		headers["x-forwarded-port"] = "80"
-	}
-	if r.ContentLength > 0 {
-		headers["content-length"] = strconv.FormatInt(r.ContentLength, 10)
-	}
-
-	query := parseQuery(r.URL.RawQuery)
-	var qsp map[string]string
-	if len(query) > 0 {
-		qsp = make(map[string]string, len(query))
-		for k, v := range query {
-			qsp[k] = strings.Join(v, ",")
-		}
-	}
-
+	forwarded(headers, host, ip, r.ContentLength)
 	domain := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		domain = h
@@ -83,7 +38,7 @@ func buildEvent(r *http.Request, rt *route, params map[string]string, body []byt
 		RawQueryString:        r.URL.RawQuery,
 		Cookies:               cookies,
 		Headers:               headers,
-		QueryStringParameters: qsp,
+		QueryStringParameters: queryParameters(r.URL.RawQuery),
 		PathParameters:        params,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     rt.key,
@@ -113,6 +68,69 @@ func buildEvent(r *http.Request, rt *route, params map[string]string, body []byt
 		}
 	}
 	return json.Marshal(ev)
+}
+
+// eventHeaders returns the request's headers as payload 2.0 carries them:
+// lower-case names, repeated values joined with commas, and the Cookie
+// header split into cookies.
+func eventHeaders(r *http.Request) (map[string]string, []string) {
+	headers := map[string]string{}
+	var cookies []string
+	names := make([]string, 0, len(r.Header))
+	for name := range r.Header {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		values := r.Header[name]
+		lower := strings.ToLower(name)
+		if lower == "cookie" {
+			for _, v := range values {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[lower] = strings.Join(values, ",")
+	}
+	return headers, cookies
+}
+
+// forwarded sets the headers API Gateway adds: host, x-forwarded-for (the
+// source IP appended), -proto, -port and content-length.
+func forwarded(headers map[string]string, host, ip string, contentLength int64) {
+	headers["host"] = host
+	if prior := headers["x-forwarded-for"]; prior != "" {
+		headers["x-forwarded-for"] = prior + ", " + ip
+	} else {
+		headers["x-forwarded-for"] = ip
+	}
+	headers["x-forwarded-proto"] = "http"
+	if _, port, err := net.SplitHostPort(host); err == nil {
+		headers["x-forwarded-port"] = port
+	} else {
+		headers["x-forwarded-port"] = "80"
+	}
+	if contentLength > 0 {
+		headers["content-length"] = strconv.FormatInt(contentLength, 10)
+	}
+}
+
+// queryParameters returns the query's parameters with repeated values
+// joined by commas, nil for none.
+func queryParameters(rawQuery string) map[string]string {
+	query := parseQuery(rawQuery)
+	if len(query) == 0 {
+		return nil
+	}
+	qsp := make(map[string]string, len(query))
+	for k, v := range query {
+		qsp[k] = strings.Join(v, ",")
+	}
+	return qsp
 }
 
 // isText reports whether a body goes to the function as text rather than
