@@ -264,6 +264,12 @@ type WebSocketAPI struct {
 	// Routes maps a route key ($connect, sendMessage, ...) to the logical ID
 	// of the function its AWS_PROXY integration invokes.
 	Routes map[string]string
+	// Mocks maps the route key of a route with a MOCK integration to what
+	// API Gateway sends the client back: the $default response template of
+	// the integration's $default IntegrationResponse when the route has a
+	// route response (RouteResponseSelectionExpression and a $default
+	// RouteResponse), "" when it sends nothing back. No Lambda runs.
+	Mocks map[string]string
 }
 
 var subRef = regexp.MustCompile(`\$\{([A-Za-z0-9:._-]+)\}`)
@@ -283,7 +289,7 @@ func (t *Template) WebSocket() (WebSocketAPI, error) {
 	if api.LogicalID == "" {
 		return api, fmt.Errorf("no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET")
 	}
-	api.Routes = map[string]string{}
+	api.Routes, api.Mocks = map[string]string{}, map[string]string{}
 	for _, id := range t.ResourcesOfType("AWS::ApiGatewayV2::Route") {
 		p := t.Resources[id].Properties
 		if refName(p["ApiId"]) != api.LogicalID {
@@ -296,6 +302,14 @@ func (t *Template) WebSocket() (WebSocketAPI, error) {
 		integ, ok := t.Resources[strings.TrimPrefix(target, "integrations/")]
 		if !ok || integ.Type != "AWS::ApiGatewayV2::Integration" {
 			return api, fmt.Errorf("route %s: target %q is not an integration of this template", id, target)
+		}
+		if asString(integ.Properties["IntegrationType"]) == "MOCK" {
+			reply, err := t.mockReply(id, integ.LogicalID)
+			if err != nil {
+				return api, err
+			}
+			api.Mocks[asString(p["RouteKey"])] = reply
+			continue
 		}
 		fn := integrationFunction(integ.Properties["IntegrationUri"])
 		if _, ok := t.Resources[fn]; !ok {
@@ -318,6 +332,36 @@ func (t *Template) WebSocket() (WebSocketAPI, error) {
 		return api, fmt.Errorf("WebSocket API %s has no stage", api.LogicalID)
 	}
 	return api, nil
+}
+
+// mockReply is what the route routeID with the MOCK integration integID
+// sends back (see WebSocketAPI.Mocks). Templates are served as they are
+// written: one holding Velocity ($ or #) is refused, since nothing here
+// evaluates it.
+func (t *Template) mockReply(routeID, integID string) (string, error) {
+	route := t.Resources[routeID].Properties
+	hasResponse := false
+	for _, id := range t.ResourcesOfType("AWS::ApiGatewayV2::RouteResponse") {
+		p := t.Resources[id].Properties
+		if refName(p["RouteId"]) == routeID && asString(p["RouteResponseKey"]) == "$default" {
+			hasResponse = true
+		}
+	}
+	if !hasResponse || asString(route["RouteResponseSelectionExpression"]) != "$default" {
+		return "", nil
+	}
+	for _, id := range t.ResourcesOfType("AWS::ApiGatewayV2::IntegrationResponse") {
+		p := t.Resources[id].Properties
+		if refName(p["IntegrationId"]) != integID || asString(p["IntegrationResponseKey"]) != "$default" {
+			continue
+		}
+		body := asString(asMap(p["ResponseTemplates"])["$default"])
+		if strings.ContainsAny(body, "$#") {
+			return "", fmt.Errorf("integration response %s: the local stack serves static response templates only, not Velocity: %q", id, body)
+		}
+		return body, nil
+	}
+	return "", fmt.Errorf("route %s: MOCK integration %s has a route response but no $default IntegrationResponse", routeID, integID)
 }
 
 // integrationFunction finds the function named in an IntegrationUri such as

@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -248,6 +249,10 @@ func TestTemplate_WebSocketRoutesDeploymentAndPermissions(t *testing.T) {
 		if ws.Routes[k] != fn {
 			t.Errorf("route %s -> %q, want %s", k, ws.Routes[k], fn)
 		}
+	}
+	// ping costs no Lambda: a MOCK integration answering through its route response.
+	if !reflect.DeepEqual(ws.Mocks, map[string]string{"ping": `{"type":"pong"}`}) {
+		t.Errorf("mock routes %v, want ping answering {\"type\":\"pong\"}", ws.Mocks)
 	}
 	if ws.RouteSelectionExpression != "$request.body.action" || ws.Stage != "prod" {
 		t.Errorf("selection %q stage %q", ws.RouteSelectionExpression, ws.Stage)

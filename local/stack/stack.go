@@ -314,6 +314,7 @@ func (s *Stack) serveWebSocket(opts Options, ws samtemplate.WebSocketAPI, ln net
 	wsCfg := opts.WebSocket
 	wsCfg.Stage = ws.Stage
 	wsCfg.Routes = ws.Routes
+	wsCfg.Mocks = ws.Mocks
 	wsCfg.RouteSelectionExpression = ws.RouteSelectionExpression
 	var err error
 	if s.WS, err = wsapi.New(wsCfg, s.Pool, s.log.With("api", "websocket")); err != nil {

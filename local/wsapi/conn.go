@@ -240,6 +240,14 @@ func (c *conn) sendGatewayFrame(message, requestID string) {
 // messages of one connection are neither serialized nor ordered.
 func (s *Server) dispatch(c *conn, body []byte, binary bool) {
 	requestID := newID()
+	if reply, ok := s.mock(body); ok {
+		if reply != "" {
+			if err := c.send(s.baseCtx, websocket.MessageText, []byte(reply)); err != nil {
+				s.log.Debug("send route response", "connectionId", c.id, "err", err)
+			}
+		}
+		return
+	}
 	routeKey, fn, ok := s.route(body)
 	if !ok {
 		c.sendGatewayFrame("Forbidden", requestID)

@@ -230,3 +230,28 @@ func TestMessage_MessagesOfOneConnectionRunConcurrently(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestMessage_MockRoutesAnswerFromTheirRouteResponseWithoutAFunction(t *testing.T) {
+	h := start(t, Config{Mocks: map[string]string{"ping": `{"type":"pong"}`, "quiet": ""}}, nil)
+	c, _ := h.dial("", nil)
+	ctx := ctxGuard(t)
+	for _, body := range []string{`{"action":"ping"}`, `{"action":"quiet"}`, `{"action":"ping","extra":[1,2]}`} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the two pings; the quiet mock sends nothing back
+		if typ, data := read(t, c); typ != websocket.MessageText || string(data) != `{"type":"pong"}` {
+			t.Fatalf("got %v %q, want the pong frame", typ, data)
+		}
+	}
+	h.noMore(messageFn)
+	h.noMore(defaultFn)
+	// A route key the mocks do not have still goes to its function.
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"action":"sendMessage","message":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := h.next(messageFn).event; ev.RequestContext.RouteKey != "sendMessage" {
+		t.Errorf("route %q", ev.RequestContext.RouteKey)
+	}
+}

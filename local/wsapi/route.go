@@ -68,6 +68,17 @@ func (s selector) routeKey(body []byte) (key string, ok bool) {
 	return "", false
 }
 
+// mock returns what a message routed to a MOCK integration sends back;
+// ok is false when the message's route is not one.
+func (s *Server) mock(body []byte) (reply string, ok bool) {
+	key, found := s.sel.routeKey(body)
+	if !found || key == RouteConnect || key == RouteDisconnect {
+		return "", false
+	}
+	reply, ok = s.cfg.Mocks[key]
+	return reply, ok
+}
+
 // route picks the function for a message: the route whose key the selection
 // expression yields (reserved keys other than $default never match), else
 // $default. ok is false when neither exists.

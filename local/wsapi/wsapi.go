@@ -66,6 +66,11 @@ type Config struct {
 	// missing $disconnect delivers nothing; a message that matches no route
 	// and finds no $default gets API Gateway's "Forbidden" frame.
 	Routes map[string]string
+	// Mocks maps route keys of MOCK integrations to what the route response
+	// sends the client back ("" for nothing), as
+	// samtemplate.WebSocketAPI.Mocks reads them: served here, invoking no
+	// function.
+	Mocks map[string]string
 	// MaxFrameBytes caps one client frame; a bigger one closes the socket
 	// with 1009.
 	MaxFrameBytes int
