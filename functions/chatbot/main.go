@@ -16,5 +16,5 @@ func main() {
 	env := boot.Init(ctx)
 	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
 	env.Must("load token secret", err)
-	lambda.Start(handler.New(env.Store, tokens, env.Log).Handle)
+	lambda.Start(handler.New(env.Store, tokens, env.Config.Limits.RoomsPerHour, env.Log).Handle)
 }

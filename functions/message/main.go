@@ -22,10 +22,10 @@ func main() {
 	}
 	env.Must("load config", handler.CheckDeadlineMargin(cfg.DeadlineMargin, cfg.FunctionTimeout))
 	h := &handler.Handler{
-		Conns: env.Store, History: env.Store, Rooms: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
+		Conns: env.Store, History: env.Store, Rooms: env.Store, Limits: handler.LimitsFrom(cfg.Limits, env.Store), Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
 		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),
 		Poster: relay.NewClients(env.AWS).For,
-		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval, PostTimeout: cfg.PostTimeout},
+		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval, PostTimeout: cfg.PostTimeout, MaxRecipients: cfg.Limits.MaxRoomConnections},
 	}
 	lambda.Start(h.Handle)
 }

@@ -185,12 +185,13 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"UsersTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"},
 			"LoginAttemptsTable": {"GetItem", "UpdateItem", "DeleteItem"},
 		},
-		"ChatbotFunction":    {"RoomsTable": {"PutItem"}},
+		"ChatbotFunction":    {"RoomsTable": {"PutItem"}, "LimitsTable": {"UpdateItem", "GetItem"}},
 		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem"}},
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
 			"MessagesTable": {"PutItem", "GetItem", "DeleteItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
+			"LimitsTable": {"UpdateItem", "GetItem"},
 		},
 		"HistoryFunction": {
 			"RoomsTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"}, "MessagesTable": {"Query"},

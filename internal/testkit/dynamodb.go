@@ -188,7 +188,7 @@ func NewCounter(t testing.TB, tables store.Tables) *Counter {
 	t.Helper()
 	srv := Embedded(t)
 	c := &Counter{srv: srv, tables: map[string]bool{
-		tables.Users: true, tables.Rooms: true, tables.Connections: true, tables.Messages: true, tables.LoginAttempts: true,
+		tables.Users: true, tables.Rooms: true, tables.Connections: true, tables.Messages: true, tables.LoginAttempts: true, tables.Limits: true,
 	}}
 	c.Reset()
 	return c

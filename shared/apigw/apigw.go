@@ -22,13 +22,15 @@ import (
 
 // Error codes of HTTP and $connect error responses.
 const (
-	CodeBadRequest         = "BAD_REQUEST"         // 400: malformed input
-	CodeInvalidCredentials = "INVALID_CREDENTIALS" // 401: login failed
-	CodeUnauthorized       = "UNAUTHORIZED"        // 401: missing or invalid token
-	CodeForbidden          = "FORBIDDEN"           // 403: not yours
-	CodeTooLarge           = "PAYLOAD_TOO_LARGE"   // 413: body over the limit
-	CodeLoginThrottled     = "LOGIN_THROTTLED"     // 429: too many failed logins
-	CodeInternal           = "INTERNAL"            // 500: anything else
+	CodeBadRequest         = "BAD_REQUEST"          // 400: malformed input
+	CodeInvalidCredentials = "INVALID_CREDENTIALS"  // 401: login failed
+	CodeUnauthorized       = "UNAUTHORIZED"         // 401: missing or invalid token
+	CodeForbidden          = "FORBIDDEN"            // 403: not yours
+	CodeTooLarge           = "PAYLOAD_TOO_LARGE"    // 413: body over the limit
+	CodeLoginThrottled     = "LOGIN_THROTTLED"      // 429: too many failed logins
+	CodeRoomLimit          = "ROOM_LIMIT"           // 429: too many rooms created
+	CodeTooManySockets     = "TOO_MANY_CONNECTIONS" // 429: the room's connection cap
+	CodeInternal           = "INTERNAL"             // 500: anything else
 )
 
 // Error is an error a client caused or may be told about: it is answered

@@ -25,6 +25,7 @@ type Tables struct {
 	Connections   string // CONNECTIONS_TABLE
 	Messages      string // MESSAGES_TABLE
 	LoginAttempts string // LOGIN_ATTEMPTS_TABLE
+	Limits        string // LIMITS_TABLE
 }
 
 // fields pairs each field of t with the variable that names it.
@@ -41,6 +42,7 @@ func (t *Tables) fields() []struct {
 		{"CONNECTIONS_TABLE", &t.Connections},
 		{"MESSAGES_TABLE", &t.Messages},
 		{"LOGIN_ATTEMPTS_TABLE", &t.LoginAttempts},
+		{"LIMITS_TABLE", &t.Limits},
 	}
 }
 

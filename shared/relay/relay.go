@@ -118,6 +118,9 @@ type Options struct {
 	Backoff          Backoff       // zero means DefaultBackoff
 	Endpoint         string        // the @connections endpoint, named in the 403 log
 	Logger           *slog.Logger  // nil means slog.Default()
+	// MaxRecipients caps the connections one answer is ever posted to
+	// (MAX_ROOM_CONNECTIONS), the first come first served; 0 means no cap.
+	MaxRecipients int
 }
 
 // Relay sends answers through one @connections endpoint. It is safe for
@@ -230,7 +233,8 @@ func (r *Relay) newStream(ctx context.Context, a Answer) *Stream {
 // recipient first gets lead when it is not nil, then the answer's frames
 // from seq 1, the first carrying all the text so far; one added after the
 // answer ended gets the whole answer and its ending. Add may be called from
-// any goroutine, until Wait is called.
+// any goroutine, until Wait is called. Past Options.MaxRecipients, ids
+// are dropped (and logged).
 func (s *Stream) Add(ids []string, lead []byte) {
 	s.mu.Lock()
 	var added []*sender
@@ -239,6 +243,11 @@ func (s *Stream) Add(ids []string, lead []byte) {
 			continue
 		}
 		s.seen[id] = true
+		if max := s.relay.opts.MaxRecipients; max > 0 && len(s.senders) >= max {
+			s.relay.opts.Logger.Warn("recipient over the room's connection cap; not posted to",
+				"connectionId", id, "messageId", s.answer.MessageID, "maxRecipients", max)
+			continue
+		}
 		c := &sender{id: id, wake: make(chan struct{}, 1), lead: lead,
 			framer: newAnswerFramer(s.answer, s.relay.opts.MaxFrameBytes)}
 		s.senders = append(s.senders, c)

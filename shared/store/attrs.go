@@ -61,7 +61,14 @@ const (
 	attrAttemptKey  = "attemptKey"
 	attrFailures    = "failures"
 	attrWindowStart = "windowStart"
-	attrLockedUntil = "lockedUntil"
+
+	// Limits
+	attrLimitKey = "limitKey"
+	attrTAT      = "tat" // a token bucket's theoretical arrival time, epoch ms
+
+	// Rooms: the answer in flight (message function)
+	attrAnsweringID    = "answeringId"
+	attrAnsweringUntil = "answeringUntil" // epoch ms
 )
 
 // statusKey is the byStatus partition key of a room.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,10 +36,11 @@ type window struct {
 	Start int64 `dynamodbav:"windowStart"` // epoch ms the window opened
 }
 
-// counterTable is a table holding window counters under attrAttemptKey.
-type counterTable func(t Tables) string
+// counter names a table holding window counters and its key attribute.
+type counter struct{ table, key string }
 
-func loginAttempts(t Tables) string { return t.LoginAttempts }
+func (s *Store) loginAttempts() counter { return counter{s.t.LoginAttempts, attrAttemptKey} }
+func (s *Store) limits() counter        { return counter{s.t.Limits, attrLimitKey} }
 
 // LoginUserKey is the login counter key of a user, whether or not the user
 // exists.
@@ -51,7 +53,7 @@ func LoginSourceKey(source string) string { return "ip#" + source }
 // TakeLoginSlot takes a slot of the login counter key (LoginUserKey,
 // LoginSourceKey) in the LoginAttempts table.
 func (s *Store) TakeLoginSlot(ctx context.Context, key string, lim Window, now time.Time) (Slot, error) {
-	sl, err := s.takeSlot(ctx, loginAttempts, key, lim, now)
+	sl, err := s.takeSlot(ctx, s.loginAttempts(), key, lim, now)
 	if err != nil {
 		return Slot{}, fmt.Errorf("take login slot of %s: %w", key, err)
 	}
@@ -94,12 +96,12 @@ func (s *Store) ClearLoginSlots(ctx context.Context, key string) error {
 // window when none is open. At most three conditional writes (the second
 // and third only when a window closed or another request opened one
 // meanwhile) and, when no slot is free, one read for the window's end.
-func (s *Store) takeSlot(ctx context.Context, table counterTable, key string, lim Window, now time.Time) (Slot, error) {
+func (s *Store) takeSlot(ctx context.Context, c counter, key string, lim Window, now time.Time) (Slot, error) {
 	if lim.Max <= 0 || lim.Window <= 0 {
 		return Slot{}, fmt.Errorf("window limit %+v must be positive", lim)
 	}
-	name := aws.String(table(s.t))
-	k := item{attrAttemptKey: avS(key)}
+	name := aws.String(c.table)
+	k := item{c.key: avS(key)}
 	floor := avN(now.Add(-lim.Window).UnixMilli())
 	expires := avN(now.Add(lim.Window).Unix() + 1)
 	for attempt := range 2 {
@@ -128,7 +130,7 @@ func (s *Store) takeSlot(ctx context.Context, table counterTable, key string, li
 			UpdateExpression:    aws.String("SET #n = :one, #w = :now, #e = :exp"),
 			ConditionExpression: aws.String("attribute_not_exists(#k) OR #w <= :floor"),
 			ExpressionAttributeNames: map[string]string{
-				"#n": attrFailures, "#w": attrWindowStart, "#e": attrExpiresAt, "#k": attrAttemptKey,
+				"#n": attrFailures, "#w": attrWindowStart, "#e": attrExpiresAt, "#k": c.key,
 			},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":one": avN(1), ":now": avN(now.UnixMilli()), ":exp": expires, ":floor": floor,
@@ -158,9 +160,9 @@ func (s *Store) takeSlot(ctx context.Context, table counterTable, key string, li
 
 // slotCount returns the slots of key held in table's current window as
 // stored, ignoring whether the window is still open (tests and the bench).
-func (s *Store) slotCount(ctx context.Context, table counterTable, key string) (int, error) {
+func (s *Store) slotCount(ctx context.Context, c counter, key string) (int, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(table(s.t)), Key: item{attrAttemptKey: avS(key)}, ConsistentRead: aws.Bool(true),
+		TableName: aws.String(c.table), Key: item{c.key: avS(key)}, ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return 0, err
@@ -171,9 +173,150 @@ func (s *Store) slotCount(ctx context.Context, table counterTable, key string) (
 
 // LoginSlots returns the slots held under the login counter key, as stored.
 func (s *Store) LoginSlots(ctx context.Context, key string) (int, error) {
-	n, err := s.slotCount(ctx, loginAttempts, key)
+	n, err := s.slotCount(ctx, s.loginAttempts(), key)
 	if err != nil {
 		return 0, fmt.Errorf("login slots of %s: %w", key, err)
 	}
 	return n, nil
+}
+
+// TakeRoomSlot takes a slot of the room-creation window of the user
+// companyID/userID in the Limits table. Slots are never given back: the
+// window counts rooms created.
+func (s *Store) TakeRoomSlot(ctx context.Context, companyID, userID string, lim Window, now time.Time) (Slot, error) {
+	key := "rooms#" + companyID + "#" + userID
+	sl, err := s.takeSlot(ctx, s.limits(), key, lim, now)
+	if err != nil {
+		return Slot{}, fmt.Errorf("take room slot of %s/%s: %w", companyID, userID, err)
+	}
+	return sl, nil
+}
+
+// Bucket is a token bucket: Burst tokens at most, one more every Refill.
+type Bucket struct {
+	Burst  int
+	Refill time.Duration
+}
+
+// bucket is what a token bucket item holds.
+type bucket struct {
+	TAT int64 `dynamodbav:"tat"` // epoch ms
+}
+
+// TakeQuestionToken takes a token of the question bucket of the user
+// companyID/userID in the Limits table. It reports whether one was there
+// and, when not, when the next one comes.
+//
+// The bucket is kept as its theoretical arrival time (GCRA): tat, the
+// time at which the bucket would be full again. A take at now is allowed
+// when max(tat, now) + Refill - now <= Burst*Refill, and moves tat to
+// max(tat, now) + Refill. DynamoDB cannot compute a max, so the two cases
+// are two conditional updates: one that sets a stale (or absent) tat to
+// now+Refill, and one that adds Refill to a tat that leaves room. One
+// request when the bucket had refilled, two during a burst, three (a read
+// for the time of the next token) when it is empty.
+func (s *Store) TakeQuestionToken(ctx context.Context, companyID, userID string, b Bucket, now time.Time) (bool, time.Time, error) {
+	if b.Burst <= 0 || b.Refill <= 0 {
+		return false, time.Time{}, fmt.Errorf("bucket %+v must be positive", b)
+	}
+	key := item{attrLimitKey: avS("ask#" + companyID + "#" + userID)}
+	nowMs, refill := now.UnixMilli(), b.Refill.Milliseconds()
+	last := nowMs + int64(b.Burst-1)*refill // the latest tat that leaves a token
+	expires := avN(now.Add(time.Duration(b.Burst)*b.Refill).Unix() + 1)
+	names := map[string]string{"#t": attrTAT, "#e": attrExpiresAt}
+	wrap := func(err error) error {
+		return fmt.Errorf("take question token of %s/%s: %w", companyID, userID, err)
+	}
+	// A stale or absent tat first: the common case of a user who reads the
+	// answer before asking again. If that fails, tat >= now, and it only
+	// grows: adding is then the only way, and its failure means tat > last.
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Limits),
+		Key:                       key,
+		UpdateExpression:          aws.String("SET #t = :next, #e = :exp"),
+		ConditionExpression:       aws.String("attribute_not_exists(#t) OR #t < :now"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":next": avN(nowMs + refill), ":now": avN(nowMs), ":exp": expires},
+	})
+	if err == nil {
+		return true, time.Time{}, nil
+	}
+	if !isConditionFailed(err) {
+		return false, time.Time{}, wrap(err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Limits),
+		Key:                       key,
+		UpdateExpression:          aws.String("SET #t = #t + :r, #e = :exp"),
+		ConditionExpression:       aws.String("#t <= :last"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": avN(refill), ":last": avN(last), ":exp": expires},
+	})
+	if err == nil {
+		return true, time.Time{}, nil
+	}
+	if !isConditionFailed(err) {
+		return false, time.Time{}, wrap(err)
+	}
+	// tat > last: the bucket is empty. One read says for how long.
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.t.Limits), Key: key, ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#t"), ExpressionAttributeNames: map[string]string{"#t": attrTAT},
+	})
+	if err != nil {
+		return false, time.Time{}, wrap(err)
+	}
+	bk, err := unmarshal[bucket](out.Item)
+	if err != nil {
+		return false, time.Time{}, wrap(err)
+	}
+	return false, time.UnixMilli(bk.TAT - int64(b.Burst-1)*refill), nil
+}
+
+// BeginAnswer marks the room as answering answerID until until (the
+// deadline of the function that answers, after which a crashed answer
+// frees the room by itself). It reports false, changing nothing, when
+// another answer holds the room and its until is still ahead of now, and
+// ErrNotFound when the room does not exist.
+func (s *Store) BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.t.Rooms),
+		Key:                 item{attrRoomID: avS(roomID)},
+		UpdateExpression:    aws.String("SET #a = :id, #u = :until"),
+		ConditionExpression: aws.String("attribute_exists(#id) AND (attribute_not_exists(#u) OR #u <= :now)"),
+		ExpressionAttributeNames: map[string]string{
+			"#a": attrAnsweringID, "#u": attrAnsweringUntil, "#id": attrRoomID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id": avS(answerID), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()),
+		},
+	})
+	if err == nil {
+		return true, nil
+	}
+	if !isConditionFailed(err) {
+		return false, fmt.Errorf("begin answer %s in room %s: %w", answerID, roomID, err)
+	}
+	if _, gerr := s.GetRoom(ctx, roomID); errors.Is(gerr, ErrNotFound) {
+		return false, fmt.Errorf("begin answer %s: %w", answerID, gerr)
+	}
+	return false, nil
+}
+
+// EndAnswer frees the room of answerID (its until becomes 0). It changes
+// nothing when another answer holds the room (this one's until had
+// passed) or none does.
+func (s *Store) EndAnswer(ctx context.Context, roomID, answerID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.t.Rooms),
+		Key:                       item{attrRoomID: avS(roomID)},
+		UpdateExpression:          aws.String("SET #u = :zero"),
+		ConditionExpression:       aws.String("#a = :id"),
+		ExpressionAttributeNames:  map[string]string{"#a": attrAnsweringID, "#u": attrAnsweringUntil},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": avS(answerID), ":zero": avN(0)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("end answer %s in room %s: %w", answerID, roomID, err)
+	}
+	return nil
 }

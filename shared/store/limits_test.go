@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -94,5 +95,125 @@ func TestStore_ConcurrentTakesNeverExceedTheWindow(t *testing.T) {
 	}
 	if n, err := s.LoginSlots(ctx, key); n != 5 || err != nil {
 		t.Fatalf("stored slots = %d, %v; want 5", n, err)
+	}
+}
+
+func TestStore_OneAnswerInFlightPerRoom(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	if err := s.CreateRoom(ctx, store.Room{RoomID: "room-1", CompanyID: "a", UserID: "u", Members: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	until := t0.Add(time.Minute)
+	steps := []struct {
+		name string
+		do   func() (bool, error)
+		want bool
+	}{
+		{"the first answer takes the room", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-1", until, t0) }, true},
+		{"a second is refused", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(time.Second)) }, false},
+		{"another answer's end frees nothing", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-2") }, true},
+		{"so the second is still refused", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(time.Second)) }, false},
+		{"the first's end frees the room", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-1") }, true},
+		{"then the second takes it", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(2*time.Second)) }, true},
+		{"a hold past its until is taken over", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-3", until.Add(time.Minute), until) }, true},
+		{"the overtaken answer's end leaves the new hold", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-2") }, true},
+		{"which still holds", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-4", until, until.Add(time.Second)) }, false},
+	}
+	for _, st := range steps {
+		if got, err := st.do(); got != st.want || err != nil {
+			t.Fatalf("%s: %v, %v; want %v", st.name, got, err, st.want)
+		}
+	}
+	if _, err := s.BeginAnswer(ctx, "room-none", "m-1", until, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown room: %v, want ErrNotFound", err)
+	}
+	// The room's other attributes are untouched.
+	if r, err := s.GetRoom(ctx, "room-1"); err != nil || r.UserID != "u" || r.Status != "" {
+		t.Fatalf("room after the answers: %+v, %v", r, err)
+	}
+}
+
+func TestStore_QuestionBucket(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	b := store.Bucket{Burst: 3, Refill: 10 * time.Second}
+	take := func(at time.Duration) (bool, time.Duration) {
+		t.Helper()
+		ok, next, err := s.TakeQuestionToken(ctx, "apt001", "hong2", b, t0.Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return true, 0
+		}
+		return false, next.Sub(t0)
+	}
+	for i := range 3 {
+		if ok, _ := take(0); !ok {
+			t.Fatalf("take %d of the burst refused", i+1)
+		}
+	}
+	if ok, next := take(time.Second); ok || next != 10*time.Second {
+		t.Fatalf("past the burst: %v, next token at +%v; want refused until +10s", ok, next)
+	}
+	if ok, _ := take(10 * time.Second); !ok {
+		t.Fatal("the refilled token was refused")
+	}
+	if ok, _ := take(10 * time.Second); ok {
+		t.Fatal("a second token after one refill")
+	}
+	// Idle for long: a full bucket again, and no more.
+	for i := range 3 {
+		if ok, _ := take(time.Hour); !ok {
+			t.Fatalf("after an hour, take %d refused", i+1)
+		}
+	}
+	if ok, _ := take(time.Hour); ok {
+		t.Fatal("more than the burst after an hour")
+	}
+	// Another user has a bucket of their own.
+	if ok, _, err := s.TakeQuestionToken(ctx, "apt001", "kim", b, t0.Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("kim: %v %v", ok, err)
+	}
+}
+
+func TestStore_ConcurrentQuestionsTakeAtMostTheBurst(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	b := store.Bucket{Burst: 30, Refill: 6 * time.Second}
+	var taken atomic.Int32
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			ok, _, err := s.TakeQuestionToken(ctx, "apt001", "hong2", b, t0)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				taken.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := taken.Load(); n != 30 {
+		t.Fatalf("%d of 60 concurrent questions got a token, want 30", n)
+	}
+}
+
+func TestStore_RoomCreationWindow(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	w := store.Window{Max: 20, Window: time.Hour}
+	for i := range 20 {
+		if sl, err := s.TakeRoomSlot(ctx, "apt001", "hong2", w, t0.Add(time.Duration(i)*time.Minute)); !sl.Taken || err != nil {
+			t.Fatalf("room %d: %+v %v", i+1, sl, err)
+		}
+	}
+	if sl, err := s.TakeRoomSlot(ctx, "apt001", "hong2", w, t0.Add(59*time.Minute)); sl.Taken || err != nil || !sl.ResetAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("room 21: %+v %v; want refused until +1h", sl, err)
+	}
+	if sl, err := s.TakeRoomSlot(ctx, "apt001", "hong2", w, t0.Add(time.Hour)); !sl.Taken || err != nil {
+		t.Fatalf("after the hour: %+v %v", sl, err)
 	}
 }

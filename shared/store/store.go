@@ -167,7 +167,8 @@ func (s *Store) PutConnection(ctx context.Context, c Connection) error {
 }
 
 // GetConnection returns the connection, or ErrNotFound when it does not
-// exist, has expired (expiresAt <= now) or the id is empty.
+// exist or the id is empty; when it has expired (expiresAt <= now) it
+// returns the connection and ErrExpired (which wraps ErrNotFound).
 func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connection, error) {
 	if connectionID == "" {
 		return Connection{}, fmt.Errorf("get connection %q: %w", connectionID, ErrNotFound)
@@ -177,7 +178,7 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connect
 		return Connection{}, fmt.Errorf("get connection %s: %w", connectionID, err)
 	}
 	if c.ExpiresAt <= s.now().Unix() {
-		return Connection{}, fmt.Errorf("get connection %s: expired: %w", connectionID, ErrNotFound)
+		return c, fmt.Errorf("get connection %s: %w", connectionID, ErrExpired)
 	}
 	return c, nil
 }

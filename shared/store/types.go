@@ -8,7 +8,10 @@
 // by the record types in attrs.go.
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Tables names the physical DynamoDB tables, as the template passes them in
 // the *_TABLE environment variables.
@@ -18,10 +21,16 @@ type Tables struct {
 	Connections   string
 	Messages      string
 	LoginAttempts string
+	Limits        string // question buckets and room-creation windows
 }
 
 // ErrNotFound is returned when a requested item does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrExpired is returned (with the item) for a connection whose expiresAt
+// has passed: its token has expired, or API Gateway has closed it. It
+// wraps ErrNotFound: a reader that does not care sees a missing item.
+var ErrExpired = fmt.Errorf("expired: %w", ErrNotFound)
 
 // ErrExists is returned when a conditional create finds the key taken.
 var ErrExists = errors.New("already exists")

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,23 +24,38 @@ const createAttempts = 5
 // roomStore is what chatbot needs from the store.
 type roomStore interface {
 	CreateRoom(ctx context.Context, r store.Room) error
+	TakeRoomSlot(ctx context.Context, companyID, userID string, lim store.Window, now time.Time) (store.Slot, error)
 }
 
 // Handler serves POST /api/customer/chatbot.
 type Handler struct {
 	store  roomStore
 	tokens *auth.Tokens
+	limit  store.Window
 	log    *slog.Logger
 	now    func() time.Time
 	newID  func() string
 }
 
-func New(s roomStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
-	return &Handler{store: s, tokens: tokens, log: log, now: time.Now, newID: store.NewRoomID}
+// New returns the room-creation handler; a user creates at most
+// roomsPerHour rooms in an hour (a fixed window opened by the first).
+func New(s roomStore, tokens *auth.Tokens, roomsPerHour int, log *slog.Logger) *Handler {
+	return &Handler{store: s, tokens: tokens, limit: store.Window{Max: roomsPerHour, Window: time.Hour},
+		log: log, now: time.Now, newID: store.NewRoomID}
 }
 
+var errRoomLimit = apigw.NewError(http.StatusTooManyRequests, apigw.CodeRoomLimit, "too many rooms created; try again later")
+
+// roomLimit is a 429 ROOM_LIMIT that the client may retry after a while.
+type roomLimit struct{ retryAfter time.Duration }
+
+func (r roomLimit) Error() string { return errRoomLimit.Error() }
+func (r roomLimit) Unwrap() error { return errRoomLimit }
+
 // Handle creates a chatbot room owned by the caller of a valid customer
-// bearer token (else 401; an agent's token gets 403) and answers it in the trace's shape. The room id is
+// bearer token (else 401; an agent's token gets 403), at most the
+// handler's rooms per hour (else 429 ROOM_LIMIT with Retry-After), and
+// answers it in the trace's shape. The room id is
 // fresh from crypto/rand and written conditionally, so an existing room is
 // never overwritten; a collision is retried with a new id. It never
 // returns an error: failures are responses.
@@ -46,6 +63,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resp, err := h.create(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPAuthError(err)
+		var rl roomLimit
+		if errors.As(err, &rl) {
+			resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(rl.retryAfter.Seconds()))))
+		}
 	}
 	return resp, nil
 }
@@ -58,6 +79,15 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	log := h.log.With("companyId", id.CompanyID, "userId", id.UserID)
+	slot, err := h.store.TakeRoomSlot(ctx, id.CompanyID, id.UserID, h.limit, now)
+	switch {
+	case err != nil:
+		log.Error("room limit check failed", "err", err)
+		return events.APIGatewayV2HTTPResponse{}, err
+	case !slot.Taken:
+		log.Warn("room creation refused: limit", "resetAt", slot.ResetAt)
+		return events.APIGatewayV2HTTPResponse{}, roomLimit{retryAfter: slot.ResetAt.Sub(now)}
+	}
 	room := store.Room{
 		CompanyID:      id.CompanyID,
 		UserID:         id.UserID,

@@ -27,7 +27,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := testkit.NewEnv(t)
-	return &env{Env: e, h: New(e.Store, testkit.Tokens(), e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), 20, e.Log)}
 }
 
 func request(authorization string) events.APIGatewayV2HTTPRequest {

@@ -68,9 +68,11 @@ func (t *turn) repeat() store.Repeat {
 	}
 }
 
-// ask answers a valid question in steps: look up the caller; settle a
-// repeated clientMessageId (repeat.go); route by the room's status
-// (handoff.go: only a BOT room's questions go on); store the question while the
+// ask answers a valid question in steps: look up the caller; take a token
+// of the user's question bucket (limits.go: every sendMessage does); settle
+// a repeated clientMessageId (repeat.go); route by the room's status
+// (handoff.go: only a BOT room's questions go on); take the room's one
+// answer slot (limits.go), given back before the ending goes out; store the question while the
 // room's connections are looked up (recipients.go); send the question to
 // the other sockets and stream the RAG answer to everyone, newcomers
 // included (stream.go); write the answer item from its first frame to its
@@ -82,6 +84,10 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 		return
 	}
 	log = log.With("roomId", conn.RoomID)
+	if rej := h.takeQuestionToken(ctx, log, conn); rej != nil {
+		h.rejectQuestion(ctx, r, caller, conn.RoomID, q, rej)
+		return
+	}
 	t := h.newTurn(conn, q)
 	if q.ClientMessageID != "" {
 		log = log.With("clientMessageId", q.ClientMessageID)
@@ -92,6 +98,13 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	if h.routeByStatus(ctx, r, log, conn, q) {
 		return
 	}
+	free, rej := h.beginAnswer(ctx, log, conn, t.answerID)
+	if rej != nil {
+		h.releaseRepeat(ctx, log, t)
+		h.rejectQuestion(ctx, r, caller, conn.RoomID, q, rej)
+		return
+	}
+	defer free()
 
 	actx, cancel := h.answerTime(ctx) // the question and the RAG answer; the ending keeps the margin
 	defer cancel()
@@ -112,6 +125,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 		CompanyID: conn.CompanyID, SessionID: conn.RoomID, UserName: conn.UserName, UseHistory: true,
 	}, item.started)
 	stopFollowing()
+	free() // before the ending goes out
 	if outcome == OutcomeComplete {
 		s.Complete()
 	} else {

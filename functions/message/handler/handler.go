@@ -65,8 +65,8 @@ type Asker interface {
 }
 
 // Handler serves the websocket routes sendMessage, handoff and $default.
-// Conns, History, Rooms, RAG and Poster are required; the other fields
-// have usable zero values.
+// Conns, History, Rooms, Limits, RAG and Poster are required; the other
+// fields have usable zero values.
 //
 // A question costs these DynamoDB requests: the caller's connection
 // (GetItem), its clientMessageId's repeat record when it has one (a
@@ -75,13 +75,16 @@ type Asker interface {
 // the start and again every JoinInterval while the answer streams, the
 // question (PutItem), and the answer item at its first frame, every
 // CheckpointInterval and at its end (PutItem each); plus a DeleteItem per
-// connection found gone. A 4-second answer costs at most 10. A rejected
-// message costs none; a repeat costs the GetItem, the PutItem and a
-// GetItem of the answer.
+// connection found gone; and the limits' (limits.go): a token of the
+// user's question bucket (UpdateItem; two during a burst) and the room's
+// answer slot taken and given back (UpdateItem each). A 4-second answer
+// costs at most 13. A malformed message costs none; a repeat costs the
+// GetItem, the token, the PutItem and a GetItem of the answer.
 type Handler struct {
 	Conns   Connections
 	History History
-	Rooms   Rooms // the room's status: handoff and routing by status (handoff.go)
+	Rooms   Rooms  // the room's status: handoff and routing by status (handoff.go)
+	Limits  Limits // question limits (limits.go)
 	RAG     Asker
 	// Poster returns the @connections client for an endpoint
 	// (relay.Endpoint of CALLBACK_URL or the event's domain and stage).

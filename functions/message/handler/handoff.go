@@ -122,12 +122,7 @@ type announcer struct {
 func (h *Handler) caller(ctx context.Context, r *relay.Relay, log *slog.Logger, caller string) (store.Connection, bool) {
 	conn, err := h.Conns.GetConnection(ctx, caller)
 	if err != nil {
-		msg := clientMessages[CodeInternal]
-		if errors.Is(err, store.ErrNotFound) {
-			msg = "This connection is not registered. Please reconnect."
-		}
-		log.Error("look up the caller's connection", "err", err)
-		h.reject(ctx, r, caller, "", &rejection{CodeInternal, msg})
+		h.reject(ctx, r, caller, conn.RoomID, callerRejection(log, err))
 		return store.Connection{}, false
 	}
 	return conn, true

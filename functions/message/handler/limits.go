@@ -1,0 +1,115 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/ragchat/ragchat/shared/config"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// Error codes of the question limits (DESIGN.md, "Abuse limits").
+const (
+	CodeAnswerInProgress = "ANSWER_IN_PROGRESS"
+	CodeRateLimited      = "RATE_LIMITED"
+	CodeTokenExpired     = "TOKEN_EXPIRED"
+)
+
+// Limiter is what the handler needs of the store to enforce the question
+// limits. *store.Store implements it.
+type Limiter interface {
+	TakeQuestionToken(ctx context.Context, companyID, userID string, b store.Bucket, now time.Time) (bool, time.Time, error)
+	BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (bool, error)
+	EndAnswer(ctx context.Context, roomID, answerID string) error
+}
+
+// Limits are the question limits: a token bucket per user over every
+// sendMessage (all their sockets), and one answer in flight per room.
+type Limits struct {
+	Store     Limiter
+	Questions store.Bucket
+}
+
+// LimitsFrom is the question policy the function's environment configures.
+func LimitsFrom(l config.Limits, s Limiter) Limits {
+	return Limits{Store: s, Questions: store.Bucket{Burst: l.QuestionBurst, Refill: time.Minute / time.Duration(l.QuestionsPerMinute)}}
+}
+
+// maxAnswerTime bounds an answer's hold on its room when the context has
+// no deadline (tests, local tools); on Lambda the hold ends at the deadline.
+const maxAnswerTime = 2 * time.Minute
+
+// endAnswerTimeout bounds the write that frees the room.
+const endAnswerTimeout = 2 * time.Second
+
+// callerRejection is the answer to a question whose caller's connection
+// cannot be had: TOKEN_EXPIRED when it outlived its token, INTERNAL
+// otherwise.
+func callerRejection(log *slog.Logger, err error) *rejection {
+	switch {
+	case errors.Is(err, store.ErrExpired):
+		log.Info("question on an expired connection", "err", err)
+		return &rejection{CodeTokenExpired, "Your session has expired. Please log in again and reconnect."}
+	case errors.Is(err, store.ErrNotFound):
+		log.Error("look up the caller's connection", "err", err)
+		return &rejection{CodeInternal, "This connection is not registered. Please reconnect."}
+	default:
+		log.Error("look up the caller's connection", "err", err)
+		return &rejection{CodeInternal, clientMessages[CodeInternal]}
+	}
+}
+
+// takeQuestionToken takes a token of conn's user's question bucket: every
+// sendMessage does, whatever becomes of it, before anything is stored or
+// asked. It returns the rejection when the bucket is empty (or cannot be
+// read: the limit fails closed).
+func (h *Handler) takeQuestionToken(ctx context.Context, log *slog.Logger, conn store.Connection) *rejection {
+	now := h.now()
+	ok, next, err := h.Limits.Store.TakeQuestionToken(ctx, conn.CompanyID, conn.UserID, h.Limits.Questions, now)
+	switch {
+	case err != nil:
+		log.Error("take a question token", "err", err)
+		return &rejection{CodeInternal, clientMessages[CodeInternal]}
+	case !ok:
+		wait := max(1, int(math.Ceil(next.Sub(now).Seconds())))
+		log.Warn("question rate limited", "userId", conn.UserID, "retryInSeconds", wait)
+		return &rejection{CodeRateLimited, fmt.Sprintf("Too many questions. Please wait %d seconds before asking again.", wait)}
+	}
+	return nil
+}
+
+// beginAnswer takes the room's one answer slot for answerID, before the
+// question is stored or asked. A repeat of a question already asked must
+// be recognised before: it is no new question. On success the caller must
+// call free once the answer has ended and before its ending is posted, so
+// that a question sent after the ending arrived is never refused as in
+// progress; calls after the first do nothing. The slot is held until the
+// function's deadline at most, so a crashed answer frees the room itself.
+func (h *Handler) beginAnswer(ctx context.Context, log *slog.Logger, conn store.Connection, answerID string) (free func(), rej *rejection) {
+	now := h.now()
+	until := now.Add(maxAnswerTime)
+	if d, ok := ctx.Deadline(); ok {
+		until = d
+	}
+	ok, err := h.Limits.Store.BeginAnswer(ctx, conn.RoomID, answerID, until, now)
+	switch {
+	case err != nil:
+		log.Error("mark the room as answering", "err", err)
+		return nil, &rejection{CodeInternal, clientMessages[CodeInternal]}
+	case !ok:
+		log.Info("question while the room's answer streams")
+		return nil, &rejection{CodeAnswerInProgress, "An answer is still being written in this room. Please wait for it to finish."}
+	}
+	return sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endAnswerTimeout)
+		defer cancel()
+		if err := h.Limits.Store.EndAnswer(ctx, conn.RoomID, answerID); err != nil {
+			log.Error("free the room for the next question; it frees itself at the deadline", "until", until, "err", err)
+		}
+	}), nil
+}

@@ -1,0 +1,77 @@
+package samtemplate
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestTemplate_AbuseLimitsAreParametersWithTheDocumentedDefaults pins
+// DESIGN.md's defaults and that every function gets them in its
+// environment.
+func TestTemplate_AbuseLimitsAreParametersWithTheDocumentedDefaults(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	want := map[string]struct{ param, def string }{
+		"LOGIN_MAX_FAILURES":        {"LoginMaxFailures", "5"},
+		"LOGIN_SOURCE_MAX_FAILURES": {"LoginSourceMaxFailures", "30"},
+		"LOGIN_WINDOW":              {"LoginWindow", "15m"},
+		"QUESTION_BURST":            {"QuestionBurst", "30"},
+		"QUESTIONS_PER_MINUTE":      {"QuestionsPerMinute", "10"},
+		"MAX_ROOM_CONNECTIONS":      {"MaxRoomConnections", "10"},
+		"ROOMS_PER_HOUR":            {"RoomsPerHour", "20"},
+	}
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for env, w := range want {
+		p, ok := tpl.Parameters[w.param]
+		if !ok || p.Default != w.def {
+			t.Errorf("parameter %s = %+v, want default %s", w.param, p, w.def)
+		}
+		for _, f := range fns {
+			v, err := tpl.Resolve(f.Environment[env], tpl.paramLookup)
+			if err != nil || v != w.def {
+				t.Errorf("%s: %s = %q (%v), want %s from %s", f.LogicalID, env, v, err, w.def, w.param)
+			}
+		}
+	}
+}
+
+// TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes pins the
+// dynamodb:Attributes condition on the message function's Rooms updates.
+func TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(fns, func(f Function) bool { return f.LogicalID == "MessageFunction" })
+	if i < 0 {
+		t.Fatal("no MessageFunction")
+	}
+	found := false
+	for _, p := range fns[i].Policies {
+		for _, st := range asSlice(asMap(p)["Statement"]) {
+			sm := asMap(st)
+			res, _ := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
+			if res != "{RoomsTable.Arn}" || !slices.Contains(asSlice(sm["Action"]), any("dynamodb:UpdateItem")) {
+				continue
+			}
+			found = true
+			attrs := asSlice(asMap(asMap(sm["Condition"])["ForAllValues:StringEquals"])["dynamodb:Attributes"])
+			for _, a := range []any{"roomId", "lastActivityAt", "answeringId", "answeringUntil"} {
+				if !slices.Contains(attrs, a) {
+					t.Errorf("dynamodb:Attributes %v lacks %v", attrs, a)
+				}
+			}
+			for _, a := range []any{"assignedAgent", "members", "userId", "companyId", "ownerKey", "createdAt"} {
+				if slices.Contains(attrs, a) {
+					t.Errorf("dynamodb:Attributes %v allows %v", attrs, a)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("MessageFunction has no UpdateItem statement on RoomsTable")
+	}
+}
