@@ -84,7 +84,7 @@ func TestTablesFrom_ReadsEveryTableVariableAndNamesTheMissing(t *testing.T) {
 	if want := (Tables{Users: "u", Rooms: "r", Messages: "m"}); got != want {
 		t.Errorf("TablesFrom = %+v, want %+v", got, want)
 	}
-	if m := got.Missing(); strings.Join(m, ",") != "CONNECTIONS_TABLE,LOGIN_ATTEMPTS_TABLE" {
+	if m := got.Missing(); strings.Join(m, ",") != "CONNECTIONS_TABLE,LOGIN_ATTEMPTS_TABLE,LIMITS_TABLE" {
 		t.Errorf("Missing = %v", m)
 	}
 }
