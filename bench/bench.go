@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		}
 	}
 	prog.phase("done")
-	fmt.Fprintf(secs.at(9), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(secs.at(10), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (r *run) concurrency() error {
 	return nil
 }
 
-// handoff measures handoff latency (section 8).
+// handoff measures handoff latency (section 9).
 func (r *run) handoff() error {
 	hc := r.cfg.Handoff
 	if !r.cfg.on("handoff") {
@@ -245,17 +245,17 @@ func (r *run) handoff() error {
 	if err != nil {
 		return fmt.Errorf("handoff: %w", err)
 	}
-	fmt.Fprintf(r.secs.at(8), "## 8. Handoff latency\n\n"+
+	fmt.Fprintf(r.secs.at(9), "## 9. Handoff latency\n\n"+
 		"%d rooms in handoff at once, each with its own customer and agent socket on the local stack (real AgentFunction "+
 		"and MessageFunction processes, embedded DynamoDB). All rooms at once: the agent claims (HTTP), then sends %d "+
-		"messages one after the other, then releases; %d rounds. Times from the request leaving the bench to the frame "+
+		"messages one after the other, then releases; %d rounds after one warm-up round. Times from the request leaving the bench to the frame "+
 		"arriving on the customer's socket.\n\n%s\n", hc.Rooms, hc.Messages, hc.Rounds, ho.Table())
 	return nil
 }
 
 // report holds the sections' text by number.
 type report struct {
-	parts [10]strings.Builder
+	parts [11]strings.Builder
 }
 
 func (r *report) at(n int) io.Writer { return &r.parts[n] }
