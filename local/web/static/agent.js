@@ -279,6 +279,13 @@ async function loadHistory(mine) {
     if (room !== mine) return [];
     room.status = page.status;
     renderRoomHead();
+    // What this console sent shows under a local id until the history has it.
+    for (const [id, li] of rendered) {
+      if (id.startsWith('local-')) {
+        li.remove();
+        rendered.delete(id);
+      }
+    }
     for (const m of page.messages) renderMessage(m);
   } catch (err) {
     if (!expired(err)) showBanner(`대화 내용: ${errorText(err)}`);

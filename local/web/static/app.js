@@ -596,6 +596,7 @@ function onStatusFrame(f) {
     // Questions asked before the handoff may still be answered; nothing new waits for the bot.
     for (const li of pending.splice(0)) li.remove();
   }
+  if (f.status === 'CLOSED') showBanner('상담이 종료되었습니다. 이어서 물어보시려면 "새 상담"을 누르세요.', 'info');
 }
 
 function onMessageFrame(f) {
