@@ -31,10 +31,11 @@ type Config struct {
 	Concurrency []ConcConfig // one run per entry, in order
 	API         APIConfig
 	Handoff     HandoffConfig
+	Throttle    ThrottleConfig
 }
 
 // Sections, in the order they run.
-var Sections = []string{"go", "relay", "cost", "dynamo", "api", "cold", "concurrency", "handoff"}
+var Sections = []string{"go", "relay", "cost", "dynamo", "api", "cold", "concurrency", "handoff", "throttle"}
 
 // DefaultConfig is the full run (quick=false) or the short one CI uses.
 func DefaultConfig(root string, quick bool) Config {
@@ -46,6 +47,7 @@ func DefaultConfig(root string, quick bool) Config {
 			Concurrency: []ConcConfig{{Clients: 20, Questions: 3, Pace: 10 * time.Millisecond, Ramp: 500 * time.Millisecond}},
 			API:         APIConfig{Reps: 6},
 			Handoff:     HandoffConfig{Rooms: 20, Rounds: 1, Messages: 5},
+			Throttle:    ThrottleConfig{Clients: 20, Questions: 1, Rates: []float64{0, 0.1, 0.3}, Pace: 10 * time.Millisecond},
 		}
 	}
 	return Config{
@@ -57,8 +59,9 @@ func DefaultConfig(root string, quick bool) Config {
 			{Clients: 50, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 			{Clients: 200, Questions: 3, Pace: 10 * time.Millisecond, Ramp: time.Second},
 		},
-		API:     APIConfig{Reps: 50},
-		Handoff: HandoffConfig{Rooms: 20, Rounds: 3, Messages: 10},
+		API:      APIConfig{Reps: 50},
+		Handoff:  HandoffConfig{Rooms: 20, Rounds: 3, Messages: 10},
+		Throttle: ThrottleConfig{Clients: 20, Questions: 3, Rates: []float64{0, 0.1, 0.3}, Pace: 10 * time.Millisecond},
 	}
 }
 
@@ -99,13 +102,13 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 	fmt.Fprintf(log, "  stack up in %.1f s\n", time.Since(envStart).Seconds())
 
 	r := &run{ctx: ctx, cfg: cfg, env: env, secs: &secs, prog: prog, log: log}
-	for _, step := range []func() error{r.relay, r.api, r.cold, r.concurrency, r.handoff} {
+	for _, step := range []func() error{r.relay, r.api, r.cold, r.concurrency, r.handoff, r.throttle} {
 		if err := step(); err != nil {
 			return err
 		}
 	}
 	prog.phase("done")
-	fmt.Fprintf(secs.at(10), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(secs.at(11), "Total bench time: %.0f s.\n", time.Since(started).Seconds())
 	return nil
 }
 
@@ -117,6 +120,9 @@ func (cfg Config) maxEnvironments() int {
 		for _, c := range cfg.Concurrency {
 			n = max(n, c.Clients+5)
 		}
+	}
+	if cfg.on("throttle") {
+		n = max(n, cfg.Throttle.Clients+5)
 	}
 	return n
 }
@@ -253,9 +259,31 @@ func (r *run) handoff() error {
 	return nil
 }
 
+// throttle measures answers under @connections throttling (section 10).
+func (r *run) throttle() error {
+	tc := r.cfg.Throttle
+	if !r.cfg.on("throttle") {
+		return nil
+	}
+	r.prog.phase(fmt.Sprintf("429 throttling, %d clients", tc.Clients))
+	runs, err := RunThrottle(r.ctx, r.env, tc, r.log)
+	if err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	fmt.Fprintf(r.secs.at(10), "## 10. Answers under @connections throttling (429)\n\n"+
+		"%d websocket clients on the local stack, each in a room of its own, each asking %d question(s) one after the "+
+		"other, all at once, while the @connections emulator answers a share of all posts with 429 "+
+		"LimitExceededException (`PUT /{stage}/@faults {\"status\":429,\"rate\":…}`; a 429 delivers nothing). The relay "+
+		"rebuilds a throttled frame with what arrived since and retries with backoff capped at 1 s for as long as the "+
+		"answer's time allows. Completion overhead: from the RAG service's last event to the client's terminal frame. "+
+		"Billed: the local Lambda pool's REPORT lines of the MessageFunction invocations. Figures, not assertions.\n\n%s\n",
+		tc.Clients, tc.Questions, ThrottleTable(runs))
+	return nil
+}
+
 // report holds the sections' text by number.
 type report struct {
-	parts [11]strings.Builder
+	parts [12]strings.Builder
 }
 
 func (r *report) at(n int) io.Writer { return &r.parts[n] }

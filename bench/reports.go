@@ -68,6 +68,14 @@ func (r *Reports) Count(fn string) int {
 	return len(r.byFn[fn])
 }
 
+// Since returns the REPORT lines of fn from number n+1 on (n being a Count
+// taken earlier).
+func (r *Reports) Since(fn string, n int) []Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Report(nil), r.byFn[fn][min(n, len(r.byFn[fn])):]...)
+}
+
 // WaitAfter waits up to timeout for the REPORT number n+1 of fn (n being
 // a Count taken before the invocation) and returns it.
 func (r *Reports) WaitAfter(fn string, n int, timeout time.Duration) (Report, bool) {
