@@ -55,11 +55,12 @@ func newFakeStack(t *testing.T, suggestions []string, answer answerer) *fakeStac
 			if err != nil {
 				return
 			}
-			var m struct{ Action, Message, Category1, Category2 string }
+			var m struct{ Action, Message, Category1, Category2, ClientMessageID string }
 			if json.Unmarshal(data, &m) != nil || m.Action != "sendMessage" {
 				continue
 			}
-			if err := answer(r.Context(), c, int(asked.Add(1)), m.Message, fs.roomID); err != nil {
+			ctx := context.WithValue(r.Context(), clientMessageIDKey{}, m.ClientMessageID)
+			if err := answer(ctx, c, int(asked.Add(1)), m.Message, fs.roomID); err != nil {
 				return
 			}
 		}
@@ -85,6 +86,14 @@ func newFakeStack(t *testing.T, suggestions []string, answer answerer) *fakeStac
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"roomId":%q,"roomName":"hong2","members":[],"status":"BOT","assignedAgent":null,"createdAt":1769145304307,"lastActivityAt":1769145304307,"custId":null}`, fs.roomID)
 	})
+	mux.HandleFunc("GET /api/customer/rooms", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"rooms":[{"roomId":%q,"roomName":"hong2","members":[],"status":"BOT","assignedAgent":null,"createdAt":1769145304307,"lastActivityAt":1769145304307,"custId":null}],"nextCursor":null}`, fs.roomID)
+	})
+	mux.HandleFunc("GET /api/customer/rooms/{roomId}/messages", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"roomId":%q,"status":"BOT","messages":[],"nextCursor":null}`, r.PathValue("roomId"))
+	})
 	mux.Handle("/", Handler(Config{WebSocketURL: "ws" + strings.TrimPrefix(fs.ws.URL, "http") + "/prod", Suggestions: suggestions}))
 	fs.page = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -95,7 +104,21 @@ func newFakeStack(t *testing.T, suggestions []string, answer answerer) *fakeStac
 	return fs
 }
 
+// clientMessageIDKey holds, in an answerer's context, the clientMessageId
+// of the question it answers.
+type clientMessageIDKey struct{}
+
+// send writes frame; an answer frame gets the clientMessageId of the
+// question being answered, as the real server tags it.
 func send(ctx context.Context, c *websocket.Conn, frame string) error {
+	var f map[string]any
+	if id, _ := ctx.Value(clientMessageIDKey{}).(string); id != "" && json.Unmarshal([]byte(frame), &f) == nil {
+		if t := f["type"]; t == "delta" || t == "complete" || t == "error" {
+			f["clientMessageId"] = id
+			b, _ := json.Marshal(f)
+			frame = string(b)
+		}
+	}
 	return c.Write(ctx, websocket.MessageText, []byte(frame))
 }
 
@@ -121,7 +144,9 @@ func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 		"관리비는 언제까지 내야 하나요?": "관리비는 매월 25일까지 납부해 주시면 됩니다.\n자동이체, 가상계좌, 카드 납부 중에서 고르실 수 있습니다.",
 		"주차 등록은요?":          "입주민 차량은 관리사무소에서 바로 등록해 드립니다.\n두 번째 차량은 월 2만 원입니다.",
 		"헬스장 요금은요?":         "헬스장 이용 요금은 1인 월 2만 원입니다.",
+		"#drop":             "연결이 끊긴 사이의 질문에도 답합니다.",
 	}
+	var drops atomic.Int32
 	answer := func(ctx context.Context, c *websocket.Conn, n int, question, roomID string) error {
 		id := fmt.Sprintf("m-%d", n)
 		delta := func(seq int, d string) error {
@@ -137,8 +162,10 @@ func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 			}
 			return send(ctx, c, frame(map[string]any{"type": "error", "sessionId": roomID, "messageId": id, "seq": 3,
 				"code": "RAG_TIMEOUT", "message": "the answer service did not respond in time", "isComplete": true}))
-		case "#drop":
-			return c.Close(websocket.StatusGoingAway, "bye")
+		case "#drop": // the first time: the socket drops before any answer; the page resends it
+			if drops.Add(1) == 1 {
+				return c.Close(websocket.StatusGoingAway, "bye")
+			}
 		}
 		text, ok := answers[question]
 		if !ok {
@@ -198,12 +225,17 @@ func TestChatPage_StreamsAnswersInOrderAndShowsErrors(t *testing.T) {
 		t.Errorf("error box %q lacks the code and message", got)
 	}
 
+	// A question whose socket drops before it is answered is sent again,
+	// same clientMessageId, once the page has reconnected.
 	browsertest.Ask(t, ctx, "#drop")
-	browsertest.Do(t, ctx, "interrupted question", chromedp.WaitReady(chromedp.CSS(`li.bot[data-state="error"]:not([data-message-id])`)))
-	browsertest.Do(t, ctx, "reconnect", chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)))
+	browsertest.Do(t, ctx, "resent question answered", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-5"][data-state="done"]`)))
+	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-5"] .text`), answers["#drop"]; got != want {
+		t.Fatalf("resent question's answer %q, want %q", got, want)
+	}
+	browsertest.Do(t, ctx, "reconnected", chromedp.WaitReady(chromedp.CSS(`#status[data-state="open"]`)))
 	browsertest.Ask(t, ctx, "헬스장 요금은요?")
-	browsertest.Do(t, ctx, "answer after reconnecting", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-5"][data-state="done"]`)))
-	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-5"] .text`), answers["헬스장 요금은요?"]; got != want {
+	browsertest.Do(t, ctx, "answer after reconnecting", chromedp.WaitReady(chromedp.CSS(`li.bot[data-message-id="m-6"][data-state="done"]`)))
+	if got, want := browsertest.TextContent(t, ctx, `li.bot[data-message-id="m-6"] .text`), answers["헬스장 요금은요?"]; got != want {
 		t.Fatalf("answer after reconnecting %q, want %q", got, want)
 	}
 	if n := fs.conns.Load(); n != 2 {

@@ -17,7 +17,7 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/", "text/html; charset=utf-8", `<html lang="ko">`},
-		{"/app.js", "text/javascript; charset=utf-8", "sendMessage"},
+		{"/app.js", "text/javascript; charset=utf-8", "ChatSocket"},
 		{"/ragchat-client.js", "text/javascript; charset=utf-8", "export class ChatSocket"},
 		{"/style.css", "text/css; charset=utf-8", "word-break: keep-all"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},

@@ -1,17 +1,21 @@
-// ragchat chat page. Plain ES module, no build step.
+// ragchat chat page. Plain ES module, no build step, on the shared client
+// module (ragchat-client.js), which keeps the socket and its rules.
 //
-// Flow: log in (POST {api}/api/customer/{companyId}/login), open a room
-// (POST {api}/api/customer/chatbot with the bearer token), connect to the
-// WebSocket API ({ws}?token=…&roomId=…), send sendMessage frames and render
-// the frames that come back: deltas in seq order per messageId, the complete
-// frame's answer as the final text, error frames with their code. Frames
-// without a type (API Gateway's own) are ignored.
+// Flow: log in (POST {api}/api/customer/{companyId}/login), resume the
+// latest room or open one (POST {api}/api/customer/chatbot), list the
+// customer's rooms to switch between (GET /api/customer/rooms), connect to
+// the WebSocket API ({ws}?token=…&roomId=…). On every (re)connect the
+// room's history is read from the API (GET /api/customer/rooms/{id}/
+// messages) and drawn; then the socket's frames go on from there: an
+// answer in flight resumes from seq 1 with all its text, questions asked
+// on another device arrive as message frames, questions not yet answered
+// are resent by their clientMessageId.
+
+import { HttpApi, ChatSocket, ApiError } from './ragchat-client.js';
 
 const SESSION_KEY = 'ragchat.session'; // sessionStorage: token, user, room
-const TRANSCRIPT_KEY = 'ragchat.transcript'; // sessionStorage: {roomId, messages}
 const SETTINGS_KEY = 'ragchat.settings'; // localStorage: the user's endpoints
-const MAX_TRANSCRIPT = 200;
-const RECONNECT_MAX_MS = 30000;
+const HISTORY_PAGE = 50;
 
 const FRAME_ERRORS = {
   RAG_UNAVAILABLE: '답변 서비스에 연결할 수 없습니다.',
@@ -21,6 +25,9 @@ const FRAME_ERRORS = {
   UNKNOWN_ACTION: '알 수 없는 요청입니다.',
   INTERNAL: '일시적인 오류가 발생했습니다.',
   DISCONNECTED: '연결이 끊겼습니다.',
+  ANSWER_IN_PROGRESS: '이전 답변이 끝난 뒤 다시 보냅니다.',
+  RATE_LIMITED: '질문이 너무 많습니다. 잠시 후 다시 보냅니다.',
+  ROOM_CLOSED: '종료된 상담입니다. 새 상담을 시작해 주세요.',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -34,7 +41,7 @@ const el = {
   composer: $('composer'), input: $('input'), send: $('send'),
   settings: $('settings'), settingsForm: $('settings-form'), apiBase: $('api-base'), wsUrl: $('ws-url'),
   settingsReset: $('settings-reset'), settingsDefaults: $('settings-defaults'),
-  template: $('message-template'), handoff: $('handoff'),
+  template: $('message-template'), handoff: $('handoff'), rooms: $('rooms'),
 };
 
 const timeFormat = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '2-digit' });
@@ -42,29 +49,14 @@ const timeFormat = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '
 let defaults = { apiBase: '', webSocketUrl: '', suggestions: [] };
 let settings = readJSON(localStorage, SETTINGS_KEY) || {};
 let session = readJSON(sessionStorage, SESSION_KEY);
-let transcript = [];
 
-// WebSocket state. gen numbers sockets so that events of a replaced socket
-// are ignored.
-let ws = null;
-let gen = 0;
-let wantOpen = false;
-let attempts = 0;
-let reconnectTimer = 0;
-let countdownTimer = 0;
+// The room's socket (ChatSocket), replaced when the room changes.
+let sock = null;
 
-// Answers by messageId: {li, parts: Map(seq -> delta), next, text, state}.
-const answers = new Map();
-// Bot bubbles waiting for the first frame of their answer, oldest first.
-const pending = [];
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+// Bubbles by messageId (history, answers, message frames), and the
+// questions this page asked by clientMessageId: {user, bot} bubbles.
+const byMessage = new Map();
+const asked = new Map();
 
 function readJSON(storage, key) {
   try {
@@ -114,30 +106,8 @@ function showEndpoints() {
 
 // HTTP API -----------------------------------------------------------------
 
-async function api(path, body, token) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let res;
-  try {
-    res = await fetch(apiBase() + path, {
-      method: 'POST',
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'NETWORK', '서버에 연결할 수 없습니다. 연결 설정의 API 주소를 확인해 주세요.');
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    throw new ApiError(res.status, (data && data.code) || `HTTP_${res.status}`, (data && data.message) || res.statusText);
-  }
-  return data;
+function http() {
+  return new HttpApi(apiBase(), () => (session ? session.token : ''));
 }
 
 function describeApiError(err, context) {
@@ -179,20 +149,12 @@ async function onLogin(event) {
   el.loginSubmit.disabled = true;
   el.loginSubmit.textContent = '로그인 중…';
   try {
-    const user = await api(`/api/customer/${encodeURIComponent(companyId)}/login`, { id, password });
-    const room = await api('/api/customer/chatbot', undefined, user.token);
-    session = {
-      token: user.token,
-      userId: user.userId,
-      userName: user.userName || user.userId,
-      companyId: user.companyId || companyId,
-      roomId: room.roomId,
-    };
+    const user = await http().login(companyId, id, password);
+    session = { token: user.token, userId: user.userId, userName: user.userName || user.userId, companyId: user.companyId || companyId };
+    session.roomId = user.roomId || (await http().createRoom()).roomId;
     writeJSON(sessionStorage, SESSION_KEY, session);
     el.password.value = '';
-    startTranscript();
     showChat();
-    connect();
   } catch (err) {
     showLoginError(describeApiError(err, 'login'));
   } finally {
@@ -210,13 +172,8 @@ async function onNewRoom() {
   if (!session) return;
   el.newRoom.disabled = true;
   try {
-    const room = await api('/api/customer/chatbot', undefined, session.token);
-    session.roomId = room.roomId;
-    setRoomStatus(room.status || 'BOT');
-    startTranscript();
-    renderTranscript();
-    attempts = 0;
-    connect();
+    const room = await http().createRoom();
+    switchRoom(room.roomId, room.status || 'BOT');
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       logout('로그인이 만료되었습니다. 다시 로그인해 주세요.');
@@ -228,12 +185,21 @@ async function onNewRoom() {
   }
 }
 
+// switchRoom opens another of the customer's rooms.
+function switchRoom(roomId, status) {
+  if (!session || roomId === session.roomId) return;
+  session.roomId = roomId;
+  setRoomStatus(status || 'BOT');
+  clearMessages();
+  loadRooms();
+  connect();
+}
+
 function logout(reason) {
   disconnect();
   session = null;
   writeJSON(sessionStorage, SESSION_KEY, null);
-  writeJSON(sessionStorage, TRANSCRIPT_KEY, null);
-  transcript = [];
+  clearMessages();
   showLogin();
   if (reason) showLoginError(reason);
   else el.loginError.hidden = true;
@@ -244,7 +210,7 @@ function logout(reason) {
 function showLogin() {
   el.chatView.hidden = true;
   el.loginView.hidden = false;
-  el.logout.hidden = el.newRoom.hidden = el.reconnect.hidden = true;
+  el.logout.hidden = el.newRoom.hidden = el.reconnect.hidden = el.rooms.hidden = true;
   el.who.textContent = '고객 상담';
   setStatus('idle', '로그인 전');
   el.user.focus();
@@ -253,10 +219,12 @@ function showLogin() {
 function showChat() {
   el.loginView.hidden = true;
   el.chatView.hidden = false;
-  el.logout.hidden = el.newRoom.hidden = el.handoff.hidden = false;
+  el.logout.hidden = el.newRoom.hidden = el.handoff.hidden = el.rooms.hidden = false;
   el.who.textContent = `${session.userName} · ${session.companyId}`;
   setRoomStatus(session.roomStatus || 'BOT');
-  renderTranscript();
+  clearMessages();
+  loadRooms();
+  connect();
   el.input.focus();
 }
 
@@ -279,42 +247,116 @@ function hideBanner() {
 }
 
 function updateComposer() {
-  const open = ws !== null && ws.readyState === WebSocket.OPEN;
+  const open = sock !== null && sock.isOpen;
   el.send.disabled = !open || el.input.value.trim() === '';
   el.input.placeholder = open ? '메시지를 입력하세요' : '연결되면 메시지를 보낼 수 있습니다';
 }
 
-// Transcript --------------------------------------------------------------
+// History ------------------------------------------------------------------
 
-function startTranscript() {
-  transcript = [];
-  answers.clear();
-  pending.length = 0;
-  saveTranscript();
-}
-
-function saveTranscript() {
-  if (!session) return;
-  writeJSON(sessionStorage, TRANSCRIPT_KEY, { roomId: session.roomId, messages: transcript.slice(-MAX_TRANSCRIPT) });
-}
-
-function renderTranscript() {
+function clearMessages() {
   el.messages.replaceChildren();
-  answers.clear();
-  pending.length = 0;
-  const saved = readJSON(sessionStorage, TRANSCRIPT_KEY);
-  transcript = saved && session && saved.roomId === session.roomId ? saved.messages : [];
-  addBubble('bot', `안녕하세요, ${session.userName}님! 궁금한 점을 편하게 물어보세요.`, 'done', { local: true });
-  for (const m of transcript) {
-    const li = addBubble(m.role, m.text, m.state === 'error' ? 'error' : 'done', { at: m.at });
-    if (m.error) showFrameError(li, m.error.code, m.error.message);
-    if (m.role === 'agent') nameAgent(li, m.name);
-  }
+  byMessage.clear();
+  asked.clear();
   renderSuggestions();
 }
 
+function greet() {
+  addBubble('bot', `안녕하세요, ${session.userName}님! 궁금한 점을 편하게 물어보세요.`, 'done', { local: true });
+}
+
+// loadHistory reads the room's latest page and draws it, with the
+// questions of this page not yet stored after it. It returns the
+// clientMessageIds the history holds (those need no resending).
+async function loadHistory() {
+  if (!session) return [];
+  const roomId = session.roomId;
+  let page;
+  try {
+    page = await http().messages(roomId, { limit: HISTORY_PAGE });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      logout('로그인이 만료되었습니다. 다시 로그인해 주세요.');
+      return [];
+    }
+    showBanner(`대화 기록을 불러오지 못했습니다. ${describeApiError(err, 'history')}`);
+    return [];
+  }
+  if (!session || roomId !== session.roomId) return [];
+  const waiting = [...asked.entries()];
+  el.messages.replaceChildren();
+  byMessage.clear();
+  asked.clear();
+  greet();
+  setRoomStatus(page.status || 'BOT');
+  const stored = [];
+  for (const m of page.messages) {
+    drawStored(m);
+    if (m.clientMessageId) stored.push(m.clientMessageId);
+  }
+  // Questions of this page the history does not hold (yet) stay, with
+  // whatever their answers have shown.
+  for (const [cmid, q] of waiting) {
+    if (stored.includes(cmid)) continue;
+    el.messages.append(q.user);
+    if (q.bot) {
+      el.messages.append(q.bot);
+      if (q.bot.dataset.messageId) byMessage.set(q.bot.dataset.messageId, q.bot);
+    }
+    asked.set(cmid, q);
+  }
+  renderSuggestions();
+  scrollToBottom();
+  return stored;
+}
+
+// drawStored draws one history message.
+function drawStored(m) {
+  const role = ['user', 'bot', 'agent', 'system'].includes(m.role) ? m.role : 'system';
+  let state = 'done';
+  if (role === 'bot' && m.outcome === 'streaming') state = 'streaming';
+  if (role === 'bot' && m.outcome && m.outcome !== 'complete' && m.outcome !== 'streaming') state = 'error';
+  const li = addBubble(role, m.text || '', state, { at: m.createdAt });
+  li.dataset.messageId = m.messageId;
+  if (m.clientMessageId) li.dataset.clientMessageId = m.clientMessageId;
+  if (state === 'error') showFrameError(li, m.outcome, '');
+  if (role === 'agent') nameAgent(li, m.userName);
+  byMessage.set(m.messageId, li);
+}
+
+// drawQuestion draws a question of this page and the bubble its answer
+// will fill.
+function drawQuestion(cmid, text, at) {
+  const user = addBubble('user', text, 'done', { at });
+  user.dataset.clientMessageId = cmid;
+  const bot = roomStatus === 'BOT' ? addBubble('bot', '', 'pending') : null;
+  asked.set(cmid, { text, at, user, bot });
+}
+
+// loadRooms fills the room switcher with the customer's latest rooms.
+async function loadRooms() {
+  if (!session) return;
+  let page;
+  try {
+    page = await http().rooms({ limit: 20 });
+  } catch {
+    return; // the switcher stays as it was; the chat works without it
+  }
+  const rooms = page.rooms.some((r) => r.roomId === session.roomId) ? page.rooms : [{ roomId: session.roomId, createdAt: Date.now(), status: roomStatus }, ...page.rooms];
+  el.rooms.replaceChildren(
+    ...rooms.map((r) => {
+      const o = document.createElement('option');
+      o.value = r.roomId;
+      o.dataset.status = r.status || 'BOT';
+      o.textContent = `${new Intl.DateTimeFormat('ko-KR', { month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit' }).format(r.createdAt)} · ${r.roomId}`;
+      o.selected = r.roomId === session.roomId;
+      return o;
+    }),
+  );
+}
+
 function renderSuggestions() {
-  const show = transcript.every((m) => m.role !== 'user') && defaults.suggestions.length > 0;
+  const show = !el.messages.querySelector('.msg.user') && defaults.suggestions.length > 0 && session !== null;
   el.suggestions.hidden = !show;
   if (!show) return;
   el.suggestions.replaceChildren(
@@ -382,14 +424,11 @@ function clearFrameError(li) {
 // WebSocket ----------------------------------------------------------------
 
 function connect() {
-  clearTimeout(reconnectTimer);
-  clearInterval(countdownTimer);
   if (!session) return;
   if (tokenExpired(session.token)) {
     logout('로그인이 만료되었습니다. 다시 로그인해 주세요.');
     return;
   }
-  closeSocket();
   let url;
   try {
     url = new URL(webSocketURL());
@@ -400,160 +439,99 @@ function connect() {
     showBanner(`WebSocket 주소가 올바르지 않습니다: ${webSocketURL()}`);
     return;
   }
-  const mine = ++gen;
-  let opened = false;
-  wantOpen = true;
-  setStatus('connecting', '연결 중…');
-  const sock = new WebSocket(url);
-  ws = sock;
-  sock.addEventListener('open', () => {
-    if (mine !== gen) return;
-    opened = true;
-    attempts = 0;
-    if (el.banner.dataset.kind === 'connection') hideBanner();
-    setStatus('open', '연결됨');
+  if (sock) sock.close();
+  const mine = new ChatSocket({
+    url: () => url.toString(),
+    onState: (state, info) => {
+      if (sock !== mine) return;
+      onSocketState(state, info);
+    },
+    onOpen: async () => (sock === mine ? loadHistory() : []),
+    onAnswer: (a) => sock === mine && onAnswer(a),
+    onMessage: (f) => sock === mine && onMessageFrame(f),
+    onStatus: (f) => sock === mine && onStatusFrame(f),
+    onRefused: (r) => sock === mine && onRefused(r),
+    onTokenExpired: () => logout('로그인이 만료되었습니다. 다시 로그인해 주세요.'),
   });
-  sock.addEventListener('message', (event) => {
-    if (mine === gen) onFrame(event.data);
-  });
-  sock.addEventListener('close', () => {
-    if (mine !== gen) return;
-    ws = null;
-    interruptAnswers();
-    if (!wantOpen) {
-      setStatus('closed', '연결 끊김');
-      return;
-    }
-    scheduleReconnect(opened);
-  });
+  sock = mine;
+  mine.connect();
 }
 
-function closeSocket() {
-  if (ws) {
-    gen++; // ignore the old socket's events from now on
-    ws.close(1000, 'client');
-    ws = null;
+function onSocketState(state, info) {
+  switch (state) {
+    case 'connecting':
+      setStatus('connecting', '연결 중…');
+      break;
+    case 'open':
+      if (el.banner.dataset.kind === 'connection') hideBanner();
+      setStatus('open', '연결됨');
+      break;
+    case 'waiting':
+      setStatus('waiting', `재연결 대기 ${Math.ceil(info.retryInMs / 1000)}초`);
+      if (info.attempts >= 4) showBanner('채팅 서버에 연결할 수 없습니다. 연결 설정의 WebSocket 주소나 로그인 상태를 확인해 주세요.', 'connection');
+      else showBanner('연결이 끊겼습니다. 자동으로 다시 연결합니다.', 'connection');
+      break;
+    default:
+      setStatus('closed', '연결 끊김');
   }
 }
 
 function disconnect() {
-  wantOpen = false;
-  clearTimeout(reconnectTimer);
-  clearInterval(countdownTimer);
-  closeSocket();
-  interruptAnswers();
-}
-
-function scheduleReconnect(wasOpen) {
-  attempts++;
-  const base = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** (attempts - 1));
-  const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-  const due = Date.now() + delay;
-  const tick = () => {
-    const secs = Math.max(0, Math.ceil((due - Date.now()) / 1000));
-    setStatus('waiting', `재연결 대기 ${secs}초`);
-  };
-  tick();
-  countdownTimer = setInterval(tick, 1000);
-  reconnectTimer = setTimeout(connect, delay);
-  if (!wasOpen && attempts >= 4) {
-    showBanner('채팅 서버에 연결할 수 없습니다. 연결 설정의 WebSocket 주소나 로그인 상태를 확인해 주세요.', 'connection');
-  } else if (wasOpen) {
-    showBanner('연결이 끊겼습니다. 자동으로 다시 연결합니다.', 'connection');
-  }
+  if (sock) sock.close();
+  sock = null;
 }
 
 function reconnectNow() {
-  attempts = 0;
   connect();
-}
-
-// interruptAnswers marks answers still in progress as cut off; frames that
-// arrive later for them (on a new connection) resume them.
-function interruptAnswers() {
-  for (const li of pending) {
-    showFrameError(li, 'DISCONNECTED', '연결이 끊겨 답변을 받지 못했습니다.');
-    setBubble(li, '', 'error');
-  }
-  pending.length = 0;
-  for (const a of answers.values()) {
-    if (a.state === 'streaming') {
-      a.state = 'error';
-      showFrameError(a.li, 'DISCONNECTED', '연결이 끊겨 답변이 중단되었습니다.');
-      setBubble(a.li, a.text, 'error');
-    }
-  }
 }
 
 function sendQuestion(text) {
   const message = text.trim();
-  if (!message) return;
-  if (!ws || ws.readyState !== WebSocket.OPEN) {
-    showBanner('아직 연결되지 않았습니다. 연결된 뒤 다시 보내 주세요.', 'connection');
-    return;
-  }
-  ws.send(JSON.stringify({ action: 'sendMessage', message, category1: '', category2: '' }));
-  const at = Date.now();
-  addBubble('user', message, 'done', { at });
-  transcript.push({ role: 'user', text: message, at });
-  saveTranscript();
-  // With a person (or waiting for one) the bot does not answer.
-  if (roomStatus === 'BOT') pending.push(addBubble('bot', '', 'pending'));
+  if (!message || !sock) return;
+  const cmid = sock.send(message);
+  drawQuestion(cmid, message, Date.now());
   el.suggestions.hidden = true;
 }
 
-// onFrame handles one server frame.
-function onFrame(data) {
-  let frame;
-  try {
-    frame = JSON.parse(data);
-  } catch {
+// onAnswer draws an answer's text so far: into its bubble from the
+// history, the bubble of the question this page asked, or a new one (a
+// question asked on another device).
+function onAnswer(a) {
+  let li = byMessage.get(a.messageId);
+  if (!li) {
+    const q = a.clientMessageId ? asked.get(a.clientMessageId) : null;
+    li = (q && q.bot) || addBubble('bot', '', 'pending');
+    li.dataset.messageId = a.messageId;
+    byMessage.set(a.messageId, li);
+  }
+  if (a.state === 'interrupted') {
+    showFrameError(li, 'DISCONNECTED', '연결이 끊겨 답변이 중단되었습니다. 다시 연결되면 이어서 받습니다.');
     return;
   }
-  if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return; // API Gateway's own frames
-  if (frame.type === 'status') return onStatusFrame(frame);
-  if (frame.type === 'message') return onMessageFrame(frame);
-  if (frame.type !== 'delta' && frame.type !== 'complete' && frame.type !== 'error') return;
-  if (frame.type === 'error' && !frame.messageId) {
-    // An error about the request as a whole (INVALID_MESSAGE, UNKNOWN_ACTION).
-    const li = pending.shift();
-    if (li) {
-      showFrameError(li, frame.code, frame.message);
-      setBubble(li, '', 'error');
-      record(li, '', 'error', { code: frame.code, message: frame.message });
-    } else {
-      showBanner(`${FRAME_ERRORS[frame.code] || '오류가 발생했습니다.'} (${frame.code})`);
-    }
-    return;
-  }
-  const a = answerFor(String(frame.messageId));
-  if (a.state === 'done') return;
-  if (a.state === 'error' && frame.type === 'delta') clearFrameError(a.li);
-  if (typeof frame.seq === 'number') {
-    if (frame.seq >= a.next && !a.parts.has(frame.seq)) a.parts.set(frame.seq, typeof frame.delta === 'string' ? frame.delta : '');
-  } else if (typeof frame.delta === 'string') {
-    a.parts.set(a.next + a.parts.size, frame.delta);
-  }
-  while (a.parts.has(a.next)) {
-    a.text += a.parts.get(a.next);
-    a.parts.delete(a.next);
-    a.next++;
-  }
-  if (frame.type === 'delta') {
-    a.state = 'streaming';
-    setBubble(a.li, a.text, 'streaming');
-  } else if (frame.type === 'complete') {
-    if (typeof frame.answer === 'string') a.text = frame.answer; // repairs lost frames
-    a.state = 'done';
-    clearFrameError(a.li);
-    setBubble(a.li, a.text, 'done');
-    record(a.li, a.text, 'done');
+  clearFrameError(li);
+  if (a.state === 'error') {
+    setBubble(li, a.text, 'error');
+    showFrameError(li, a.code, a.message);
   } else {
-    a.state = 'error';
-    showFrameError(a.li, frame.code, frame.message);
-    setBubble(a.li, a.text, 'error');
-    record(a.li, a.text, 'error', { code: frame.code, message: frame.message });
+    setBubble(li, a.text, a.state === 'complete' ? 'done' : 'streaming');
   }
+}
+
+// onRefused shows why a question was refused (and, for the ones the client
+// resends by itself, that it will).
+function onRefused(r) {
+  const q = asked.get(r.clientMessageId);
+  const li = q && q.bot;
+  if (!li) {
+    showBanner(`${FRAME_ERRORS[r.code] || '오류가 발생했습니다.'} (${r.code})`);
+    return;
+  }
+  if (r.retryInMs > 0) {
+    showFrameError(li, r.code, `${Math.ceil(r.retryInMs / 1000)}초 뒤 다시 보냅니다.`);
+    return;
+  }
+  setBubble(li, '', 'error');
+  showFrameError(li, r.code, r.message);
 }
 
 // Handoff ------------------------------------------------------------------
@@ -577,35 +555,40 @@ function setRoomStatus(status, agentName) {
 }
 
 function requestHandoff() {
-  if (!ws || ws.readyState !== WebSocket.OPEN) {
+  if (!sock || !sock.sendAction({ action: 'handoff' })) {
     showBanner('아직 연결되지 않았습니다. 연결된 뒤 다시 눌러 주세요.', 'connection');
     return;
   }
-  ws.send(JSON.stringify({ action: 'handoff' }));
   el.handoff.disabled = true;
 }
 
 function onStatusFrame(f) {
   setRoomStatus(String(f.status), typeof f.agentName === 'string' ? f.agentName : '');
-  if (typeof f.text === 'string' && f.text) {
-    addBubble('system', f.text, 'done', { at: f.createdAt || Date.now() });
-    transcript.push({ role: 'system', text: f.text, at: f.createdAt || Date.now() });
-    saveTranscript();
+  if (typeof f.text === 'string' && f.text && !(f.messageId && byMessage.has(f.messageId))) {
+    const li = addBubble('system', f.text, 'done', { at: f.createdAt || Date.now() });
+    if (f.messageId) byMessage.set(f.messageId, li);
   }
   if (f.status !== 'BOT') {
     // Questions asked before the handoff may still be answered; nothing new waits for the bot.
-    for (const li of pending.splice(0)) li.remove();
+    for (const q of asked.values()) {
+      if (q.bot && q.bot.dataset.state === 'pending' && !q.bot.dataset.messageId) {
+        q.bot.remove();
+        q.bot = null;
+      }
+    }
   }
   if (f.status === 'CLOSED') showBanner('상담이 종료되었습니다. 이어서 물어보시려면 "새 상담"을 누르세요.', 'info');
 }
 
 function onMessageFrame(f) {
-  if (typeof f.text !== 'string') return;
+  if (typeof f.text !== 'string' || byMessage.has(f.messageId)) return; // already drawn from the history
   const role = f.role === 'agent' ? 'agent' : f.role === 'user' ? 'user' : 'system';
   const li = addBubble(role, f.text, 'done', { at: f.createdAt || Date.now() });
+  li.dataset.messageId = f.messageId;
+  if (f.clientMessageId) li.dataset.clientMessageId = f.clientMessageId;
+  byMessage.set(f.messageId, li);
   if (role === 'agent') nameAgent(li, f.userName);
-  transcript.push({ role, text: f.text, at: f.createdAt || Date.now(), name: f.userName });
-  saveTranscript();
+  el.suggestions.hidden = true;
 }
 
 // nameAgent shows an agent's message with the agent's name.
@@ -617,25 +600,6 @@ function nameAgent(li, name) {
   sender.className = 'sender';
   sender.textContent = who;
   li.querySelector('.bubble').prepend(sender);
-}
-
-// answerFor returns the answer of messageId, binding it to the oldest bot
-// bubble still waiting or, for a question asked elsewhere, a new bubble.
-function answerFor(messageId) {
-  let a = answers.get(messageId);
-  if (!a) {
-    const li = pending.shift() || addBubble('bot', '', 'pending');
-    li.dataset.messageId = messageId;
-    a = { li, parts: new Map(), next: 1, text: '', state: 'pending' };
-    answers.set(messageId, a);
-  }
-  return a;
-}
-
-function record(li, text, state, error) {
-  const at = Date.parse(li.querySelector('time').dateTime) || Date.now();
-  transcript.push({ role: 'bot', text, state, error, at });
-  saveTranscript();
 }
 
 // Settings -----------------------------------------------------------------
@@ -696,6 +660,10 @@ el.input.addEventListener('input', () => {
 el.reconnect.addEventListener('click', reconnectNow);
 el.handoff.addEventListener('click', requestHandoff);
 el.newRoom.addEventListener('click', onNewRoom);
+el.rooms.addEventListener('change', () => {
+  const o = el.rooms.selectedOptions[0];
+  if (o) switchRoom(o.value, o.dataset.status);
+});
 el.logout.addEventListener('click', () => logout());
 el.openSettings.addEventListener('click', openSettings);
 el.settings.addEventListener('close', onSettingsClose);
@@ -705,13 +673,12 @@ el.settingsReset.addEventListener('click', () => {
 });
 el.bannerClose.addEventListener('click', hideBanner);
 window.addEventListener('online', () => {
-  if (session && !ws) reconnectNow();
+  if (session && sock && !sock.isOpen) reconnectNow();
 });
 
 await loadConfig();
 if (session && session.token && session.roomId) {
   showChat();
-  connect();
 } else {
   session = null;
   showLogin();
