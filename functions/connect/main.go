@@ -8,6 +8,7 @@ import (
 
 	"github.com/ragchat/ragchat/functions/connect/handler"
 	"github.com/ragchat/ragchat/shared/boot"
+	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/secret"
 )
 
@@ -18,5 +19,8 @@ func main() {
 	env.Must("load token secret", err)
 	h := handler.New(env.Store, tokens, env.Log)
 	h.Metrics = env.Metrics
+	// @connections is asked only when a room is full: a client per ask.
+	h.Cap = handler.Cap{Max: env.Config.Limits.MaxRoomConnections, Store: env.Store, CallbackURL: env.Config.CallbackURL,
+		Probe: func(endpoint string) handler.Prober { return relay.NewClient(env.AWS, endpoint) }}
 	lambda.Start(h.Handle)
 }

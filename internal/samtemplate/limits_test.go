@@ -75,3 +75,35 @@ func TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes(t *testing.T) {
 		t.Fatal("MessageFunction has no UpdateItem statement on RoomsTable")
 	}
 }
+
+// TestTemplate_ConnectMayOnlyAskWhetherSocketsOfThisAPIAreOpen pins the
+// connect function's @connections grant: GET, on this API's stage.
+func TestTemplate_ConnectMayOnlyAskWhetherSocketsOfThisAPIAreOpen(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(fns, func(f Function) bool { return f.LogicalID == "ConnectFunction" })
+	if i < 0 {
+		t.Fatal("no ConnectFunction")
+	}
+	var grants []string
+	for _, p := range fns[i].Policies {
+		for _, st := range asSlice(asMap(p)["Statement"]) {
+			sm := asMap(st)
+			if !slices.Contains(asSlice(sm["Action"]), any("execute-api:ManageConnections")) {
+				continue
+			}
+			res, err := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			grants = append(grants, res)
+		}
+	}
+	want := "arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{WebSocketApi}/{StageName}/GET/@connections/*"
+	if len(grants) != 1 || grants[0] != want {
+		t.Fatalf("ConnectFunction's @connections grants %v, want exactly %s", grants, want)
+	}
+}

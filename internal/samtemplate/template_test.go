@@ -154,7 +154,8 @@ func access(t *testing.T, tpl *Template, f Function) (map[string][]string, bool)
 					if a == "*" || a == "dynamodb:*" || strings.Contains(s, "*:*") {
 						t.Errorf("%s: wildcard grant %s on %s", f.LogicalID, a, s)
 					}
-					if a == "execute-api:ManageConnections" {
+					// GET alone (asking whether a socket is open) posts nothing.
+					if a == "execute-api:ManageConnections" && !strings.Contains(s, "/GET/@connections/") {
 						manage = true
 					}
 					if m := regexp.MustCompile(`\{(\w+Table)\.Arn\}(/index/\w+)?`).FindStringSubmatch(s); m != nil && strings.HasPrefix(a, "dynamodb:") {
@@ -186,7 +187,7 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"LoginAttemptsTable": {"GetItem", "UpdateItem", "DeleteItem"},
 		},
 		"ChatbotFunction":    {"RoomsTable": {"PutItem"}, "LimitsTable": {"UpdateItem", "GetItem"}},
-		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem"}},
+		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"}},
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},

@@ -78,6 +78,13 @@ func (t *Tokens) Issue(id Identity, now time.Time) (string, error) {
 // Verify checks token as of now and returns its identity. Any failure
 // returns an error wrapping ErrInvalidToken.
 func (t *Tokens) Verify(token string, now time.Time) (Identity, error) {
+	id, _, err := t.VerifyExpiry(token, now)
+	return id, err
+}
+
+// VerifyExpiry is Verify that also returns the token's exp, for what must
+// not outlive the token (a websocket connection).
+func (t *Tokens) VerifyExpiry(token string, now time.Time) (Identity, time.Time, error) {
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -88,12 +95,12 @@ func (t *Tokens) Verify(token string, now time.Time) (Identity, error) {
 	var c claims
 	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Subject == "" || c.CompanyID == "" {
-		return Identity{}, fmt.Errorf("%w: sub or companyId missing", ErrInvalidToken)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: sub or companyId missing", ErrInvalidToken)
 	}
-	return Identity{UserID: c.Subject, CompanyID: c.CompanyID, Role: c.Role, Name: c.Name}, nil
+	return Identity{UserID: c.Subject, CompanyID: c.CompanyID, Role: c.Role, Name: c.Name}, c.ExpiresAt.Time, nil
 }
 
 // BearerToken extracts the token from an Authorization header value of the

@@ -14,18 +14,21 @@ import (
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/metrics"
+	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-// connectionLifetime is how long a stored connection counts as live:
-// API Gateway closes every websocket after 2 hours; the margin covers
-// clock skew, and $disconnect or a 410 removes it sooner.
-const connectionLifetime = 2*time.Hour + 5*time.Minute
+// connectionLifetime is the longest a stored connection counts as live:
+// API Gateway closes every websocket after 2 hours, and a socket never
+// outlives its token (expiresAt is the earlier of the two); $disconnect
+// or a 410 removes it sooner.
+const connectionLifetime = 2 * time.Hour
 
 // connectStore is what connect needs from the store.
 type connectStore interface {
 	GetRoom(ctx context.Context, roomID string) (store.Room, error)
 	PutConnection(ctx context.Context, c store.Connection) error
+	capStore
 }
 
 // Handler serves the websocket $connect route.
@@ -34,6 +37,8 @@ type Handler struct {
 	tokens *auth.Tokens
 	log    *slog.Logger
 	now    func() time.Time
+	// Cap is the room's socket cap (cap.go); its zero value is no cap.
+	Cap Cap
 	// Metrics receives one line per handshake (metrics.go); nil means
 	// standard output in the default namespace.
 	Metrics *metrics.Emitter
@@ -67,10 +72,12 @@ func mayConnect(id auth.Identity, room store.Room) bool {
 // Handle accepts the handshake of $connect?token=<JWT>&roomId=<id> when
 // the token verifies and the room exists and the token may join it (see
 // mayConnect), and stores the connection (with the token's role;
-// expiresAt = now + connectionLifetime, epoch seconds). It refuses with 401 for a missing or
-// invalid token, 400 for a missing or malformed roomId (or a parameter
-// given twice), 403 for an unknown room or a room that is not the
-// caller's. It never returns an error: failures are responses.
+// expiresAt the earlier of the token's exp and now + connectionLifetime,
+// epoch seconds). It refuses with 401 for a missing or invalid token, 400
+// for a missing or malformed roomId (or a parameter given twice), 403 for
+// an unknown room or a room that is not the caller's, 429 when the room
+// holds Cap.Max open sockets. It never returns an error: failures are
+// responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	err := h.connect(ctx, req)
 	h.connectMetrics(err)
@@ -96,7 +103,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		return errNoToken
 	}
 	now := h.now()
-	id, err := h.tokens.Verify(token, now)
+	id, exp, err := h.tokens.VerifyExpiry(token, now)
 	if err != nil {
 		log.Info("connect refused: token", "err", err)
 		return errInvalidToken
@@ -126,6 +133,10 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		log.Error("connect event without connectionId")
 		return errors.New("connect event without connectionId")
 	}
+	rc := req.RequestContext
+	if err := h.Cap.admit(ctx, log, relay.Endpoint(h.Cap.CallbackURL, rc.DomainName, rc.Stage), roomID, now); err != nil {
+		return err
+	}
 	err = h.store.PutConnection(ctx, store.Connection{
 		ConnectionID: connID,
 		RoomID:       roomID,
@@ -134,7 +145,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		CompanyID:    id.CompanyID,
 		Role:         id.Role,
 		ConnectedAt:  now.UnixMilli(),
-		ExpiresAt:    now.Add(connectionLifetime).Unix(),
+		ExpiresAt:    min(exp.Unix(), now.Add(connectionLifetime).Unix()),
 	})
 	if err != nil {
 		log.Error("put connection failed", "err", err)
