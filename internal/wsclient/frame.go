@@ -93,7 +93,7 @@ var envelopes = map[string]envelope{
 	TypeDelta:    {[]string{"type", "sessionId", "messageId", "seq", "delta", "isComplete"}, []string{"clientMessageId"}},
 	TypeComplete: {[]string{"type", "sessionId", "messageId", "seq", "delta", "isComplete"}, []string{"answer", "clientMessageId"}},
 	TypeError:    {[]string{"type", "sessionId", "messageId", "seq", "code", "message", "isComplete"}, []string{"clientMessageId"}},
-	TypeMessage:  {[]string{"type", "sessionId", "messageId", "role", "text", "createdAt"}, []string{"userName", "clientMessageId"}},
+	TypeMessage:  {[]string{"type", "sessionId", "messageId", "role", "text", "createdAt"}, []string{"userName", "clientMessageId", "event"}},
 	// A status frame of a change carries the system message stored for it.
 	TypeStatus: {[]string{"type", "sessionId", "status"}, []string{"assignedAgent", "agentName", "messageId", "event", "text", "createdAt"}},
 	TypePong:   {[]string{"type"}, nil},
