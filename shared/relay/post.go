@@ -70,19 +70,29 @@ type messageFrame struct {
 // frames are (no HTML escaping). It fails when the frame would exceed
 // MaxFrameBytes: a message frame is never split.
 func MessageFrame(m Message) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(messageFrame{
+	frame, err := encodeFrame(messageFrame{
 		Type: TypeMessage, SessionID: m.SessionID, MessageID: m.MessageID, Role: m.Role, Text: m.Text,
 		UserName: m.UserName, ClientMessageID: m.ClientMessageID, Event: m.Event, CreatedAt: m.CreatedAt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("message frame %s: %w", m.MessageID, err)
 	}
+	return frame, nil
+}
+
+// encodeFrame encodes a ready-made frame v as JSON without HTML escaping
+// (as answer frames are), refusing one over MaxFrameBytes: such a frame is
+// never split.
+func encodeFrame(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
 	frame := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	if len(frame) > MaxFrameBytes {
-		return nil, fmt.Errorf("message frame %s: %d bytes, over the %d-byte frame limit", m.MessageID, len(frame), MaxFrameBytes)
+		return nil, fmt.Errorf("%d bytes, over the %d-byte frame limit", len(frame), MaxFrameBytes)
 	}
 	return frame, nil
 }

@@ -1,10 +1,6 @@
 package relay
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // TypeStatus is the frame type of a room's status (handoff) change.
 const TypeStatus = "status"
@@ -39,15 +35,12 @@ type statusFrame struct {
 
 // StatusFrame encodes s as a status frame, without HTML escaping.
 func StatusFrame(s Status) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(statusFrame{
+	frame, err := encodeFrame(statusFrame{
 		Type: TypeStatus, SessionID: s.SessionID, Status: s.Status, AssignedAgent: s.AssignedAgent, AgentName: s.AgentName,
 		MessageID: s.MessageID, Event: s.Event, Text: s.Text, CreatedAt: s.CreatedAt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("status frame of %s: %w", s.SessionID, err)
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return frame, nil
 }
