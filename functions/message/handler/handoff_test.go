@@ -296,20 +296,28 @@ func TestRouting_AnswerStreamingWhenClaimedRunsToItsEnd(t *testing.T) {
 		<-release
 		io.WriteString(w, sseEvent(" 끝 부분", false)+sseEvent("", true)+"data: [DONE]\n")
 	}))
-	t.Cleanup(gated.Close)
+	var releaseOnce sync.Once
+	open := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(func() { open(); gated.Close() }) // a failed test never leaves the server stalled
 	e.h.RAG = rag.NewClient(gated.URL, "DEFAULT_RAG", rag.Timeouts{Connect: time.Second, FirstEvent: 5 * time.Second, Idle: 5 * time.Second}, nil)
 
-	done := make(chan struct{})
+	type handled struct {
+		status int
+		err    error
+	}
+	done := make(chan handled, 1)
 	go func() {
-		defer close(done)
-		e.handle(ctx, event(RouteSendMessage, ask(traceQuestion)))
+		resp, err := e.h.Handle(ctx, event(RouteSendMessage, ask(traceQuestion)))
+		done <- handled{resp.StatusCode, err}
 	}()
 	<-first
 	if _, _, err := e.store.ClaimRoom(ctx, traceCompany, traceRoom, store.Agent{UserID: "agent1", Name: "상담원-1"}, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	<-done
+	open()
+	if h := <-done; h.status != 200 || h.err != nil {
+		t.Fatalf("Handle = %d, %v", h.status, h.err)
+	}
 	a := e.only(peerID)
 	if a.Terminal.Type != wsclient.TypeComplete || a.Text != "첫 부분 끝 부분" {
 		t.Fatalf("answer after the claim: %s %q", a.Terminal.Type, a.Text)
