@@ -23,7 +23,10 @@ func main() {
 	}
 	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
 	env.Must("load token secret", err)
-	poster := relay.New(relay.NewClient(env.AWS, env.Config.CallbackURL), env.Store, relay.Options{Logger: env.Log})
+	cfg := env.Config
+	poster := relay.New(relay.NewClient(env.AWS, cfg.CallbackURL), env.Store, relay.Options{
+		PostTimeout: cfg.PostTimeout, Endpoint: cfg.CallbackURL, MaxRecipients: cfg.Limits.MaxRoomConnections, Logger: env.Log,
+	})
 	h := handler.New(env.Store, tokens, poster, env.Log)
 	h.Metrics = env.Metrics
 	lambda.Start(h.Handle)

@@ -134,7 +134,9 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	if changed {
 		change := handoff.Change{Room: room, Event: event, AgentName: id.Name}
-		res, err := handoff.Announce(ctx, h.store, h.poster, change, now)
+		actx, cancel := announceContext(ctx)
+		res, err := handoff.Announce(actx, h.store, h.poster, change, now)
+		cancel()
 		if err != nil {
 			log.Error("announce the change", "err", err) // the change stands
 		}
@@ -142,6 +144,19 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		handoff.CountTransition(h.Metrics, "agent", change)
 	}
 	return apigw.HTTPJSON(http.StatusOK, apigw.RoomOf(room)), nil
+}
+
+// announceMargin is how long before the Lambda deadline the announcement
+// of a change gives up its posts, so that the answer still goes out.
+const announceMargin = time.Second
+
+// announceContext bounds an announcement to the Lambda deadline less
+// announceMargin (no bound without a deadline).
+func announceContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, d.Add(-announceMargin))
+	}
+	return context.WithCancel(ctx)
 }
 
 // refusalOf is the client error of a refused transition, nil for any

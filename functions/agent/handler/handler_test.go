@@ -319,3 +319,23 @@ func TestAgent_SampleEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestAgent_HungPostsNeverHoldTheAnswerPastTheDeadline: with @connections
+// hanging, a claim still answers (the change stands) before the Lambda
+// deadline.
+func TestAgent_HungPostsNeverHoldTheAnswerPastTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.ep.SetLatency(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), announceMargin+500*time.Millisecond)
+	defer cancel()
+	resp, err := e.h.Handle(ctx, request(t, "claim", "room-1", &agent1))
+	if ctx.Err() != nil {
+		t.Fatalf("the claim answered after its deadline")
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("claim: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	if r, err := e.Store.GetRoom(context.Background(), "room-1"); err != nil || r.Status != store.RoomStatusAgent {
+		t.Fatalf("room after the claim: %+v, %v", r, err)
+	}
+}
