@@ -12,18 +12,23 @@ import (
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/secret"
 )
 
 func main() {
-	env := boot.Init(context.Background())
+	ctx := context.Background()
+	env := boot.Init(ctx)
 	cfg := env.Config
 	if cfg.RAGURL == "" {
 		env.Must("load config", errors.New("RAG_URL is not set"))
 	}
 	env.Must("load config", handler.CheckDeadlineMargin(cfg.DeadlineMargin, cfg.FunctionTimeout))
+	bearer, err := secret.RAGBearer(ctx, cfg, env.AWS)
+	env.Must("load the RAG bearer", err)
+	ragClient := rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil)
 	h := &handler.Handler{
 		Conns: env.Store, History: env.Store, Rooms: env.Store, Limits: handler.LimitsFrom(cfg.Limits, env.Store), Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
-		RAG:    rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil),
+		RAG:    ragClient.WithBearer(bearer),
 		Poster: relay.NewClients(env.AWS).For,
 		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval, PostTimeout: cfg.PostTimeout, MaxRecipients: cfg.Limits.MaxRoomConnections},
 	}

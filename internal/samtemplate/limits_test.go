@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -105,5 +106,28 @@ func TestTemplate_ConnectMayOnlyAskWhetherSocketsOfThisAPIAreOpen(t *testing.T) 
 	want := "arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{WebSocketApi}/{StageName}/GET/@connections/*"
 	if len(grants) != 1 || grants[0] != want {
 		t.Fatalf("ConnectFunction's @connections grants %v, want exactly %s", grants, want)
+	}
+}
+
+func TestTemplate_RagUrlMustBeHTTPSWithoutCredentials(t *testing.T) {
+	p := loadRepoTemplate(t).Parameters["RagUrl"]
+	re, err := regexp.Compile(p.AllowedPattern)
+	if err != nil {
+		t.Fatalf("RagUrl AllowedPattern %q: %v", p.AllowedPattern, err)
+	}
+	for url, ok := range map[string]bool{
+		"https://rag.example.com":          true,
+		"https://rag.internal:8443/base":   true,
+		"http://rag.example.com":           false,
+		"https://user:pw@rag.example.com":  false,
+		"https://rag.example.com/?k=v":     false,
+		"ftp://rag.example.com":            false,
+		"https://rag.example.com/a b":      false,
+		"HTTPS://rag.example.com":          false,
+		"https://rag.example.com#fragment": false,
+	} {
+		if re.MatchString(url) != ok {
+			t.Errorf("RagUrl %q accepted = %v, want %v", url, !ok, ok)
+		}
 	}
 }

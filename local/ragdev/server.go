@@ -1,6 +1,7 @@
 package ragdev
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,6 +77,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Bearer, when set, is required: an ask without the header
+	// "Authorization: Bearer <Bearer>" gets 401, as a RAG service behind a
+	// credential answers. Unset, any Authorization header is accepted and
+	// ignored. The token is never logged.
+	Bearer string
 }
 
 func (o Options) withDefaults() Options {
@@ -132,6 +138,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		}
 		o.PieceDelay = d
 	}
+	o.Bearer = getenv("RAGDEV_BEARER")
 	return o, nil
 }
 
@@ -313,6 +320,12 @@ func decodeAsk(w http.ResponseWriter, r *http.Request) (question, error) {
 }
 
 func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Bearer != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.opts.Bearer)) != 1 {
+		s.opts.Logger.Info("ragdev: rejected request", "status", http.StatusUnauthorized, "reason", "missing or wrong bearer")
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+		return
+	}
 	q, err := decodeAsk(w, r)
 	if err == nil {
 		var found bool

@@ -287,6 +287,9 @@ func (s *Stack) startFunctions(opts Options, tpl *samtemplate.Template, fns []sa
 	if opts.Credentials.SessionToken != "" {
 		overrides["AWS_SESSION_TOKEN"] = opts.Credentials.SessionToken
 	}
+	if opts.RAGDev.Bearer != "" { // the dev RAG server requires it: the functions send it
+		overrides["RAG_AUTH_TOKEN"] = opts.RAGDev.Bearer
+	}
 	s.env = map[string]map[string]string{}
 	lfns := make([]lambda.Function, 0, len(fns))
 	for _, f := range fns {

@@ -72,9 +72,12 @@ func (t Tables) Missing() []string {
 type Config struct {
 	Tables Tables
 
-	TokenSecretARN string        // TOKEN_SECRET_ARN: Secrets Manager secret (deployed)
-	TokenSecret    string        // TOKEN_SECRET: the secret itself (local)
-	TokenTTL       time.Duration // TOKEN_TTL, default 12h
+	TokenSecretARN string // TOKEN_SECRET_ARN: Secrets Manager secret (deployed)
+	TokenSecret    string // TOKEN_SECRET: the secret itself (local)
+
+	RAGAuthSecretARN string        // RAG_AUTH_SECRET_ARN: Secrets Manager secret of the RAG service's bearer (deployed, optional)
+	RAGAuthToken     string        // RAG_AUTH_TOKEN: that bearer itself (local, optional)
+	TokenTTL         time.Duration // TOKEN_TTL, default 12h
 
 	RAGURL               string        // RAG_URL, base URL of the RAG service
 	RAGSysInfo           string        // RAG_SYS_INFO, default DEFAULT_RAG
@@ -103,12 +106,14 @@ type Config struct {
 // have (a RAG URL, a token secret) are checked by those functions.
 func Load() (Config, error) {
 	c := Config{
-		Tables:         TablesFrom(os.Getenv),
-		TokenSecretARN: os.Getenv("TOKEN_SECRET_ARN"),
-		TokenSecret:    os.Getenv("TOKEN_SECRET"),
-		RAGURL:         strings.TrimRight(os.Getenv("RAG_URL"), "/"),
-		RAGSysInfo:     envOr("RAG_SYS_INFO", "DEFAULT_RAG"),
-		CallbackURL:    strings.TrimRight(os.Getenv("CALLBACK_URL"), "/"),
+		Tables:           TablesFrom(os.Getenv),
+		TokenSecretARN:   os.Getenv("TOKEN_SECRET_ARN"),
+		RAGAuthSecretARN: os.Getenv("RAG_AUTH_SECRET_ARN"),
+		RAGAuthToken:     os.Getenv("RAG_AUTH_TOKEN"),
+		TokenSecret:      os.Getenv("TOKEN_SECRET"),
+		RAGURL:           strings.TrimRight(os.Getenv("RAG_URL"), "/"),
+		RAGSysInfo:       envOr("RAG_SYS_INFO", "DEFAULT_RAG"),
+		CallbackURL:      strings.TrimRight(os.Getenv("CALLBACK_URL"), "/"),
 
 		MetricsNamespace: os.Getenv("METRICS_NAMESPACE"),
 	}

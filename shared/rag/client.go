@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -68,10 +69,12 @@ var (
 
 // Client asks the RAG service questions. It is safe for concurrent use.
 type Client struct {
-	url     string
-	sysInfo string
-	t       Timeouts
-	hc      *http.Client
+	url      string
+	redacted string // url for logs and errors: no user:password
+	sysInfo  string
+	t        Timeouts
+	hc       *http.Client
+	bearer   string // sent as Authorization: Bearer when not empty; never logged
 }
 
 // NewClient returns a client of the service at baseURL (RAG_URL; a trailing
@@ -91,12 +94,26 @@ func NewClient(baseURL, sysInfo string, t Timeouts, hc *http.Client) *Client {
 			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
-	return &Client{
-		url:     strings.TrimRight(baseURL, "/") + "/v1/chatbot/ask",
-		sysInfo: sysInfo,
-		t:       t,
-		hc:      hc,
+	u := strings.TrimRight(baseURL, "/") + "/v1/chatbot/ask"
+	return &Client{url: u, redacted: Redact(u), sysInfo: sysInfo, t: t, hc: hc}
+}
+
+// WithBearer makes c send token as Authorization: Bearer on every ask (the
+// RAG service's credential, RagAuthSecretArn). It returns c; call it before
+// c is used. The token appears in no error and no log line.
+func (c *Client) WithBearer(token string) *Client {
+	c.bearer = token
+	return c
+}
+
+// Redact returns rawURL with any password replaced (url.URL.Redacted), for
+// logs; a URL that does not parse is reduced to a placeholder.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable URL)"
 	}
+	return u.Redacted()
 }
 
 // Ask posts r and returns the answer stream once the service has answered
@@ -125,6 +142,9 @@ func (c *Client) Ask(ctx context.Context, r Request) (*Stream, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		err = s.classify(err, CodeUnavailable)
@@ -134,13 +154,13 @@ func (c *Client) Ask(ctx context.Context, r Request) (*Stream, error) {
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
 		s.stop(errClosed)
-		return nil, &Error{Code: CodeUnavailable, Err: fmt.Errorf("POST %s: status %d", c.url, resp.StatusCode)}
+		return nil, &Error{Code: CodeUnavailable, Err: fmt.Errorf("POST %s: status %d", c.redacted, resp.StatusCode)}
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		resp.Body.Close()
 		s.stop(errClosed)
 		return nil, &Error{Code: CodeUnavailable,
-			Err: fmt.Errorf("POST %s: content type %q, want text/event-stream", c.url, resp.Header.Get("Content-Type"))}
+			Err: fmt.Errorf("POST %s: content type %q, want text/event-stream", c.redacted, resp.Header.Get("Content-Type"))}
 	}
 	if s.firstTimer != nil && !s.firstTimer.Stop() {
 		// Fired as the headers came: no event by the first-event deadline.

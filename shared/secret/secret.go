@@ -1,6 +1,7 @@
-// Package secret fetches the token-signing key. It is apart from config so
-// that the functions that never sign or verify tokens (message, disconnect)
-// do not link the Secrets Manager client.
+// Package secret fetches the secrets a function reads once per cold start:
+// the token-signing key and the RAG service's bearer. It is apart from
+// config so that the functions that need neither (disconnect) do not link
+// the Secrets Manager client.
 package secret
 
 import (
@@ -38,6 +39,26 @@ func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, e
 		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(key), MinLen)
 	}
 	return []byte(key), nil
+}
+
+// RAGBearer returns the RAG service's bearer token: RAG_AUTH_TOKEN when
+// set, otherwise the value of the Secrets Manager secret
+// RAG_AUTH_SECRET_ARN (one call, made at cold start), otherwise "" (the
+// service takes no credential). Errors never hold the secret's value.
+func RAGBearer(ctx context.Context, cfg config.Config, awsCfg aws.Config) (string, error) {
+	if cfg.RAGAuthToken != "" || cfg.RAGAuthSecretARN == "" {
+		return cfg.RAGAuthToken, nil
+	}
+	out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx,
+		&secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.RAGAuthSecretARN)})
+	if err != nil {
+		return "", fmt.Errorf("RAG bearer: get %s: %w", cfg.RAGAuthSecretARN, err)
+	}
+	v := aws.ToString(out.SecretString)
+	if v == "" {
+		return "", fmt.Errorf("RAG bearer: secret %s is empty", cfg.RAGAuthSecretARN)
+	}
+	return v, nil
 }
 
 // Tokens returns the token signer and verifier of the key Token returns,

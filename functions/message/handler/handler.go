@@ -253,10 +253,12 @@ func parseSendMessage(body string, isBase64 bool) (question, *rejection) {
 		return question{}, &rejection{CodeInvalidMessage, "message is longer than 2000 characters"}
 	case hasControl(q.Message, "\t\n\r"):
 		return question{}, &rejection{CodeInvalidMessage, "message contains control characters"}
+	case hasBidiControl(q.Message):
+		return question{}, &rejection{CodeInvalidMessage, "message contains bidirectional control characters (U+202A-U+202E, U+2066-U+2069)"}
 	}
 	for _, c := range []string{q.Category1, q.Category2} {
-		if utf8.RuneCountInString(c) > maxCategoryRunes || hasControl(c, "") {
-			return question{}, &rejection{CodeInvalidMessage, "categories must be at most 100 characters, without control characters"}
+		if utf8.RuneCountInString(c) > maxCategoryRunes || hasControl(c, "") || hasFormat(c) {
+			return question{}, &rejection{CodeInvalidMessage, "categories must be at most 100 characters, without control or format characters"}
 		}
 	}
 	return q, nil

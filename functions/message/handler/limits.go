@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
@@ -112,4 +114,21 @@ func (h *Handler) beginAnswer(ctx context.Context, log *slog.Logger, conn store.
 			log.Error("free the room for the next question; it frees itself at the deadline", "until", until, "err", err)
 		}
 	}), nil
+}
+
+// hasBidiControl reports whether s holds a bidirectional embedding,
+// override or isolate control (U+202A-U+202E, U+2066-U+2069), which can
+// make a message display as something else in the agent console.
+func hasBidiControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+	}) >= 0
+}
+
+// hasFormat reports whether s holds a Unicode format character (category
+// Cf: zero-width joiners and spaces, bidi controls, soft hyphens...):
+// invisible in a category, where nothing legitimate needs one.
+// clientMessageId needs no such check: its pattern is ASCII.
+func hasFormat(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0
 }

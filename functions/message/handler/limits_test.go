@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,5 +179,35 @@ func TestLimits_QuestionOnAnExpiredSocketGetsTokenExpired(t *testing.T) {
 	}
 	if len(e.rag.bodies()) != 0 || len(e.history()) != 0 {
 		t.Fatal("a question on an expired socket was asked or stored")
+	}
+}
+
+func TestParse_InvisibleAndBidiCharactersAreRefused(t *testing.T) {
+	body := func(message, category, clientID string) string {
+		return fmt.Sprintf(`{"action":"sendMessage","message":%q,"category1":%q,"clientMessageId":%q}`, message, category, clientID)
+	}
+	cases := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"plain Korean with emoji and a ZWJ sequence in the message", body("관리비 👨‍👩‍👧 문의", "", "c-1"), true},
+		{"right-to-left override in the message", body("pay to \u202Egnp.exe", "", "c-1"), false},
+		{"left-to-right embedding in the message", body("\u202Aabc", "", "c-1"), false},
+		{"pop directional formatting in the message", body("abc\u202C", "", "c-1"), false},
+		{"first strong isolate in the message", body("\u2068abc", "", "c-1"), false},
+		{"pop directional isolate in the message", body("abc\u2069", "", "c-1"), false},
+		{"zero-width space in a category", body("질문", "관리\u200B비", "c-1"), false},
+		{"soft hyphen in a category", body("질문", "관\u00ADa", "c-1"), false},
+		{"bidi isolate in a category", body("질문", "\u2066x", "c-1"), false},
+		{"byte order mark in a category", body("질문", "\uFEFFx", "c-1"), false},
+		{"zero-width joiner in clientMessageId", body("질문", "", "c\u200D1"), false},
+		{"Korean category", body("질문", "관리비", "c-1"), true},
+	}
+	for _, c := range cases {
+		_, rej := parseSendMessage(c.body, false)
+		if (rej == nil) != c.ok || (rej != nil && (rej.Code != CodeInvalidMessage || rej.Message == "")) {
+			t.Errorf("%s: rejection %+v, want accepted %v", c.name, rej, c.ok)
+		}
 	}
 }

@@ -31,6 +31,8 @@ func FuzzParseSendMessage(f *testing.F) {
 			t.Fatalf("accepted message of %d runes (valid %v)", utf8.RuneCountInString(q.Message), utf8.ValidString(q.Message))
 		case hasControl(q.Message, "\t\n\r") || hasControl(q.Category1, "") || hasControl(q.Category2, ""):
 			t.Fatalf("accepted control characters: %+v", q)
+		case hasBidiControl(q.Message) || hasFormat(q.Category1) || hasFormat(q.Category2) || hasFormat(q.ClientMessageID):
+			t.Fatalf("accepted bidi controls or format characters: %+q", q)
 		}
 		if rej := parseDefault(body, isBase64); rej == nil || (rej.Code != CodeUnknownAction && rej.Code != CodeInvalidMessage) {
 			t.Fatalf("$default rejection %+v", rej)
