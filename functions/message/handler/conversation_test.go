@@ -100,7 +100,11 @@ func TestHandle_ConnectionJoiningMidAnswerGetsSeq1WithTheTextSoFar(t *testing.T)
 			callerFrames++
 			if callerFrames == 3 && !joined {
 				joined = true
-				go e.connect("late", traceRoom, true) // mid-answer
+				go func() { // mid-answer
+					if err := e.tryConnect("late", traceRoom, true); err != nil {
+						t.Error(err)
+					}
+				}()
 			}
 		}
 	})

@@ -242,16 +242,24 @@ func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env 
 // also open at the @connections endpoint.
 func (e *env) connect(id, room string, live bool) {
 	e.t.Helper()
+	if err := e.tryConnect(id, room, live); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// tryConnect is connect for any goroutine: it returns the error.
+func (e *env) tryConnect(id, room string, live bool) error {
 	now := time.Now()
 	if err := e.store.PutConnection(context.Background(), store.Connection{
 		ConnectionID: id, RoomID: room, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
 		ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(2 * time.Hour).Unix(),
 	}); err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	if live {
 		e.ws.Open(id)
 	}
+	return nil
 }
 
 // event is a MESSAGE event of route from the caller.
