@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/ragchat/ragchat/internal/testkit"
@@ -261,4 +262,19 @@ func TestHandle_PanickingPosterEndsTheAnswerWithInternal(t *testing.T) {
 		sent = tr.Text
 	}
 	e.answerStored(sent, CodeInternal)
+}
+
+func TestPostStatus_AnAttemptOutOfTimeIsATimeout(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	e.hangPosts(func(int32) bool { return true })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	// Through the real client: its error, wrapped as the relay sees it.
+	_, err := e.ws.Client().PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(callerID), Data: []byte("{}")})
+	if got := postStatus(err); got != "timeout" {
+		t.Errorf("postStatus(%v) = %q, want timeout", err, got)
+	}
+	if got := postStatus(context.Canceled); got != "canceled" {
+		t.Errorf("postStatus(Canceled) = %q, want canceled", got)
+	}
 }

@@ -60,14 +60,17 @@ func (p *observedPoster) PostToConnection(ctx context.Context, in *apigatewayman
 	return out, err
 }
 
-// postStatus labels a failed post: its HTTP status, "canceled" when the
-// invocation's time ran out, "transport" when no response came.
+// postStatus labels a failed post: its HTTP status, "timeout" when the
+// attempt ran out of time (POST_TIMEOUT, or the invocation's end),
+// "canceled" when it was cancelled, "transport" when no response came.
 func postStatus(err error) string {
 	var status interface{ HTTPStatusCode() int }
 	switch {
 	case errors.As(err, &status) && status.HTTPStatusCode() > 0:
 		return strconv.Itoa(status.HTTPStatusCode())
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
 	return "transport"
