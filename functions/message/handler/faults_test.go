@@ -278,3 +278,18 @@ func TestPostStatus_AnAttemptOutOfTimeIsATimeout(t *testing.T) {
 		t.Errorf("postStatus(Canceled) = %q, want canceled", got)
 	}
 }
+
+func TestHandle_ARAGServiceThatNeverAnswersEndsWithRAGTimeoutBeforeTheDeadline(t *testing.T) {
+	for _, mode := range []ragMode{ragStallFirst, ragStallMid} {
+		e := newEnv(t, mode)
+		e.h.RAG = rag.NewClient(e.rag.URL, "DEFAULT_RAG", rag.Timeouts{Connect: time.Second}, nil) // no RAG bounds: only the deadline
+		e.h.DeadlineMargin = 600 * time.Millisecond
+		e.handleBy(time.Now().Add(1500*time.Millisecond), event(RouteSendMessage, ask(traceQuestion)))
+		tr := e.only(callerID)
+		if tr.Terminal.Type != relay.TypeError || tr.Terminal.Code != rag.CodeTimeout {
+			t.Errorf("mode %d: terminal %+v, want RAG_TIMEOUT", mode, tr.Terminal)
+		}
+		e.answerStored(tr.Text, rag.CodeTimeout)
+		e.stillConnected(callerID)
+	}
+}
