@@ -95,7 +95,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 			return
 		}
 	}
-	if h.routeByStatus(ctx, r, log, conn, q) {
+	if h.routeByStatus(ctx, r, log, t) {
 		return
 	}
 	free, rej := h.beginAnswer(ctx, log, conn, t.answerID)

@@ -301,3 +301,22 @@ func TestHandle_RejectsBadClientMessageIDsWithoutTouchingAnything(t *testing.T) 
 		t.Errorf("clientMessageId null: %+v, want an answer without clientMessageId", tr.Terminal)
 	}
 }
+
+func TestHandle_ARefusalByRoomStatusCarriesTheClientMessageIDAndGivesItBack(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	ctx := context.Background()
+	now := time.Now()
+	if err := e.store.PutConnection(ctx, store.Connection{ConnectionID: "agent-conn", RoomID: traceRoom, UserID: "agent1", UserName: "상담원-01",
+		CompanyID: traceCompany, Role: store.UserRoleAgent, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	e.ws.Open("agent-conn")
+	e.handle(ctx, eventFrom("agent-conn", RouteSendMessage, askWithID("안녕하세요", "c-agent-1"))) // the room is the bot's
+	tr := e.only("agent-conn")
+	if tr.Terminal.Code != CodeNotAssigned || tr.Terminal.ClientMessageID != "c-agent-1" {
+		t.Fatalf("refusal %+v, want NOT_ASSIGNED carrying the clientMessageId", tr.Terminal)
+	}
+	if _, claimed, err := e.store.ClaimRepeat(ctx, store.Repeat{RoomID: traceRoom, ClientMessageID: "c-agent-1", QuestionID: "m-later"}); err != nil || !claimed {
+		t.Fatalf("the refused question's clientMessageId is still held (%v, %v): a resend would be dropped", claimed, err)
+	}
+}

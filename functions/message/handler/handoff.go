@@ -146,29 +146,36 @@ func isAgent(conn store.Connection) bool { return conn.Role == store.UserRoleAge
 // An answer that is streaming when the room changes runs to its end: the
 // status is read when a question arrives, not while it is answered. The
 // read also records the room's activity (lastActivityAt, unless CLOSED),
-// so that a question costs one request on the Rooms table.
-func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question) (handled bool) {
+// so that a question costs one request on the Rooms table. A refusal
+// carries the question's clientMessageId and gives the id back (the
+// client may send it again once the room allows it).
+func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.Logger, t *turn) (handled bool) {
+	conn, q := t.conn, t.q
+	refuse := func(rej *rejection) {
+		h.releaseRepeat(ctx, log, t)
+		h.rejectQuestion(ctx, r, conn.ConnectionID, conn.RoomID, q, rej)
+	}
 	room, err := h.Rooms.TouchOpenRoom(ctx, conn.RoomID, h.now().UnixMilli())
 	if err != nil {
 		log.Error("read the room's status", "err", err)
-		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, &rejection{CodeInternal, clientMessages[CodeInternal]})
+		refuse(&rejection{CodeInternal, clientMessages[CodeInternal]})
 		return true
 	}
 	agent := isAgent(conn)
 	switch room.Status {
 	case store.RoomStatusClosed:
-		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, rejectRoomClosed)
+		refuse(rejectRoomClosed)
 		return true
 	case store.RoomStatusWaiting, store.RoomStatusAgent:
 		if agent && (room.AssignedAgent == nil || *room.AssignedAgent != conn.UserID) {
-			h.reject(ctx, r, conn.ConnectionID, conn.RoomID, rejectNotAgent)
+			refuse(rejectNotAgent)
 			return true
 		}
-		h.relayMessage(ctx, r, log, conn, q)
+		h.relayMessage(ctx, r, log, conn, q, refuse)
 		return true
 	}
 	if agent {
-		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, rejectNotAgent)
+		refuse(rejectNotAgent)
 		return true
 	}
 	return false
@@ -177,8 +184,8 @@ func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.L
 // relayMessage stores q as conn's message (role agent for an agent, user
 // otherwise; the room was touched when routed), and posts it as a message frame to every
 // other live socket of the room. A message that cannot be stored is
-// posted to nobody and the sender gets INTERNAL.
-func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question) {
+// posted to nobody and the sender gets INTERNAL (through refuse).
+func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question, refuse func(*rejection)) {
 	role := store.RoleUser
 	if isAgent(conn) {
 		role = store.RoleAgent
@@ -191,7 +198,7 @@ func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Lo
 	}
 	if err := h.History.PutMessage(ctx, msg); err != nil {
 		log.Error("store the message", "err", err)
-		h.reject(ctx, r, conn.ConnectionID, conn.RoomID, &rejection{CodeInternal, clientMessages[CodeInternal]})
+		refuse(&rejection{CodeInternal, clientMessages[CodeInternal]})
 		return
 	}
 	conns, err := h.Conns.RoomConnections(ctx, conn.RoomID, now)
