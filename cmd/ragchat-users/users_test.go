@@ -157,12 +157,13 @@ func TestSetUser_UpdatesOnlyTheGivenFields(t *testing.T) {
 	}{
 		{"create with defaults", options{name: "김"}, true,
 			store.User{UserName: "김", Role: store.UserRoleCustomer, CreatedAt: t0.UnixMilli()}},
+		// Every run sets a password: each bumps the token version.
 		{"change e-mail only", options{email: "kim@example.com"}, false,
-			store.User{UserName: "김", Email: "kim@example.com", Role: store.UserRoleCustomer, CreatedAt: t0.UnixMilli()}},
+			store.User{UserName: "김", Email: "kim@example.com", Role: store.UserRoleCustomer, CreatedAt: t0.UnixMilli(), TokenVersion: 1}},
 		{"change name and role", options{name: "김철수", role: "AGENT"}, false,
-			store.User{UserName: "김철수", Email: "kim@example.com", Role: "AGENT", CreatedAt: t0.UnixMilli()}},
+			store.User{UserName: "김철수", Email: "kim@example.com", Role: "AGENT", CreatedAt: t0.UnixMilli(), TokenVersion: 2}},
 		{"password only", options{}, false,
-			store.User{UserName: "김철수", Email: "kim@example.com", Role: "AGENT", CreatedAt: t0.UnixMilli()}},
+			store.User{UserName: "김철수", Email: "kim@example.com", Role: "AGENT", CreatedAt: t0.UnixMilli(), TokenVersion: 3}},
 	}
 	for i, c := range cases {
 		o := c.o

@@ -186,8 +186,8 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"UsersTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"},
 			"LoginAttemptsTable": {"GetItem", "UpdateItem", "DeleteItem"},
 		},
-		"ChatbotFunction":    {"RoomsTable": {"PutItem"}, "LimitsTable": {"UpdateItem", "GetItem"}},
-		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"}},
+		"ChatbotFunction":    {"RoomsTable": {"PutItem"}, "LimitsTable": {"UpdateItem", "GetItem"}, "UsersTable": {"GetItem"}},
+		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"}, "UsersTable": {"GetItem"}},
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
@@ -195,9 +195,10 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"LimitsTable": {"UpdateItem", "GetItem"},
 		},
 		"HistoryFunction": {
-			"RoomsTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"}, "MessagesTable": {"Query"},
+			"UsersTable": {"GetItem"}, "RoomsTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"}, "MessagesTable": {"Query"},
 		},
 		"AgentFunction": {
+			"UsersTable": {"GetItem"},
 			"RoomsTable": {"GetItem", "UpdateItem"}, "MessagesTable": {"PutItem", "Query"},
 			"RoomsTable/index/byStatus": {"Query"}, "RoomsTable/index/byWaiting": {"Query"},
 			"ConnectionsTable": {"DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},

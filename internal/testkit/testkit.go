@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -119,7 +120,9 @@ func NewEnv(t testing.TB) Env {
 	db, tables := DynamoDB(t)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return Env{Store: store.New(db, tables), Tables: tables, Logs: logs, Log: log}
+	st := store.New(db, tables)
+	SeedUsers(t, st, Users...)
+	return Env{Store: st, Tables: tables, Logs: logs, Log: log}
 }
 
 // Call runs a Lambda handler on req and returns its response; a handler
@@ -185,5 +188,37 @@ func ReadEvent(t testing.TB, name string, dst any) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		t.Fatalf("events/%s: %v", name, err)
+	}
+}
+
+// Users are the identities handler tests mint tokens for: the trace's
+// customer, kim, hong2 of two other companies, agents agent0..agent9 of
+// apt001 and agent9 of book001. SeedUsers stores them, so that the routes
+// that check a token's version against its user (apigw.Current) accept
+// their tokens.
+var Users = func() []auth.Identity {
+	ids := []auth.Identity{
+		Hong2,
+		{UserID: "kim", CompanyID: "apt001", Role: store.UserRoleCustomer, Name: "김"},
+		{UserID: "hong2", CompanyID: "apt002", Role: store.UserRoleCustomer, Name: "고객-275b"},
+		{UserID: "hong2", CompanyID: "book001", Role: store.UserRoleCustomer, Name: "다른 회사"},
+		{UserID: "agent9", CompanyID: "book001", Role: store.UserRoleAgent, Name: "상담원-09"},
+	}
+	for i := range 10 {
+		ids = append(ids, auth.Identity{UserID: fmt.Sprintf("agent%d", i), CompanyID: "apt001", Role: store.UserRoleAgent, Name: fmt.Sprintf("상담원-%02d", i)})
+	}
+	return ids
+}()
+
+// SeedUsers stores a Users item (token version 0, a hash nobody logs in
+// with) for each of ids.
+func SeedUsers(t testing.TB, s *store.Store, ids ...auth.Identity) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.PutUser(context.Background(), store.User{
+			CompanyID: id.CompanyID, UserID: id.UserID, UserName: id.Name, Role: id.Role, PasswordHash: "$2a$10$seeded",
+		}); err != nil {
+			t.Fatalf("seed user %s/%s: %v", id.CompanyID, id.UserID, err)
+		}
 	}
 }

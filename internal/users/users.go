@@ -29,7 +29,8 @@ type Change struct {
 }
 
 // Set creates the user with c, or, when it exists, replaces its password
-// hash and the fields c gives. It reports whether the user was created.
+// hash and the fields c gives and bumps its token version, which revokes
+// every token issued before. It reports whether the user was created.
 func Set(ctx context.Context, st Store, pw *auth.Passwords, c Change, now time.Time) (bool, error) {
 	u, err := st.GetUser(ctx, c.CompanyID, c.UserID)
 	created := errors.Is(err, store.ErrNotFound)
@@ -40,6 +41,8 @@ func Set(ctx context.Context, st Store, pw *auth.Passwords, c Change, now time.T
 		u = store.User{CompanyID: c.CompanyID, UserID: c.UserID, Role: store.UserRoleCustomer, CreatedAt: now.UnixMilli()}
 	case err != nil:
 		return false, err
+	default:
+		u.TokenVersion++ // a new password: the tokens issued before it stop verifying
 	}
 	return created, put(ctx, st, pw, u, c)
 }
@@ -68,6 +71,9 @@ func put(ctx context.Context, st Store, pw *auth.Passwords, u store.User, c Chan
 	}
 	if c.Role != "" {
 		u.Role = c.Role
+	}
+	if !store.ValidRole(u.Role) {
+		return fmt.Errorf("user %s/%s: role %q is neither %s nor %s", c.CompanyID, c.UserID, u.Role, store.UserRoleCustomer, store.UserRoleAgent)
 	}
 	hash, err := pw.Hash(c.Password)
 	if err != nil {

@@ -1,13 +1,16 @@
 package apigw
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // Refusals of Authenticate.
@@ -49,4 +52,27 @@ func HTTPAuthError(err error) events.APIGatewayV2HTTPResponse {
 		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
 	}
 	return resp
+}
+
+// UserReader reads a user. *store.Store implements it.
+type UserReader interface {
+	GetUser(ctx context.Context, companyID, userID string) (store.User, error)
+}
+
+// Current refuses with ErrInvalidToken a verified identity whose token is
+// no longer current: its version is not the user's (the password changed
+// since it was issued: every change revokes the earlier tokens) or the
+// user is gone. It costs one GetItem on Users; a failed read is returned
+// as is (a 500, never a silent accept).
+func Current(ctx context.Context, users UserReader, id auth.Identity) error {
+	u, err := users.GetUser(ctx, id.CompanyID, id.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		return fmt.Errorf("token version of %s/%s: %w", id.CompanyID, id.UserID, err)
+	case u.TokenVersion != id.Version || u.Role != id.Role:
+		return ErrInvalidToken
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ type Identity struct {
 	CompanyID string // claim companyId
 	Role      string // claim role
 	Name      string // claim name: the display name
+	Version   int64  // claim ver: the user's token version when it was issued
 }
 
 // claims is the JWT payload.
@@ -37,6 +38,7 @@ type claims struct {
 	CompanyID string `json:"companyId"`
 	Role      string `json:"role"`
 	Name      string `json:"name"`
+	Version   int64  `json:"ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -62,6 +64,7 @@ func (t *Tokens) Issue(id Identity, now time.Time) (string, error) {
 		CompanyID: id.CompanyID,
 		Role:      id.Role,
 		Name:      id.Name,
+		Version:   id.Version,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   id.UserID,
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -100,7 +103,7 @@ func (t *Tokens) VerifyExpiry(token string, now time.Time) (Identity, time.Time,
 	if c.Subject == "" || c.CompanyID == "" {
 		return Identity{}, time.Time{}, fmt.Errorf("%w: sub or companyId missing", ErrInvalidToken)
 	}
-	return Identity{UserID: c.Subject, CompanyID: c.CompanyID, Role: c.Role, Name: c.Name}, c.ExpiresAt.Time, nil
+	return Identity{UserID: c.Subject, CompanyID: c.CompanyID, Role: c.Role, Name: c.Name, Version: c.Version}, c.ExpiresAt.Time, nil
 }
 
 // BearerToken extracts the token from an Authorization header value of the

@@ -44,6 +44,9 @@ type User struct {
 	Role         string `dynamodbav:"role,omitempty"`
 	PasswordHash string `dynamodbav:"passwordHash"`
 	CreatedAt    int64  `dynamodbav:"createdAt"` // epoch ms
+	// TokenVersion is carried by the user's tokens (claim ver); every
+	// password change bumps it, so that earlier tokens stop verifying.
+	TokenVersion int64 `dynamodbav:"tokenVersion,omitempty"`
 }
 
 // Room is an item of the Rooms table.

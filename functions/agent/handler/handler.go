@@ -30,6 +30,7 @@ type agentStore interface {
 	RoomsByStatus(ctx context.Context, companyID, status string, limit int, cursor string) (store.RoomPage, error)
 	History(ctx context.Context, roomID string, limit int, before string) (store.MessagePage, error)
 	handoff.Store
+	apigw.UserReader // the token version (apigw.Current)
 }
 
 // Handler serves claim, release and close.
@@ -87,6 +88,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	now := h.now()
 	id, err := apigw.Authenticate(req, h.tokens, now, store.UserRoleAgent)
+	if err == nil {
+		err = apigw.Current(ctx, h.store, id)
+	}
 	if err != nil {
 		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err

@@ -25,6 +25,7 @@ const createAttempts = 5
 type roomStore interface {
 	CreateRoom(ctx context.Context, r store.Room) error
 	TakeRoomSlot(ctx context.Context, companyID, userID string, lim store.Window, now time.Time) (store.Slot, error)
+	apigw.UserReader // the token version (apigw.Current)
 }
 
 // Handler serves POST /api/customer/chatbot.
@@ -74,6 +75,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	now := h.now()
 	id, err := apigw.Authenticate(req, h.tokens, now, store.UserRoleCustomer)
+	if err == nil {
+		err = apigw.Current(ctx, h.store, id)
+	}
 	if err != nil {
 		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err

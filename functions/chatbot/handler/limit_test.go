@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -58,5 +59,30 @@ func TestChatbot_OnlyCustomersCreateRooms(t *testing.T) {
 		if resp.StatusCode != 403 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeForbidden {
 			t.Errorf("role %q: %d %s, want 403", role, resp.StatusCode, resp.Body)
 		}
+	}
+}
+
+func TestChatbot_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token := "Bearer " + testkit.Mint(t, testkit.Hong2, time.Now())
+	if resp := e.call(t, request(token)); resp.StatusCode != 200 {
+		t.Fatalf("before the reset: %d %s", resp.StatusCode, resp.Body)
+	}
+	u, err := e.Store.GetUser(context.Background(), "apt001", "hong2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.TokenVersion++ // what a password reset does (internal/users)
+	if err := e.Store.PutUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if resp := e.call(t, request(token)); resp.StatusCode != 401 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeUnauthorized {
+		t.Fatalf("after the reset: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+	fresh := testkit.Hong2
+	fresh.Version = u.TokenVersion
+	if resp := e.call(t, request("Bearer "+testkit.Mint(t, fresh, time.Now()))); resp.StatusCode != 200 {
+		t.Fatalf("a token of the new version: %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -116,3 +116,25 @@ func TestConnect_RoomWhoseTenItemsAreStaleStillAcceptsANewSocket(t *testing.T) {
 		t.Fatalf("room holds %d connections (%v), want 10", len(conns), err)
 	}
 }
+
+func TestConnect_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	token := testkit.Mint(t, testkit.Hong2, time.Now())
+	u, err := e.Store.GetUser(ctx, "apt001", "hong2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.TokenVersion++ // what a password reset does (internal/users)
+	if err := e.Store.PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.call(t, request("conn-old", map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 401 {
+		t.Fatalf("old token: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+	if _, err := e.Store.GetConnection(ctx, "conn-old"); err == nil {
+		t.Fatal("the refused connection was stored")
+	}
+}

@@ -29,6 +29,7 @@ type connectStore interface {
 	GetRoom(ctx context.Context, roomID string) (store.Room, error)
 	PutConnection(ctx context.Context, c store.Connection) error
 	capStore
+	apigw.UserReader // the token version (apigw.Current)
 }
 
 // Handler serves the websocket $connect route.
@@ -128,6 +129,14 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	case !mayConnect(id, room):
 		log.Warn("connect refused: room of another user", "roomCompanyId", room.CompanyID, "role", id.Role)
 		return errNotYourRoom
+	}
+	switch err := apigw.Current(ctx, h.store, id); {
+	case errors.Is(err, apigw.ErrInvalidToken):
+		log.Info("connect refused: token revoked (password changed) or user gone")
+		return errInvalidToken
+	case err != nil:
+		log.Error("token version check failed", "err", err)
+		return err
 	}
 	if connID == "" {
 		log.Error("connect event without connectionId")

@@ -29,6 +29,7 @@ const (
 type Store interface {
 	apigw.Historian
 	RoomsOfOwner(ctx context.Context, companyID, userID string, limit int, cursor string) (store.RoomPage, error)
+	apigw.UserReader // the token version (apigw.Current)
 }
 
 // Handler serves the customers' reads.
@@ -75,6 +76,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := apigw.Authenticate(req, h.tokens, h.now(), store.UserRoleCustomer)
+	if err == nil {
+		err = apigw.Current(ctx, h.store, id)
+	}
 	if err != nil {
 		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err

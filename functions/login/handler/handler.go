@@ -165,7 +165,7 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	token, err := h.tokens.Issue(auth.Identity{
-		UserID: user.UserID, CompanyID: user.CompanyID, Role: user.Role, Name: user.UserName,
+		UserID: user.UserID, CompanyID: user.CompanyID, Role: user.Role, Name: user.UserName, Version: user.TokenVersion,
 	}, now)
 	if err != nil {
 		log.Error("issue token failed", "err", err)
