@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// The cost of the abuse limits (issue 13), for
+// `go test -run '^$' -bench Limits ./bench`: the DynamoDB requests and the
+// time the limits add to a login, a $connect and a question, measured on
+// the store calls the handlers make for them, against the embedded
+// DynamoDB over loopback HTTP (the same server the stack runs). Each
+// benchmark reports requests/op and the p50 and p99 of one operation's
+// added work, in ms.
+
+// limitsEnv is a store over fresh tables with the trace's user and room.
+func limitsEnv(b *testing.B) (*store.Store, store.Tables) {
+	b.Helper()
+	db, tables := testkit.DynamoDB(b)
+	st := store.New(db, tables)
+	testkit.SeedUsers(b, st, testkit.Hong2)
+	if err := st.CreateRoom(context.Background(), store.Room{RoomID: "room-bench01", CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
+		b.Fatal(err)
+	}
+	return st, tables
+}
+
+// measure runs op b.N times and reports requests/op, p50 and p99.
+func measure(b *testing.B, tables store.Tables, op func(i int)) {
+	b.Helper()
+	counter := testkit.NewCounter(b, tables)
+	took := make([]float64, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		op(i)
+		took = append(took, ms(time.Since(start)))
+	}
+	b.StopTimer()
+	sort.Float64s(took)
+	b.ReportMetric(float64(counter.Counts().Total())/float64(b.N), "requests/op")
+	b.ReportMetric(Median(took), "p50-ms")
+	b.ReportMetric(Percentile(took, 99), "p99-ms")
+}
+
+// BenchmarkLimits_Login is what the lock adds to a successful login: the
+// user's and the source's slots taken (in parallel, before bcrypt) and
+// given back (in parallel, beside the latest-room query). The user's
+// window is open (a login within 15 minutes of the last), as in a busy
+// service; the first login of a window costs one conditional update more.
+func BenchmarkLimits_Login(b *testing.B) {
+	st, tables := limitsEnv(b)
+	ctx := context.Background()
+	lim := store.Window{Max: 5, Window: 15 * time.Minute}
+	user, source := store.LoginUserKey("apt001", "hong2"), store.LoginSourceKey("192.0.2.1")
+	both := func(f func(key string)) {
+		var wg sync.WaitGroup
+		wg.Go(func() { f(source) })
+		f(user)
+		wg.Wait()
+	}
+	now := time.Now()
+	both(func(k string) { _, _ = st.TakeLoginSlot(ctx, k, lim, now) }) // open both windows
+	_ = st.FreeLoginSlot(ctx, user)
+	_ = st.FreeLoginSlot(ctx, source)
+	measure(b, tables, func(int) {
+		both(func(k string) {
+			if sl, err := st.TakeLoginSlot(ctx, k, lim, now); err != nil || !sl.Taken {
+				b.Fatalf("take %s: %+v %v", k, sl, err)
+			}
+		})
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = st.FreeLoginSlot(ctx, source) })
+		_ = st.FreeLoginSlot(ctx, user) // the benchmark frees rather than clears, to keep the window open
+		wg.Wait()
+	})
+}
+
+// BenchmarkLimits_Connect is what a $connect gains: the token's version
+// checked against the Users item, and the room's live connections counted
+// (a room below the cap: no @connections GET).
+func BenchmarkLimits_Connect(b *testing.B) {
+	st, tables := limitsEnv(b)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := st.PutConnection(ctx, store.Connection{ConnectionID: fmt.Sprintf("c%d", i), RoomID: "room-bench01",
+			UserID: "hong2", CompanyID: "apt001", Role: store.UserRoleCustomer, ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	id := testkit.Hong2
+	measure(b, tables, func(int) {
+		if err := apigw.Current(ctx, st, id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.RoomConnections(ctx, "room-bench01", time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkLimits_Question is what a question gains: a token of the
+// user's bucket (the bucket had refilled: one update), and the room's
+// answer slot taken and given back.
+func BenchmarkLimits_Question(b *testing.B) {
+	st, tables := limitsEnv(b)
+	ctx := context.Background()
+	bucket := store.Bucket{Burst: 30, Refill: 6 * time.Second}
+	start := time.Now()
+	measure(b, tables, func(i int) {
+		now := start.Add(time.Duration(i) * time.Minute) // a user who reads each answer
+		if ok, _, err := st.TakeQuestionToken(ctx, "apt001", "hong2", bucket, now); err != nil || !ok {
+			b.Fatalf("token: %v %v", ok, err)
+		}
+		answer := store.NewMessageID()
+		if ok, err := st.BeginAnswer(ctx, "room-bench01", answer, now.Add(2*time.Minute), now); err != nil || !ok {
+			b.Fatalf("begin: %v %v", ok, err)
+		}
+		if err := st.EndAnswer(ctx, "room-bench01", answer); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
