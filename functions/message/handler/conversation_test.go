@@ -232,6 +232,18 @@ func TestHandle_RepeatOfAQuestionWhoseFunctionDiedIsTakenOverOrEndedInterrupted(
 	if n := len(e.rag.bodies()); n != 1 || e.only(callerID).Text != traceAnswer {
 		t.Fatalf("RAG asked %d times: want the dead question asked again", n)
 	}
+	// Stored but never answered (a message relayed to a person): not again.
+	if _, _, err := e.store.ClaimRepeat(ctx, store.Repeat{RoomID: traceRoom, ClientMessageID: "c-relayed", QuestionID: "m-q9", AnswerID: "m-a9", AnswerAt: old + 1, AskedAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutMessage(ctx, store.Message{RoomID: traceRoom, At: old, MessageID: "m-q9", Role: store.RoleUser, Text: "상담원님 안녕하세요"}); err != nil {
+		t.Fatal(err)
+	}
+	stored := len(e.history())
+	e.handle(ctx, event(RouteSendMessage, askWithID("상담원님 안녕하세요", "c-relayed")))
+	if n := len(e.rag.bodies()); n != 1 || len(e.history()) != stored {
+		t.Fatalf("a stale repeat of a stored message: RAG asked %d times, history %d -> %d; want nothing again", n, stored, len(e.history()))
+	}
 	// Died mid-answer: its text again, ending RAG_STREAM_INTERRUPTED.
 	if _, _, err := e.store.ClaimRepeat(ctx, store.Repeat{RoomID: traceRoom, ClientMessageID: "c-half", QuestionID: "m-q1", AnswerID: "m-a1", AnswerAt: old + 1, AskedAt: old}); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,10 @@ const DefaultStaleAfter = 3 * time.Minute
 //     room's connections;
 //   - its function died (StaleAfter passed without an ending): an answer
 //     that had started is sent again ending with RAG_STREAM_INTERRUPTED;
-//     a question never answered is taken over and asked as t.
+//     a question that was never stored is taken over and asked as t; one
+//     stored without an answer (a message relayed to a person, or a
+//     question whose function died before its first frame) is not stored
+//     again.
 //
 // When the record cannot be read or written the question is asked: an
 // outage of the repeat record never costs the customer an answer.
@@ -45,6 +48,10 @@ func (h *Handler) settleRepeat(ctx context.Context, r *relay.Relay, log *slog.Lo
 	answer, err := h.History.GetMessage(ctx, old.RoomID, old.AnswerAt, old.AnswerID)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && stale:
+		if _, qerr := h.History.GetMessage(ctx, old.RoomID, old.AskedAt, old.QuestionID); qerr == nil {
+			log.Info("repeat of a message stored without an answer: nothing to send again")
+			return true
+		}
 		won, err := h.History.TakeOverRepeat(ctx, t.repeat(), old)
 		if err != nil || !won {
 			log.Warn("repeat of a question never answered: not taken over", "won", won, "err", err)
