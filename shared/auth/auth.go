@@ -8,6 +8,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,17 +44,41 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// Tokens issues and verifies tokens with one HMAC secret. It is safe for
+// Tokens issues and verifies tokens. It signs with its current key and
+// names it in the header (kid: KeyID of the key); it verifies with the key
+// the kid names, the current or, during a rotation, the previous one, so
+// that rotating the key logs nobody out. A token without a kid (issued
+// before keys had ids) is verified with the current key. It is safe for
 // concurrent use.
 type Tokens struct {
 	secret []byte
+	kid    string
+	keys   map[string][]byte // kid -> key: the current and the previous
 	ttl    time.Duration
 }
 
 // NewTokens returns a Tokens signing with secret; issued tokens expire ttl
 // after issue. The secret is not copied and must not be modified afterwards.
 func NewTokens(secret []byte, ttl time.Duration) *Tokens {
-	return &Tokens{secret: secret, ttl: ttl}
+	kid := KeyID(secret)
+	return &Tokens{secret: secret, kid: kid, keys: map[string][]byte{kid: secret}, ttl: ttl}
+}
+
+// WithPrevious makes t also accept tokens signed with previous (the key
+// before a rotation), for as long as t lives: keep it one token lifetime.
+// It returns t; call it before t is used.
+func (t *Tokens) WithPrevious(previous []byte) *Tokens {
+	if len(previous) > 0 {
+		t.keys[KeyID(previous)] = previous
+	}
+	return t
+}
+
+// KeyID is the kid of a signing key: the first 8 bytes of its SHA-256, in
+// hex. It names the key without revealing it.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:8])
 }
 
 // Issue returns a signed token for id, issued at now.
@@ -71,7 +97,9 @@ func (t *Tokens) Issue(id Identity, now time.Time) (string, error) {
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 		},
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	tok.Header["kid"] = t.kid
+	s, err := tok.SignedString(t.secret)
 	if err != nil {
 		return "", fmt.Errorf("issue token: %w", err)
 	}
@@ -96,7 +124,7 @@ func (t *Tokens) VerifyExpiry(token string, now time.Time) (Identity, time.Time,
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	var c claims
-	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
+	_, err := p.ParseWithClaims(token, &c, t.key)
 	if err != nil {
 		return Identity{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -104,6 +132,24 @@ func (t *Tokens) VerifyExpiry(token string, now time.Time) (Identity, time.Time,
 		return Identity{}, time.Time{}, fmt.Errorf("%w: sub or companyId missing", ErrInvalidToken)
 	}
 	return Identity{UserID: c.Subject, CompanyID: c.CompanyID, Role: c.Role, Name: c.Name, Version: c.Version}, c.ExpiresAt.Time, nil
+}
+
+// key is the verification key of tok: the one its kid names, the current
+// one when it has none.
+func (t *Tokens) key(tok *jwt.Token) (any, error) {
+	kid, present := tok.Header["kid"]
+	if !present {
+		return t.secret, nil
+	}
+	s, ok := kid.(string)
+	if !ok {
+		return nil, fmt.Errorf("kid is not a string")
+	}
+	key, ok := t.keys[s]
+	if !ok {
+		return nil, fmt.Errorf("unknown kid %q", s)
+	}
+	return key, nil
 }
 
 // BearerToken extracts the token from an Authorization header value of the

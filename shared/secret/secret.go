@@ -6,7 +6,10 @@ package secret
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -18,27 +21,62 @@ import (
 // MinLen is the shortest token-signing key a function accepts.
 const MinLen = 32
 
-// Token returns the token-signing key: TOKEN_SECRET when set, otherwise the
-// value of the Secrets Manager secret TOKEN_SECRET_ARN (one call, made at
-// cold start). A key shorter than MinLen is refused, so a function without
-// a proper key does not start.
+// Token returns the current token-signing key (see Keys).
 func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, error) {
+	current, _, err := Keys(ctx, cfg, awsCfg)
+	return current, err
+}
+
+// Keys returns the token-signing keys: the current one, which signs, and
+// during a rotation the previous one, which still verifies. The value is
+// TOKEN_SECRET when set, otherwise the Secrets Manager secret
+// TOKEN_SECRET_ARN (one call, made at cold start): either the key itself
+// or {"current":"<key>","previous":"<key>"} (README, "Rotating the token
+// key"). A key shorter than MinLen is refused, so a function without a
+// proper key does not start.
+func Keys(ctx context.Context, cfg config.Config, awsCfg aws.Config) (current, previous []byte, err error) {
+	value, err := tokenSecret(ctx, cfg, awsCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, prev := value, ""
+	if strings.HasPrefix(strings.TrimSpace(value), "{") {
+		var pair struct {
+			Current  string `json:"current"`
+			Previous string `json:"previous"`
+		}
+		if err := json.Unmarshal([]byte(value), &pair); err != nil {
+			return nil, nil, errors.New("token secret: a JSON value must be {\"current\":\"...\",\"previous\":\"...\"}")
+		}
+		cur, prev = pair.Current, pair.Previous
+		if prev != "" && len(prev) < MinLen {
+			return nil, nil, fmt.Errorf("token secret: previous key of %d bytes, need at least %d", len(prev), MinLen)
+		}
+	}
+	if len(cur) < MinLen {
+		return nil, nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(cur), MinLen)
+	}
+	if prev == "" {
+		return []byte(cur), nil, nil
+	}
+	return []byte(cur), []byte(prev), nil
+}
+
+// tokenSecret is the raw value of TOKEN_SECRET or TOKEN_SECRET_ARN's secret.
+func tokenSecret(ctx context.Context, cfg config.Config, awsCfg aws.Config) (string, error) {
 	key := cfg.TokenSecret
 	if key == "" {
 		if cfg.TokenSecretARN == "" {
-			return nil, fmt.Errorf("token secret: neither TOKEN_SECRET nor TOKEN_SECRET_ARN is set")
+			return "", fmt.Errorf("token secret: neither TOKEN_SECRET nor TOKEN_SECRET_ARN is set")
 		}
 		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx,
 			&secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.TokenSecretARN)})
 		if err != nil {
-			return nil, fmt.Errorf("token secret: get %s: %w", cfg.TokenSecretARN, err)
+			return "", fmt.Errorf("token secret: get %s: %w", cfg.TokenSecretARN, err)
 		}
 		key = aws.ToString(out.SecretString)
 	}
-	if len(key) < MinLen {
-		return nil, fmt.Errorf("token secret: %d bytes, need at least %d", len(key), MinLen)
-	}
-	return []byte(key), nil
+	return key, nil
 }
 
 // RAGBearer returns the RAG service's bearer token: RAG_AUTH_TOKEN when
@@ -64,9 +102,9 @@ func RAGBearer(ctx context.Context, cfg config.Config, awsCfg aws.Config) (strin
 // Tokens returns the token signer and verifier of the key Token returns,
 // issuing tokens that live cfg.TokenTTL.
 func Tokens(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*auth.Tokens, error) {
-	key, err := Token(ctx, cfg, awsCfg)
+	current, previous, err := Keys(ctx, cfg, awsCfg)
 	if err != nil {
 		return nil, err
 	}
-	return auth.NewTokens(key, cfg.TokenTTL), nil
+	return auth.NewTokens(current, cfg.TokenTTL).WithPrevious(previous), nil
 }
