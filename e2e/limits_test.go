@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ragchat/ragchat/internal/users"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // The socket cap through real processes: the @connections GET that tells
@@ -42,4 +50,32 @@ func TestLimits_RoomWhoseTenItemsAreStaleStillAcceptsANewSocket(t *testing.T) {
 	c := h.dial(t, token, room.RoomID)
 	got := c.ask(t, qFee)
 	h.checkAnswered(t, room.RoomID, qFee, got)
+}
+
+func TestLimits_ATokenOlderThanAPasswordResetIsRefusedAtHTTPAndConnect(t *testing.T) {
+	u := h.newUser(t, "apt001")
+	old := h.login(t, u)
+	room := h.newRoom(t, old)
+	// The operator resets the password, as ragchat-users does.
+	pw, err := auth.NewPasswords(bcrypt.MinCost)
+	must(t, err)
+	newPassword := "reset-" + randHex(8)
+	h.secrets.add("reset password", newPassword)
+	_, err = users.Set(context.Background(), store.New(h.st.DB, h.st.Tables), pw,
+		users.Change{CompanyID: u.CompanyID, UserID: u.UserID, Password: newPassword}, time.Now())
+	must(t, err)
+
+	if r := h.do(t, http.MethodPost, "/api/customer/chatbot", map[string]string{"Authorization": "Bearer " + old}, ""); r.Status != http.StatusUnauthorized {
+		t.Fatalf("room creation with the old token: %d %s, want 401", r.Status, r.Body)
+	}
+	if status, e := h.refusal(t, "token="+url.QueryEscape(old)+"&roomId="+room.RoomID); status != http.StatusUnauthorized {
+		t.Fatalf("$connect with the old token: %d %+v, want 401", status, e)
+	}
+	r := h.tryLogin(t, u.CompanyID, u.UserID, newPassword)
+	var lr loginResponse
+	must(t, json.Unmarshal(r.Body, &lr))
+	if r.Status != http.StatusOK || lr.Token == "" {
+		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)
+	}
+	h.dial(t, lr.Token, room.RoomID)
 }
