@@ -21,8 +21,7 @@ func main() {
 		// An HTTP API event names no WebSocket endpoint: the template sets it.
 		env.Must("load config", errors.New("CALLBACK_URL is not set"))
 	}
-	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
+	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
 	cfg := env.Config
 	poster := relay.New(relay.NewClient(env.AWS, cfg.CallbackURL), env.Store, relay.Options{
 		PostTimeout: cfg.PostTimeout, Endpoint: cfg.CallbackURL, MaxRecipients: cfg.Limits.MaxRoomConnections, Logger: env.Log,

@@ -14,7 +14,6 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
+	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
 	lambda.Start(handler.New(env.Store, tokens, env.Config.Limits.RoomsPerHour, env.Log).Handle)
 }

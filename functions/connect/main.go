@@ -15,8 +15,7 @@ import (
 func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
-	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
+	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
 	h := handler.New(env.Store, tokens, env.Log)
 	h.Metrics = env.Metrics
 	// @connections is asked only when a room is full: a client per ask.

@@ -16,8 +16,7 @@ func main() {
 	ctx := context.Background()
 	env := boot.Init(ctx)
 	lockout := handler.LockoutFrom(env.Config.Limits)
-	tokens, err := secret.Tokens(ctx, env.Config, env.AWS)
-	env.Must("load token secret", err)
+	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
 	h := handler.New(env.Store, tokens, auth.Production, lockout, env.Log)
 	h.Metrics = env.Metrics
 	lambda.Start(h.Handle)

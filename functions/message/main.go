@@ -23,8 +23,7 @@ func main() {
 		env.Must("load config", errors.New("RAG_URL is not set"))
 	}
 	env.Must("load config", handler.CheckDeadlineMargin(cfg.DeadlineMargin, cfg.FunctionTimeout))
-	bearer, err := secret.RAGBearer(ctx, cfg, env.AWS)
-	env.Must("load the RAG bearer", err)
+	bearer := boot.Load(ctx, env, "load the RAG bearer", secret.RAGBearer)
 	ragClient := rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil)
 	h := &handler.Handler{
 		Conns: env.Store, History: env.Store, Rooms: env.Store, Limits: handler.LimitsFrom(cfg.Limits, env.Store), Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,

@@ -60,6 +60,16 @@ func DynamoDBRetries(o *dynamodb.Options) {
 	})
 }
 
+// Load runs a cold-start loader that reads the configuration and the AWS SDK
+// configuration (secret.Tokens, secret.RAGBearer) and returns its value; when
+// the loader fails it logs the failure as what and exits, as Must does. The
+// loader is passed in, so boot links only the clients a function uses.
+func Load[T any](ctx context.Context, e Env, what string, load func(context.Context, config.Config, aws.Config) (T, error)) T {
+	v, err := load(ctx, e.Config, e.AWS)
+	e.Must(what, err)
+	return v
+}
+
 // Must logs err as the failure of what and exits when err is not nil.
 func (e Env) Must(what string, err error) {
 	if err != nil {
