@@ -90,6 +90,10 @@ func ask(ctx context.Context, c *wsclient.Conn, question string, timeout time.Du
 	if a.Answer, err = c.Ask(ctx, question); err != nil {
 		return a, fmt.Errorf("answer not complete after %s: %w", timeout, err)
 	}
+	if t := a.Answer.Terminal; t.Type == wsclient.TypeError && a.Answer.Text == "" {
+		// Refused before the RAG service was asked: nothing to compare.
+		return a, fmt.Errorf("question refused: %s %s", t.Code, t.Message)
+	}
 	return a, nil
 }
 

@@ -64,6 +64,17 @@ func NewEnv(ctx context.Context, o EnvOptions) (*Env, error) {
 	return e, nil
 }
 
+// benchLimits raise the per-user abuse limits for the bench: it measures
+// throughput and latency with a few demo customers asking hundreds of
+// questions and opening hundreds of rooms, which the defaults (30
+// questions, then 10 a minute; 20 rooms an hour) would refuse. What the
+// limits cost is measured apart (bench/limits_bench_test.go).
+var benchLimits = map[string]string{
+	"QUESTION_BURST":       "1000000",
+	"QUESTIONS_PER_MINUTE": "1000000",
+	"ROOMS_PER_HOUR":       "1000000",
+}
+
 func (e *Env) start(ctx context.Context, o EnvOptions) error {
 	tpl, err := samtemplate.Load(filepath.Join(e.Root, "template.yaml"))
 	if err != nil {
@@ -87,6 +98,7 @@ func (e *Env) start(ctx context.Context, o EnvOptions) error {
 		RAGURL:          ragURL,
 		TablePrefix:     "ragchat-bench-",
 		MaxEnvironments: o.MaxEnvironments,
+		EnvVars:         stack.EnvVars{"Parameters": benchLimits},
 		FunctionOutput:  e.Reports,
 	})
 	if err != nil {

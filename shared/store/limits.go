@@ -193,6 +193,8 @@ func (s *Store) TakeRoomSlot(ctx context.Context, companyID, userID string, lim 
 }
 
 // Bucket is a token bucket: Burst tokens at most, one more every Refill.
+// The bucket keeps time in milliseconds: a Refill under 1 ms counts as 1 ms
+// (at most 60,000 tokens a minute).
 type Bucket struct {
 	Burst  int
 	Refill time.Duration
@@ -220,7 +222,7 @@ func (s *Store) TakeQuestionToken(ctx context.Context, companyID, userID string,
 		return false, time.Time{}, fmt.Errorf("bucket %+v must be positive", b)
 	}
 	key := item{attrLimitKey: avS("ask#" + companyID + "#" + userID)}
-	nowMs, refill := now.UnixMilli(), b.Refill.Milliseconds()
+	nowMs, refill := now.UnixMilli(), max(b.Refill.Milliseconds(), 1)
 	last := nowMs + int64(b.Burst-1)*refill // the latest tat that leaves a token
 	expires := avN(now.Add(time.Duration(b.Burst)*b.Refill).Unix() + 1)
 	names := map[string]string{"#t": attrTAT, "#e": attrExpiresAt}

@@ -178,6 +178,26 @@ func TestStore_QuestionBucket(t *testing.T) {
 	}
 }
 
+// A refill under a millisecond (QUESTIONS_PER_MINUTE above 60,000) counts
+// as one millisecond: the burst is still there, not a bucket of one.
+func TestStore_QuestionBucketWithASubMillisecondRefillKeepsItsBurst(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	b := store.Bucket{Burst: 50, Refill: time.Minute / 1_000_000}
+	for i := range 50 {
+		ok, _, err := s.TakeQuestionToken(ctx, "apt001", "hong2", b, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Fatalf("take %d of a burst of 50 refused", i+1)
+		}
+	}
+	if ok, _, _ := s.TakeQuestionToken(ctx, "apt001", "hong2", b, t0); ok {
+		t.Fatal("a 51st token at the same millisecond")
+	}
+}
+
 func TestStore_ConcurrentQuestionsTakeAtMostTheBurst(t *testing.T) {
 	s, _, _ := newTestStore(t)
 	ctx := context.Background()
