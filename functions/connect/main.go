@@ -2,24 +2,20 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/ragchat/ragchat/functions/connect/handler"
+	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/secret"
 )
 
 func main() {
-	ctx := context.Background()
-	env := boot.Init(ctx)
-	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
-	h := handler.New(env.Store, tokens, env.Log)
-	h.Metrics = env.Metrics
-	// @connections is asked only when a room is full: a client per ask.
-	h.Cap = handler.Cap{Max: env.Config.Limits.MaxRoomConnections, Store: env.Store, CallbackURL: env.Config.CallbackURL,
-		Probe: func(endpoint string) handler.Prober { return relay.NewClient(env.AWS, endpoint) }}
-	lambda.Start(h.Handle)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
+		h := handler.New(env.Store, tokens, env.Log)
+		h.Metrics = env.Metrics
+		// @connections is asked only when a room is full: a client per ask.
+		h.Cap = handler.Cap{Max: env.Config.Limits.MaxRoomConnections, Store: env.Store, CallbackURL: env.Config.CallbackURL,
+			Probe: func(endpoint string) handler.Prober { return relay.NewClient(env.AWS, endpoint) }}
+		return h.Handle
+	})
 }

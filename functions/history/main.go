@@ -3,18 +3,14 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/ragchat/ragchat/functions/history/handler"
+	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/secret"
 )
 
 func main() {
-	ctx := context.Background()
-	env := boot.Init(ctx)
-	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
-	lambda.Start(handler.New(env.Store, tokens, env.Log).Handle)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
+		return handler.New(env.Store, tokens, env.Log).Handle
+	})
 }

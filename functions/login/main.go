@@ -2,10 +2,6 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
@@ -13,11 +9,9 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
-	env := boot.Init(ctx)
-	lockout := handler.LockoutFrom(env.Config.Limits)
-	tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
-	h := handler.New(env.Store, tokens, auth.Production, lockout, env.Log)
-	h.Metrics = env.Metrics
-	lambda.Start(h.Handle)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
+		h := handler.New(env.Store, tokens, auth.Production, handler.LockoutFrom(env.Config.Limits), env.Log)
+		h.Metrics = env.Metrics
+		return h.Handle
+	})
 }

@@ -16,6 +16,10 @@ func TestInit_ChildProcess(t *testing.T) {
 		return
 	}
 	env := Init(context.Background())
+	if name := os.Getenv("BOOT_TEST_REQUIRE"); name != "" {
+		env.Require("CALLBACK_URL", "wss://set.example")
+		env.Require(name, "")
+	}
 	env.Must("child step", errors.New(os.Getenv("BOOT_TEST_FAIL")))
 }
 
@@ -27,6 +31,7 @@ func TestInit_FailureLogsTheReasonAsJSONAndExits(t *testing.T) {
 	}{
 		{"bad configuration", []string{"LOG_LEVEL=loud"}, `"msg":"load config"`},
 		{"a later step fails", []string{"AWS_REGION=us-east-1", "BOOT_TEST_FAIL=no RAG_URL"}, `"msg":"child step","err":"no RAG_URL"`},
+		{"a required setting is empty", []string{"AWS_REGION=us-east-1", "BOOT_TEST_REQUIRE=RAG_URL", "BOOT_TEST_FAIL=not reached"}, `"msg":"load config","err":"RAG_URL is not set"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
