@@ -14,10 +14,15 @@
 // static/ragchat-client.js is the client module every page uses (HttpApi
 // for the HTTP API, ChatSocket for a room's WebSocket with DESIGN.md's
 // client rules); its tests are testdata/client.test.mjs, run under Node.
+// static/page.js is the page chrome both pages share (status, banner,
+// stored session and settings, config).
+//
+// Both pages are pages/<page>.html filled into pages/layout.html (head, top
+// bar, banner, login form), rendered once when the handler is built.
 //
 // The chat page's "상담원 연결" button sends the handoff action and shows the
 // room's status frames and the agents' message frames, named. The agent
-// console (GET /agent: agent.html, agent.js, agent.css) logs an agent in
+// console (GET /agent: pages/agent.html, agent.js, agent.css) logs an agent in
 // (POST {apiBase}/api/agent/{companyId}/login), lists the company's rooms by
 // status (GET /api/agent/rooms, refreshed every 5 s and on status frames),
 // opens a room's history and live socket, claims, releases and closes it,
@@ -25,8 +30,10 @@
 package web
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -34,6 +41,19 @@ import (
 
 //go:embed static
 var staticFS embed.FS
+
+//go:embed pages
+var pagesFS embed.FS
+
+// renderPage fills pages/<name> into pages/layout.html.
+func renderPage(name string) []byte {
+	t := template.Must(template.ParseFS(pagesFS, "pages/layout.html", "pages/"+name))
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", nil); err != nil {
+		panic("web: render " + name + ": " + err.Error()) // the embedded pages are fixed: TestHandler renders both
+	}
+	return b.Bytes()
+}
 
 // Config tells the page where the APIs are. It is served as /config.json;
 // the user's own settings in the page win over it.
@@ -55,9 +75,9 @@ type Config struct {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// Handler serves the chat page: GET / (index.html), its assets (/app.js,
-// /ragchat-client.js, /style.css, /favicon.svg), the agent console at
-// GET /agent (agent.html, /agent.js, /agent.css) and GET /config.json with cfg. Other paths get
+// Handler serves the chat page: GET / (pages/index.html), its assets (/app.js,
+// /ragchat-client.js, /page.js, /style.css, /favicon.svg), the agent console at
+// GET /agent (pages/agent.html, /agent.js, /agent.css) and GET /config.json with cfg. Other paths get
 // API Gateway's JSON 404, other methods 405. Every response carries a strict Content Security
 // Policy and is not cached, so an edited page shows on reload.
 func Handler(cfg Config) http.Handler {
@@ -78,20 +98,22 @@ func Handler(cfg Config) http.Handler {
 		w.Write(configJSON)
 	})
 	files := http.FileServerFS(assets)
-	// The agent console (agent.html, agent.js, agent.css).
-	mux.HandleFunc("GET /agent", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, assets, "agent.html")
-	})
+	page := func(html []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(html)
+		}
+	}
+	mux.HandleFunc("GET /{$}", page(renderPage("index.html")))
+	mux.HandleFunc("GET /agent", page(renderPage("agent.html")))
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		if name := strings.TrimPrefix(r.URL.Path, "/"); name != "" {
-			if _, err := fs.Stat(assets, name); err != nil {
-				// The page shares its origin with the HTTP API, whose
-				// unknown routes answer as API Gateway does.
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusNotFound)
-				w.Write([]byte(`{"message":"Not Found"}`))
-				return
-			}
+		if _, err := fs.Stat(assets, strings.TrimPrefix(r.URL.Path, "/")); err != nil {
+			// The page shares its origin with the HTTP API, whose
+			// unknown routes answer as API Gateway does.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"Not Found"}`))
+			return
 		}
 		files.ServeHTTP(w, r)
 	})

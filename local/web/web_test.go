@@ -19,6 +19,7 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 		{"/", "text/html; charset=utf-8", `<html lang="ko">`},
 		{"/app.js", "text/javascript; charset=utf-8", "ChatSocket"},
 		{"/ragchat-client.js", "text/javascript; charset=utf-8", "export class ChatSocket"},
+		{"/page.js", "text/javascript; charset=utf-8", "export function showBanner"},
 		{"/style.css", "text/css; charset=utf-8", "word-break: keep-all"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 		{"/agent", "text/html; charset=utf-8", "상담원 콘솔"},

@@ -10,6 +10,7 @@
 // send messages while holding the room.
 
 import { HttpApi, ChatSocket } from './ragchat-client.js';
+import { $, timeFormat, readJSON, writeJSON, fetchConfig, defaultWebSocketURL, setConnection, showBanner, hideBanner } from './page.js';
 
 const SESSION_KEY = 'ragchat.agent'; // sessionStorage: token, user
 const SETTINGS_KEY = 'ragchat.settings'; // localStorage: the endpoints the chat page's settings chose
@@ -29,10 +30,8 @@ const ERROR_TEXT = {
   NETWORK: '서버에 연결할 수 없습니다.',
 };
 
-const $ = (id) => document.getElementById(id);
 const el = {
-  who: $('who'), status: $('status'), statusText: $('status-text'), logout: $('logout'),
-  banner: $('banner'), bannerText: $('banner-text'), bannerClose: $('banner-close'),
+  who: $('who'), logout: $('logout'), bannerClose: $('banner-close'),
   loginView: $('login-view'), loginForm: $('login-form'), company: $('company'), user: $('user'),
   password: $('password'), loginError: $('login-error'), loginSubmit: $('login-submit'),
   consoleView: $('console-view'), refresh: $('refresh'), rooms: $('rooms'), roomsEmpty: $('rooms-empty'), more: $('more'),
@@ -41,8 +40,6 @@ const el = {
   placeholder: $('room-placeholder'), messages: $('messages'),
   composer: $('composer'), input: $('input'), send: $('send'), template: $('message-template'),
 };
-
-const timeFormat = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '2-digit' });
 
 let defaults = { apiBase: '', webSocketUrl: '' };
 const settings = readJSON(localStorage, SETTINGS_KEY) || {};
@@ -56,46 +53,16 @@ let room = null; // the open room: {roomId, roomName, status, assignedAgent, age
 let socket = null;
 let rendered = new Map(); // messageId -> li of the open room
 
-function readJSON(storage, key) {
-  try {
-    return JSON.parse(storage.getItem(key) || 'null');
-  } catch {
-    return null;
-  }
-}
-
-function writeJSON(storage, key, value) {
-  try {
-    if (value == null) storage.removeItem(key);
-    else storage.setItem(key, JSON.stringify(value));
-  } catch {
-    // storage full or disabled: the console still works for this page
-  }
-}
-
 function apiBase() {
   return settings.apiBase || defaults.apiBase || '';
 }
 
 function webSocketURL() {
-  if (settings.webSocketUrl || defaults.webSocketUrl) return settings.webSocketUrl || defaults.webSocketUrl;
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${location.hostname}:3001/prod`;
+  return settings.webSocketUrl || defaults.webSocketUrl || defaultWebSocketURL();
 }
 
 function errorText(err) {
   return ERROR_TEXT[err && err.code] || (err && err.message) || '일시적인 오류가 발생했습니다.';
-}
-
-function showBanner(text, kind = 'error') {
-  el.bannerText.textContent = text;
-  el.banner.dataset.kind = kind;
-  el.banner.hidden = false;
-}
-
-function setConnection(state, text) {
-  el.status.dataset.state = state;
-  el.statusText.textContent = text;
 }
 
 // ---------------------------------------------------------------------------
@@ -381,16 +348,11 @@ function send(ev) {
 // ---------------------------------------------------------------------------
 
 async function start() {
-  try {
-    const res = await fetch('/config.json', { cache: 'no-store' });
-    if (res.ok) defaults = { ...defaults, ...(await res.json()) };
-  } catch {
-    // no config: same-origin API, WebSocket on :3001
-  }
+  defaults = { ...defaults, ...(await fetchConfig()) };
   api.base = String(apiBase()).replace(/\/+$/, '');
   el.loginForm.addEventListener('submit', login);
   el.logout.addEventListener('click', logout);
-  el.bannerClose.addEventListener('click', () => { el.banner.hidden = true; });
+  el.bannerClose.addEventListener('click', hideBanner);
   el.refresh.addEventListener('click', () => refreshQueue());
   el.more.addEventListener('click', () => refreshQueue({ more: true }));
   for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => selectTab(b.dataset.status));

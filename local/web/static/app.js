@@ -12,6 +12,7 @@
 // are resent by their clientMessageId.
 
 import { HttpApi, ChatSocket, ApiError } from './ragchat-client.js';
+import { $, timeFormat, readJSON, writeJSON, fetchConfig, defaultWebSocketURL, setConnection, showBanner, hideBanner } from './page.js';
 
 const SESSION_KEY = 'ragchat.session'; // sessionStorage: token, user, room
 const SETTINGS_KEY = 'ragchat.settings'; // localStorage: the user's endpoints
@@ -30,11 +31,10 @@ const FRAME_ERRORS = {
   ROOM_CLOSED: '종료된 상담입니다. 새 상담을 시작해 주세요.',
 };
 
-const $ = (id) => document.getElementById(id);
 const el = {
-  who: $('who'), status: $('status'), statusText: $('status-text'),
+  who: $('who'), status: $('status'),
   reconnect: $('reconnect'), newRoom: $('new-room'), openSettings: $('open-settings'), logout: $('logout'),
-  banner: $('banner'), bannerText: $('banner-text'), bannerClose: $('banner-close'),
+  banner: $('banner'), bannerClose: $('banner-close'),
   loginView: $('login-view'), loginForm: $('login-form'), company: $('company'), user: $('user'),
   password: $('password'), loginError: $('login-error'), loginSubmit: $('login-submit'), endpointHint: $('endpoint-hint'),
   chatView: $('chat-view'), messages: $('messages'), suggestions: $('suggestions'),
@@ -43,8 +43,6 @@ const el = {
   settingsReset: $('settings-reset'), settingsDefaults: $('settings-defaults'),
   template: $('message-template'), handoff: $('handoff'), rooms: $('rooms'),
 };
-
-const timeFormat = new Intl.DateTimeFormat('ko-KR', { hour: 'numeric', minute: '2-digit' });
 
 let defaults = { apiBase: '', webSocketUrl: '', suggestions: [] };
 let settings = readJSON(localStorage, SETTINGS_KEY) || {};
@@ -58,32 +56,10 @@ let sock = null;
 const byMessage = new Map();
 const asked = new Map();
 
-function readJSON(storage, key) {
-  try {
-    return JSON.parse(storage.getItem(key) || 'null');
-  } catch {
-    return null;
-  }
-}
-
-function writeJSON(storage, key, value) {
-  try {
-    if (value == null) storage.removeItem(key);
-    else storage.setItem(key, JSON.stringify(value));
-  } catch {
-    // Storage full or disabled: the page still works, it only forgets on reload.
-  }
-}
-
 // Endpoints ----------------------------------------------------------------
 
 function apiBase() {
   return (settings.apiBase || defaults.apiBase || location.origin).replace(/\/+$/, '');
-}
-
-function defaultWebSocketURL() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${location.hostname}:3001/prod`;
 }
 
 function webSocketURL() {
@@ -91,12 +67,7 @@ function webSocketURL() {
 }
 
 async function loadConfig() {
-  try {
-    const res = await fetch('/config.json', { cache: 'no-store' });
-    if (res.ok) defaults = { ...defaults, ...(await res.json()) };
-  } catch {
-    // No config endpoint (page opened from elsewhere): built-in defaults.
-  }
+  defaults = { ...defaults, ...(await fetchConfig()) };
   showEndpoints();
 }
 
@@ -229,21 +200,10 @@ function showChat() {
 }
 
 function setStatus(state, text) {
-  el.status.dataset.state = state;
-  el.statusText.textContent = text;
+  setConnection(state, text);
   el.status.title = text;
   el.reconnect.hidden = !session || state === 'open' || state === 'connecting' || state === 'idle';
   updateComposer();
-}
-
-function showBanner(text, kind = 'error') {
-  el.bannerText.textContent = text;
-  el.banner.dataset.kind = kind;
-  el.banner.hidden = false;
-}
-
-function hideBanner() {
-  el.banner.hidden = true;
 }
 
 function updateComposer() {

@@ -42,14 +42,20 @@ function client(extra = {}) {
   return { c, events };
 }
 
+// connected returns a client whose first socket is open, and that socket.
+async function connected(extra = {}) {
+  const { c, events } = client(extra);
+  c.connect();
+  const s = FakeSocket.last();
+  s.open();
+  await tick();
+  return { c, events, s };
+}
+
 const delta = (seq, text, extra = {}) => ({ type: 'delta', sessionId: 'room-1', messageId: 'm-1', seq, delta: text, isComplete: false, ...extra });
 
 test('assembles answers in seq order, drops a seq already held, repairs from answer', async () => {
-  const { c, events } = client();
-  c.connect();
-  FakeSocket.last().open();
-  await tick();
-  const s = FakeSocket.last();
+  const { events, s } = await connected();
   s.frame(delta(2, 'b'));
   s.frame(delta(1, 'a'));
   s.frame(delta(1, 'a'));
@@ -61,11 +67,7 @@ test('assembles answers in seq order, drops a seq already held, repairs from ans
 });
 
 test('ignores frames without type, unknown types and non-objects', async () => {
-  const { c, events } = client();
-  c.connect();
-  FakeSocket.last().open();
-  await tick();
-  const s = FakeSocket.last();
+  const { events, s } = await connected();
   s.frame({ message: 'Endpoint request timed out', connectionId: 'x', requestId: 'y' });
   s.frame({ type: 'shiny-new-thing', messageId: 'm-9' });
   s.frame('not json');
@@ -77,11 +79,8 @@ test('ignores frames without type, unknown types and non-objects', async () => {
 });
 
 test('a new connection resumes an answer from seq 1 with the text so far', async () => {
-  const { c, events } = client();
-  c.connect();
-  FakeSocket.last().open();
-  await tick();
-  FakeSocket.last().frame(delta(1, '안녕'));
+  const { events, s } = await connected();
+  s.frame(delta(1, '안녕'));
   FakeSocket.last().drop();
   assert.equal(events.answers.at(-1).state, 'interrupted');
   mock.timers.tick(1000);
@@ -97,11 +96,7 @@ test('a new connection resumes an answer from seq 1 with the text so far', async
 
 test('questions carry a clientMessageId and unacknowledged ones are resent after a reconnect', async () => {
   let stored = [];
-  const { c } = client({ onOpen: async () => stored });
-  c.connect();
-  const s1 = FakeSocket.last();
-  s1.open();
-  await tick();
+  const { c, s: s1 } = await connected({ onOpen: async () => stored });
   const a = c.send('첫 질문');
   const b = c.send('둘째 질문');
   const z = c.send('셋째 질문');
@@ -120,11 +115,7 @@ test('questions carry a clientMessageId and unacknowledged ones are resent after
 });
 
 test('ANSWER_IN_PROGRESS and RATE_LIMITED back off and resend; INVALID_MESSAGE gives up', async () => {
-  const { c, events } = client();
-  c.connect();
-  const s = FakeSocket.last();
-  s.open();
-  await tick();
+  const { c, events, s } = await connected();
   const id = c.send('질문');
   const refuse = (code) => s.frame({ type: 'error', sessionId: 'room-1', messageId: 'm-r', seq: 1, code, message: 'no', isComplete: true, clientMessageId: id });
   refuse('ANSWER_IN_PROGRESS');
@@ -142,11 +133,7 @@ test('ANSWER_IN_PROGRESS and RATE_LIMITED back off and resend; INVALID_MESSAGE g
 });
 
 test('pings every 5 minutes while open, and message frames reach onMessage', async () => {
-  const { c, events } = client();
-  c.connect();
-  const s = FakeSocket.last();
-  s.open();
-  await tick();
+  const { c, events, s } = await connected();
   mock.timers.tick(PING_INTERVAL_MS * 2);
   assert.deepEqual(s.sent, [{ action: 'ping' }, { action: 'ping' }]);
   s.frame({ type: 'message', sessionId: 'room-1', messageId: 'm-q', role: 'user', text: '질문', createdAt: 1 });
