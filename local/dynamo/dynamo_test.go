@@ -3,6 +3,7 @@ package dynamo_test
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,55 +29,9 @@ import (
 // testTemplate declares tables of the shapes ragchat's store uses: a hash
 // key table with a GSI sorted by a number, a hash key table with a
 // hash-only GSI and a TTL, a hash+range table, and a table with only a TTL.
-const testTemplate = `
-Resources:
-  RoomsTable:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions:
-        - {AttributeName: roomId, AttributeType: S}
-        - {AttributeName: ownerKey, AttributeType: S}
-        - {AttributeName: createdAt, AttributeType: N}
-      KeySchema:
-        - {AttributeName: roomId, KeyType: HASH}
-      GlobalSecondaryIndexes:
-        - IndexName: byOwner
-          KeySchema:
-            - {AttributeName: ownerKey, KeyType: HASH}
-            - {AttributeName: createdAt, KeyType: RANGE}
-          Projection: {ProjectionType: ALL}
-  ConnectionsTable:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions:
-        - {AttributeName: connectionId, AttributeType: S}
-        - {AttributeName: roomId, AttributeType: S}
-      KeySchema:
-        - {AttributeName: connectionId, KeyType: HASH}
-      GlobalSecondaryIndexes:
-        - IndexName: byRoom
-          KeySchema:
-            - {AttributeName: roomId, KeyType: HASH}
-          Projection: {ProjectionType: ALL}
-      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
-  MessagesTable:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions:
-        - {AttributeName: roomId, AttributeType: S}
-        - {AttributeName: sk, AttributeType: S}
-      KeySchema:
-        - {AttributeName: roomId, KeyType: HASH}
-        - {AttributeName: sk, KeyType: RANGE}
-  LoginAttemptsTable:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions:
-        - {AttributeName: attemptKey, AttributeType: S}
-      KeySchema:
-        - {AttributeName: attemptKey, KeyType: HASH}
-      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
-`
+//
+//go:embed testdata/template.yaml
+var testTemplate string
 
 func tables(t testing.TB, yaml string) []samtemplate.Table {
 	t.Helper()
@@ -214,29 +169,29 @@ func TestGetItem_RoundTripsNullEmptyListAndNumbers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
-				TableName: aws.String(e.name("RoomsTable")),
-				Key:       map[string]types.AttributeValue{"roomId": s(tc.id)},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := render(out.Item), render(tc.want); got != want {
+			if got, want := render(e.item(t, "RoomsTable", "roomId", tc.id)), render(tc.want); got != want {
 				t.Fatalf("item:\n got %s\nwant %s", got, want)
 			}
 		})
 	}
 
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(e.name("RoomsTable")),
-		Key:       map[string]types.AttributeValue{"roomId": s("room-missing")},
+	if got := e.item(t, "RoomsTable", "roomId", "room-missing"); got != nil {
+		t.Fatalf("missing item: got %v, want nil", render(got))
+	}
+}
+
+// item reads the testTemplate table's item whose string key attribute is
+// value: nil when there is none.
+func (e env) item(t *testing.T, logicalID, attribute, value string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := e.db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(e.name(logicalID)),
+		Key:       map[string]types.AttributeValue{attribute: s(value)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Item != nil {
-		t.Fatalf("missing item: got %v, want nil", render(out.Item))
-	}
+	return out.Item
 }
 
 // render prints an item deterministically for comparison.
@@ -305,23 +260,15 @@ func TestUpdateItem_SetOnlyWhenItemExists(t *testing.T) {
 	if err := touch("room-4"); err != nil {
 		t.Fatalf("touch existing: %v", err)
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("room-4")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := renderValue(out.Item["lastActivityAt"]); got != "N(99)" {
+	if got := renderValue(e.item(t, "RoomsTable", "roomId", "room-4")["lastActivityAt"]); got != "N(99)" {
 		t.Fatalf("lastActivityAt = %s, want N(99)", got)
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if err := touch("room-none"); !errors.As(err, &ccf) {
 		t.Fatalf("touch missing: got %v, want ConditionalCheckFailedException", err)
 	}
-	get, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("RoomsTable")), Key: map[string]types.AttributeValue{"roomId": s("room-none")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if get.Item != nil {
-		t.Fatalf("failed conditional update created an item: %s", render(get.Item))
+	if got := e.item(t, "RoomsTable", "roomId", "room-none"); got != nil {
+		t.Fatalf("failed conditional update created an item: %s", render(got))
 	}
 }
 
@@ -387,12 +334,8 @@ func TestDeleteItem_MissingItemIsNotAnError(t *testing.T) {
 			t.Fatalf("delete %d: %v", i, err)
 		}
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.name("ConnectionsTable")), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Item != nil {
-		t.Fatalf("deleted item still there: %s", render(out.Item))
+	if got := e.item(t, "ConnectionsTable", "connectionId", "c-1"); got != nil {
+		t.Fatalf("deleted item still there: %s", render(got))
 	}
 }
 

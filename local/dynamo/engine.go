@@ -90,24 +90,15 @@ func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*serv
 		return nil, err
 	}
 	removed := removedNames(aws.ToString(in.UpdateExpression), in.ExpressionAttributeNames)
+	var before *server.GetItemOutput
+	get := &server.GetItemInput{TableName: in.TableName, Key: in.Key}
+	reread := false
 	switch in.ReturnValues {
 	case ddbtypes.ReturnValueAllOld, ddbtypes.ReturnValueUpdatedOld, ddbtypes.ReturnValueUpdatedNew:
-	default:
-		out, err := h.engine.UpdateItem(ctx, in)
-		if err != nil {
+		reread = true
+		if before, err = h.engine.GetItem(ctx, get); err != nil {
 			return nil, err
 		}
-		if len(removed) > 0 {
-			if err := h.finishRemove(ctx, in, removed, out.Attributes); err != nil {
-				return nil, err
-			}
-		}
-		return out.Attributes, nil
-	}
-	get := &server.GetItemInput{TableName: in.TableName, Key: in.Key}
-	before, err := h.engine.GetItem(ctx, get)
-	if err != nil {
-		return nil, err
 	}
 	out, err := h.engine.UpdateItem(ctx, in)
 	if err != nil {
@@ -117,6 +108,9 @@ func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*serv
 		if err := h.finishRemove(ctx, in, removed, out.Attributes); err != nil {
 			return nil, err
 		}
+	}
+	if !reread {
+		return out.Attributes, nil
 	}
 	source := before.Item
 	if in.ReturnValues == ddbtypes.ReturnValueUpdatedNew {
@@ -138,85 +132,88 @@ func (h *Handler) updateItem(ctx context.Context, body []byte) (map[string]*serv
 // itemOperation runs an item-level operation and returns the response body.
 func (h *Handler) itemOperation(ctx context.Context, op string, body []byte) (any, error) {
 	e := h.engine
-	resp := map[string]any{}
 	switch op {
 	case "GetItem":
-		out, err := run(ctx, h, body, e.GetItem)
-		if err != nil {
-			return nil, err
-		}
-		setItem(resp, "Item", out.Item)
+		return respond(ctx, h, body, e.GetItem, func(resp map[string]any, out *server.GetItemOutput) {
+			setItem(resp, "Item", out.Item)
+		})
 	case "PutItem":
-		old, err := h.putItem(ctx, body)
-		if err != nil {
-			return nil, err
-		}
-		setItem(resp, "Attributes", old)
+		return attributes(h.putItem(ctx, body))
 	case "UpdateItem":
-		attrs, err := h.updateItem(ctx, body)
-		if err != nil {
-			return nil, err
-		}
-		setItem(resp, "Attributes", attrs)
+		return attributes(h.updateItem(ctx, body))
 	case "DeleteItem":
-		out, err := run(ctx, h, body, e.DeleteItem)
-		if err != nil {
-			return nil, err
-		}
-		setItem(resp, "Attributes", out.Attributes)
+		return respond(ctx, h, body, e.DeleteItem, func(resp map[string]any, out *server.DeleteItemOutput) {
+			setItem(resp, "Attributes", out.Attributes)
+		})
 	case "Query":
-		out, err := run(ctx, h, body, e.Query)
-		if err != nil {
-			return nil, err
-		}
-		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
-		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
+		return respond(ctx, h, body, e.Query, setPage)
 	case "Scan":
-		out, err := run(ctx, h, body, e.Scan)
-		if err != nil {
-			return nil, err
-		}
-		resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
-		setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
+		return respond(ctx, h, body, e.Scan, func(resp map[string]any, out *server.ScanOutput) {
+			setPage(resp, (*server.QueryOutput)(out)) // the same members
+		})
 	case "BatchGetItem":
-		out, err := run(ctx, h, body, e.BatchGetItem)
-		if err != nil {
-			return nil, err
-		}
-		responses := map[string][]map[string]wire{}
-		for table, items := range out.Responses {
-			responses[table] = wireItems(items)
-		}
-		unprocessed := map[string]any{}
-		for table, ka := range out.UnprocessedKeys {
-			unprocessed[table] = map[string]any{
-				"Keys":                     wireItems(ka.Keys),
-				"ConsistentRead":           ka.ConsistentRead,
-				"ExpressionAttributeNames": ka.ExpressionAttributeNames,
-				"ProjectionExpression":     ka.ProjectionExpression,
+		return respond(ctx, h, body, e.BatchGetItem, func(resp map[string]any, out *server.BatchGetItemOutput) {
+			responses := map[string][]map[string]wire{}
+			for table, items := range out.Responses {
+				responses[table] = wireItems(items)
 			}
-		}
-		resp["Responses"], resp["UnprocessedKeys"] = responses, unprocessed
-	case "BatchWriteItem":
-		out, err := run(ctx, h, body, e.BatchWriteItem)
-		if err != nil {
-			return nil, err
-		}
-		unprocessed := map[string][]any{}
-		for table, reqs := range out.UnprocessedItems {
-			for _, r := range reqs {
-				if r.PutRequest != nil {
-					unprocessed[table] = append(unprocessed[table], map[string]any{"PutRequest": map[string]any{"Item": wireMap(r.PutRequest.Item)}})
-				} else if r.DeleteRequest != nil {
-					unprocessed[table] = append(unprocessed[table], map[string]any{"DeleteRequest": map[string]any{"Key": wireMap(r.DeleteRequest.Key)}})
+			unprocessed := map[string]any{}
+			for table, ka := range out.UnprocessedKeys {
+				unprocessed[table] = map[string]any{
+					"Keys":                     wireItems(ka.Keys),
+					"ConsistentRead":           ka.ConsistentRead,
+					"ExpressionAttributeNames": ka.ExpressionAttributeNames,
+					"ProjectionExpression":     ka.ProjectionExpression,
 				}
 			}
-		}
-		resp["UnprocessedItems"] = unprocessed
+			resp["Responses"], resp["UnprocessedKeys"] = responses, unprocessed
+		})
+	case "BatchWriteItem":
+		return respond(ctx, h, body, e.BatchWriteItem, func(resp map[string]any, out *server.BatchWriteItemOutput) {
+			unprocessed := map[string][]any{}
+			for table, reqs := range out.UnprocessedItems {
+				for _, r := range reqs {
+					if r.PutRequest != nil {
+						unprocessed[table] = append(unprocessed[table], map[string]any{"PutRequest": map[string]any{"Item": wireMap(r.PutRequest.Item)}})
+					} else if r.DeleteRequest != nil {
+						unprocessed[table] = append(unprocessed[table], map[string]any{"DeleteRequest": map[string]any{"Key": wireMap(r.DeleteRequest.Key)}})
+					}
+				}
+			}
+			resp["UnprocessedItems"] = unprocessed
+		})
 	default:
 		return nil, fmt.Errorf("item operation %s: not dispatched", op)
 	}
+}
+
+// respond runs an operation (decoded and validated by run) and lets fill
+// put its output in the response body.
+func respond[In, Out any](ctx context.Context, h *Handler, body []byte, call func(context.Context, *In) (*Out, error), fill func(resp map[string]any, out *Out)) (any, error) {
+	out, err := run(ctx, h, body, call)
+	if err != nil {
+		return nil, err
+	}
+	resp := map[string]any{}
+	fill(resp, out)
 	return resp, nil
+}
+
+// attributes is the response body of a write that returns an item's
+// attributes (none when item is empty).
+func attributes(item map[string]*server.AttributeValue, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	resp := map[string]any{}
+	setItem(resp, "Attributes", item)
+	return resp, nil
+}
+
+// setPage puts a page of a Query or Scan in resp.
+func setPage(resp map[string]any, out *server.QueryOutput) {
+	resp["Items"], resp["Count"] = wireItems(out.Items), out.Count
+	setItem(resp, "LastEvaluatedKey", out.LastEvaluatedKey)
 }
 
 // tableOperation runs a table management operation and completes the table
