@@ -187,7 +187,7 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 			"LoginAttemptsTable": {"GetItem", "UpdateItem", "DeleteItem"},
 		},
 		"ChatbotFunction":    {"RoomsTable": {"PutItem"}, "LimitsTable": {"UpdateItem", "GetItem"}, "UsersTable": {"GetItem"}},
-		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"}, "UsersTable": {"GetItem"}},
+		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem", "BatchGetItem"}, "UsersTable": {"GetItem"}},
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},

@@ -44,6 +44,9 @@ const (
 	attrConnectedAt  = "connectedAt"
 	attrExpiresAt    = "expiresAt" // TTL attribute, epoch seconds (also LoginAttempts)
 	indexByRoom      = "byRoom"
+	// Socket slots (slots.go), in the Connections table.
+	attrHolder = "holder"
+	attrSlot   = "slot"
 
 	// Messages
 	attrSK        = "sk"

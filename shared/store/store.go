@@ -12,9 +12,9 @@ import (
 )
 
 // Store reads and writes ragchat's tables through the DynamoDB API. It uses
-// single-item operations and queries only: no Scan, no transactions, and it
-// never relies on TTL deletion (expired items are filtered on read). It is
-// safe for concurrent use.
+// single-item operations, queries and batched gets only: no Scan, no
+// transactions, and it never relies on TTL deletion (expired items are
+// filtered on read). It is safe for concurrent use.
 type Store struct {
 	db  *dynamodb.Client
 	t   Tables
@@ -183,15 +183,20 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connect
 	return c, nil
 }
 
-// DeleteConnection deletes the connection. Deleting a missing connection
-// succeeds.
+// DeleteConnection deletes the connection and gives back the socket slot
+// it holds (slots.go): two requests when it holds one, one otherwise.
+// Deleting a missing connection succeeds.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.t.Connections),
-		Key:       item{attrConnectionID: avS(connectionID)},
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    aws.String(s.t.Connections),
+		Key:          item{attrConnectionID: avS(connectionID)},
+		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
 		return fmt.Errorf("delete connection %s: %w", connectionID, err)
+	}
+	if sl, ok := out.Attributes[attrSlot].(*types.AttributeValueMemberS); ok && sl.Value != "" {
+		return s.FreeSocketSlot(ctx, sl.Value, connectionID)
 	}
 	return nil
 }

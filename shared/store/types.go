@@ -78,6 +78,9 @@ type Connection struct {
 	Role         string `dynamodbav:"role,omitempty"` // the token's role: UserRoleCustomer or UserRoleAgent
 	ConnectedAt  int64  `dynamodbav:"connectedAt"`    // epoch ms
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`      // epoch s, the table's TTL attribute
+	// Slot is the key of the room's socket slot the connection holds
+	// (slots.go), "" when the room has no cap.
+	Slot string `dynamodbav:"slot,omitempty"`
 }
 
 // Message roles and outcomes as stored in the Messages table.

@@ -1,9 +1,11 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"time"
@@ -22,10 +24,12 @@ type Prober interface {
 	GetConnection(ctx context.Context, in *apigatewaymanagementapi.GetConnectionInput, optFns ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error)
 }
 
-// Cap is the room's socket cap (MAX_ROOM_CONNECTIONS).
+// Cap is the room's socket cap (MAX_ROOM_CONNECTIONS): Max places per
+// room, each a socket slot of the store (shared/store/slots.go) that one
+// conditional write takes, so that parallel handshakes never pass it.
 type Cap struct {
 	Max   int                          // live connections per room; 0 means no cap
-	Store capStore                     // the room's connections
+	Store capStore                     // the room's socket slots
 	Probe func(endpoint string) Prober // the @connections client of an endpoint
 	// CallbackURL is CALLBACK_URL; "" means the event's https://{domainName}/{stage}.
 	CallbackURL string
@@ -33,61 +37,108 @@ type Cap struct {
 
 // capStore is what the cap needs from the store.
 type capStore interface {
-	RoomConnections(ctx context.Context, roomID string, now time.Time) ([]store.Connection, error)
+	TakeSocketSlot(ctx context.Context, sl store.SocketSlot, now time.Time) (bool, error)
+	TakeOverSocketSlot(ctx context.Context, sl store.SocketSlot, old string) (bool, error)
+	SocketSlots(ctx context.Context, roomID string, max int) ([]store.SocketSlot, error)
+	FreeSocketSlot(ctx context.Context, key, holder string) error
 	DeleteConnection(ctx context.Context, connectionID string) error
 }
 
 // probeTimeout bounds each @connections GET.
 const probeTimeout = time.Second
 
+// handshakeGrace is how long a slot is its holder's whatever @connections
+// says: API Gateway answers GET with 410 until the holder's $connect has
+// returned, so a younger slot may belong to a handshake still running.
+// It is above API Gateway's 29 s integration limit, which bounds every
+// $connect.
+const handshakeGrace = 30 * time.Second
+
 var errRoomFull = apigw.NewError(http.StatusTooManyRequests, apigw.CodeTooManySockets,
 	"this room has the most connections it may have; close another tab or device and try again")
 
-// admit decides whether one more socket may join room roomID. When the
-// room's live items are at the cap it asks @connections about them, oldest
-// first, and deletes those that are gone (their $disconnect was lost),
-// until one place is free; it refuses only when every item it checked is
-// a socket still open. A GET that fails otherwise (403, timeout) proves
-// nothing: the item is kept and counted.
+// admit takes a place of room roomID for connection connID, whose
+// connection expires at expiresAt (epoch s), and returns the slot's key
+// ("" when there is no cap). In order, stopping at the first that works:
 //
-// The count comes from the byRoom index, which is eventually consistent,
-// so handshakes at the very same moment can pass the cap by a few; the
-// relay never posts an answer to more than Max sockets whatever the table
-// holds.
-func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID string, now time.Time) error {
+//  1. a random place, with one conditional write (in a room with few
+//     sockets the place is nearly always free: one request);
+//  2. the places one read of all slots shows free (no item, or a holder
+//     whose expiresAt has passed), each with a conditional write;
+//  3. the places whose holders are gone: @connections GET of the holders,
+//     oldest first (slots younger than handshakeGrace are not asked
+//     about), and for a 410 a take-over conditional on that holder, whose
+//     connection item is then deleted (its $disconnect was lost).
+//
+// It refuses with 429 only when every place is held by a socket still
+// open, a handshake in progress, or one whose GET failed otherwise (403,
+// timeout proves nothing).
+func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, connID string, expiresAt int64, now time.Time) (string, error) {
 	if c.Max <= 0 {
-		return nil
+		return "", nil
 	}
-	conns, err := c.Store.RoomConnections(ctx, roomID, now)
+	mine := func(n int) store.SocketSlot {
+		return store.SocketSlot{Key: store.SocketSlotKey(roomID, n), Holder: connID, TakenAt: now.UnixMilli(), ExpiresAt: expiresAt}
+	}
+	take := func(n int) (string, bool, error) {
+		sl := mine(n)
+		ok, err := c.Store.TakeSocketSlot(ctx, sl, now)
+		if err != nil {
+			log.Error("take a socket slot", "slot", sl.Key, "err", err)
+		}
+		return sl.Key, ok, err
+	}
+	first := rand.IntN(c.Max)
+	if key, ok, err := take(first); ok || err != nil {
+		return key, err
+	}
+	slots, err := c.Store.SocketSlots(ctx, roomID, c.Max)
 	if err != nil {
-		log.Error("count the room's connections", "err", err)
-		return err
+		log.Error("read the room's socket slots", "err", err)
+		return "", err
 	}
-	excess := len(conns) - c.Max + 1 // items to prove gone before one more fits
-	if excess <= 0 {
-		return nil
-	}
-	slices.SortFunc(conns, func(a, b store.Connection) int { return int(a.ConnectedAt - b.ConnectedAt) })
-	probe := c.Probe(endpoint)
-	for _, old := range conns {
-		if excess == 0 {
-			break
-		}
-		if !gone(ctx, probe, old.ConnectionID) {
+	for i := 1; i <= c.Max; i++ { // the first place last: it was just taken
+		n := (first + i) % c.Max
+		if !slots[n].Free(now) {
 			continue
 		}
-		if err := c.Store.DeleteConnection(ctx, old.ConnectionID); err != nil {
-			log.Error("delete a gone connection", "gone", old.ConnectionID, "err", err)
+		if key, ok, err := take(n); ok || err != nil {
+			return key, err
+		}
+	}
+	held := make([]int, 0, c.Max)
+	for n, sl := range slots {
+		if !sl.Free(now) && now.Sub(time.UnixMilli(sl.TakenAt)) >= handshakeGrace {
+			held = append(held, n)
+		}
+	}
+	slices.SortFunc(held, func(a, b int) int { return cmp.Compare(slots[a].TakenAt, slots[b].TakenAt) })
+	var probe Prober
+	for _, n := range held {
+		old := slots[n].Holder
+		if probe == nil {
+			probe = c.Probe(endpoint)
+		}
+		if !gone(ctx, probe, old) {
 			continue
 		}
-		log.Info("deleted a connection whose socket is gone", "gone", old.ConnectionID)
-		excess--
+		sl := mine(n)
+		ok, err := c.Store.TakeOverSocketSlot(ctx, sl, old)
+		if err != nil {
+			log.Error("take over a socket slot", "slot", sl.Key, "gone", old, "err", err)
+			return "", err
+		}
+		if !ok {
+			continue // another handshake took it over, or its holder gave it back
+		}
+		if err := c.Store.DeleteConnection(ctx, old); err != nil {
+			log.Error("delete a gone connection", "gone", old, "err", err) // expiresAt and the relay's 410 remove it later
+		}
+		log.Info("took over the socket slot of a connection whose socket is gone", "slot", sl.Key, "gone", old)
+		return sl.Key, nil
 	}
-	if excess > 0 {
-		log.Warn("connect refused: the room is full", "live", len(conns), "max", c.Max)
-		return errRoomFull
-	}
-	return nil
+	log.Warn("connect refused: the room is full", "max", c.Max, "checked", len(held))
+	return "", errRoomFull
 }
 
 // gone reports whether @connections answers 410 Gone for id.

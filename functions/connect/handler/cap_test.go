@@ -3,18 +3,21 @@ package handler
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
+	disconnect "github.com/ragchat/ragchat/functions/disconnect/handler"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
-	"github.com/ragchat/ragchat/shared/store"
 )
 
 // sockets is a fake @connections: ids in open answer GET, others are gone.
@@ -40,17 +43,23 @@ func capEnv(t *testing.T, sk *sockets) *env {
 	return e
 }
 
-// fill stores n connections of room-0000a001, connected a minute apart
-// (conn-00 the oldest).
-func (e *env) fill(t *testing.T, n int, now time.Time) {
+// at sets the handler's clock.
+func (e *env) at(now time.Time) { e.h.now = func() time.Time { return now } }
+
+// fill connects n sockets conn-00 .. conn-<n-1> to room-0000a001 through
+// the handler, a second apart ending at now (conn-00 the oldest), and sets
+// the clock back to now. The tokens live an hour from issuedAt.
+func (e *env) fill(t *testing.T, n int, now, issuedAt time.Time) {
+	t.Helper()
 	for i := range n {
-		if err := e.Store.PutConnection(context.Background(), store.Connection{
-			ConnectionID: fmt.Sprintf("conn-%02d", i), RoomID: "room-0000a001", UserID: "hong2", CompanyID: "apt001",
-			Role: store.UserRoleCustomer, ConnectedAt: now.Add(time.Duration(i-n) * time.Minute).UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(),
-		}); err != nil {
-			t.Fatal(err)
+		e.at(now.Add(time.Duration(i-n) * time.Second))
+		id := fmt.Sprintf("conn-%02d", i)
+		resp := e.call(t, request(id, map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, issuedAt)}, "roomId": {"room-0000a001"}}))
+		if resp.StatusCode != 200 {
+			t.Fatalf("socket %s: %d %s", id, resp.StatusCode, resp.Body)
 		}
 	}
+	e.at(now)
 }
 
 func (e *env) dial(t *testing.T, id string, who auth.Identity) dialed {
@@ -64,10 +73,44 @@ type dialed struct {
 	body   string
 }
 
+// holders returns the connections that hold the room's socket slots.
+func (e *env) holders(t *testing.T, now time.Time) map[string]bool {
+	t.Helper()
+	slots, err := e.Store.SocketSlots(context.Background(), "room-0000a001", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for _, sl := range slots {
+		if !sl.Free(now) {
+			held[sl.Holder] = true
+		}
+	}
+	return held
+}
+
+// stored fails unless the room's live connection items are exactly ids.
+func (e *env) stored(t *testing.T, now time.Time, ids map[string]bool) {
+	t.Helper()
+	conns, err := e.Store.RoomConnections(context.Background(), "room-0000a001", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, c := range conns {
+		got[c.ConnectionID] = true
+	}
+	if !maps.Equal(got, ids) {
+		t.Fatalf("the room's connections are %v, want %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(ids)))
+	}
+}
+
 func TestConnect_EleventhSocketOfARoomIsRefused(t *testing.T) {
 	t.Parallel()
 	sk := &sockets{open: map[string]bool{}}
 	e := capEnv(t, sk)
+	now := time.Now()
+	e.at(now)
 	for i := range 10 {
 		id := fmt.Sprintf("live-%02d", i)
 		sk.open[id] = true
@@ -78,9 +121,19 @@ func TestConnect_EleventhSocketOfARoomIsRefused(t *testing.T) {
 	if len(sk.asked) != 0 {
 		t.Fatalf("@connections asked %v before the room was full", sk.asked)
 	}
+	// At once: the ten may still be in their handshakes, nobody is asked.
 	r := e.dial(t, "live-10", testkit.Hong2)
 	if r.status != http.StatusTooManyRequests || testkit.ErrorBody(t, r.body).Code != apigw.CodeTooManySockets {
 		t.Fatalf("11th socket: %d %s, want 429 %s", r.status, r.body, apigw.CodeTooManySockets)
+	}
+	if len(sk.asked) != 0 {
+		t.Fatalf("@connections asked %v about slots younger than the handshake grace", sk.asked)
+	}
+	// A minute later every holder is asked about, and every one is open.
+	e.at(now.Add(time.Minute))
+	r = e.dial(t, "live-10", testkit.Hong2)
+	if r.status != http.StatusTooManyRequests || testkit.ErrorBody(t, r.body).Code != apigw.CodeTooManySockets {
+		t.Fatalf("11th socket a minute later: %d %s, want 429 %s", r.status, r.body, apigw.CodeTooManySockets)
 	}
 	if _, err := e.Store.GetConnection(context.Background(), "live-10"); err == nil {
 		t.Fatal("the refused socket was stored")
@@ -89,31 +142,152 @@ func TestConnect_EleventhSocketOfARoomIsRefused(t *testing.T) {
 		t.Fatalf("@connections asked about %d sockets, want all 10 (none was gone)", len(sk.asked))
 	}
 	// One closes without $disconnect: the next handshake finds it gone.
+	sk.mu.Lock()
 	sk.open["live-03"] = false
+	sk.mu.Unlock()
 	if r := e.dial(t, "live-11", testkit.Hong2); r.status != 200 {
 		t.Fatalf("after a lost $disconnect: %d %s", r.status, r.body)
 	}
 	if _, err := e.Store.GetConnection(context.Background(), "live-03"); err == nil {
 		t.Fatal("the gone connection was not deleted")
 	}
+	if h := e.holders(t, now); len(h) != 10 || h["live-03"] || !h["live-11"] {
+		t.Fatalf("slot holders %v: want live-11 in live-03's place", h)
+	}
 }
 
-func TestConnect_RoomWhoseTenItemsAreStaleStillAcceptsANewSocket(t *testing.T) {
+func TestConnect_ThirtyHandshakesAtOnceGiveExactlyTen(t *testing.T) {
 	t.Parallel()
-	sk := &sockets{open: map[string]bool{}} // every stored socket is gone
+	sk := &sockets{open: map[string]bool{}}
+	e := capEnv(t, sk)
+	for i := range 30 {
+		sk.open[fmt.Sprintf("par-%02d", i)] = true // every socket stays open
+	}
+	token := testkit.Mint(t, testkit.Hong2, time.Now())
+	statuses := make([]int, 30)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			resp, err := e.h.Handle(context.Background(), request(fmt.Sprintf("par-%02d", i), map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
+			if err != nil {
+				t.Errorf("Handle: %v", err)
+			}
+			if resp.StatusCode == http.StatusTooManyRequests && testkit.ErrorBody(t, resp.Body).Code != apigw.CodeTooManySockets {
+				t.Errorf("429 with body %s", resp.Body)
+			}
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	accepted := map[string]bool{}
+	refused := 0
+	for i, st := range statuses {
+		switch st {
+		case 200:
+			accepted[fmt.Sprintf("par-%02d", i)] = true
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Errorf("handshake %d: status %d", i, st)
+		}
+	}
+	if len(accepted) != 10 || refused != 20 {
+		t.Fatalf("%d accepted and %d refused with 429, want exactly 10 and 20", len(accepted), refused)
+	}
+	now := time.Now()
+	e.stored(t, now, accepted)
+	if h := e.holders(t, now); !maps.Equal(h, accepted) {
+		t.Fatalf("slot holders %v, want the accepted %v", h, accepted)
+	}
+}
+
+func TestConnect_RoomWhoseTenSlotsAreHeldByGoneSocketsStillAcceptsANewSocket(t *testing.T) {
+	t.Parallel()
+	sk := &sockets{open: map[string]bool{}} // every socket is gone: no $disconnect came
 	e := capEnv(t, sk)
 	now := time.Now()
-	e.fill(t, 10, now)
+	e.fill(t, 10, now, now.Add(-time.Minute))
+	e.at(now.Add(time.Minute))
 	if r := e.dial(t, "fresh", testkit.Hong2); r.status != 200 {
-		t.Fatalf("new socket in a room of 10 stale items: %d %s", r.status, r.body)
+		t.Fatalf("new socket in a room of 10 gone sockets: %d %s", r.status, r.body)
 	}
 	// Only as many as needed were checked, oldest first.
 	if len(sk.asked) != 1 || sk.asked[0] != "conn-00" {
 		t.Fatalf("@connections asked about %v, want the oldest only", sk.asked)
 	}
-	conns, err := e.Store.RoomConnections(context.Background(), "room-0000a001", now)
-	if err != nil || len(conns) != 10 {
-		t.Fatalf("room holds %d connections (%v), want 10", len(conns), err)
+	want := map[string]bool{"fresh": true}
+	for i := 1; i < 10; i++ {
+		want[fmt.Sprintf("conn-%02d", i)] = true
+	}
+	e.stored(t, now, want)
+	if h := e.holders(t, now); !maps.Equal(h, want) {
+		t.Fatalf("slot holders %v, want %v", h, want)
+	}
+}
+
+func TestConnect_DisconnectGivesItsSlotBack(t *testing.T) {
+	t.Parallel()
+	sk := &sockets{open: map[string]bool{}}
+	e := capEnv(t, sk)
+	now := time.Now()
+	e.fill(t, 10, now, now)
+	for i := range 10 {
+		sk.open[fmt.Sprintf("conn-%02d", i)] = true
+	}
+	disc := disconnect.New(e.Store, e.Log)
+	resp, err := disc.Handle(context.Background(), events.APIGatewayWebsocketProxyRequest{RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+		RouteKey: "$disconnect", EventType: "DISCONNECT", ConnectionID: "conn-04",
+	}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("$disconnect: %+v %v", resp, err)
+	}
+	if r := e.dial(t, "next", testkit.Hong2); r.status != 200 {
+		t.Fatalf("after a $disconnect: %d %s", r.status, r.body)
+	}
+	if len(sk.asked) != 0 {
+		t.Fatalf("@connections asked about %v: the freed slot should have been taken", sk.asked)
+	}
+	if h := e.holders(t, now); len(h) != 10 || h["conn-04"] || !h["next"] {
+		t.Fatalf("slot holders %v: want next in conn-04's place", h)
+	}
+	if r := e.dial(t, "one-more", testkit.Hong2); r.status != http.StatusTooManyRequests {
+		t.Fatalf("11th socket after the exchange: %d %s, want 429", r.status, r.body)
+	}
+}
+
+func TestConnect_SlotsOfExpiredHoldersAreTaken(t *testing.T) {
+	t.Parallel()
+	sk := &sockets{open: map[string]bool{}}
+	e := capEnv(t, sk)
+	now := time.Now()
+	e.fill(t, 10, now, now.Add(-50*time.Minute)) // tokens that expire in 10 minutes
+	for i := range 10 {
+		sk.open[fmt.Sprintf("conn-%02d", i)] = true // and sockets that stay open
+	}
+	if r := e.dial(t, "early", testkit.Hong2); r.status != http.StatusTooManyRequests {
+		t.Fatalf("11th socket: %d %s, want 429", r.status, r.body)
+	}
+	e.at(now.Add(11 * time.Minute)) // the ten have expired: their connections count no more
+	for i := range 10 {
+		if r := e.dial(t, fmt.Sprintf("late-%02d", i), testkit.Hong2); r.status != 200 {
+			t.Fatalf("socket %d after the holders expired: %d %s", i, r.status, r.body)
+		}
+	}
+	if len(sk.asked) != 0 {
+		t.Fatalf("@connections asked about %v: expired holders hold nothing", sk.asked)
+	}
+	if r := e.dial(t, "late-10", testkit.Hong2); r.status != http.StatusTooManyRequests {
+		t.Fatalf("11th socket after the take-overs: %d %s, want 429", r.status, r.body)
+	}
+	late := map[string]bool{}
+	for i := range 10 {
+		late[fmt.Sprintf("late-%02d", i)] = true
+	}
+	e.stored(t, now.Add(11*time.Minute), late)
+	// The expired connections are left to TTL (not deleted): a question on
+	// one still learns that its token expired.
+	if _, err := e.Store.GetConnection(context.Background(), "conn-00"); err != nil {
+		t.Fatalf("the expired connection was deleted: %v", err)
 	}
 }
 

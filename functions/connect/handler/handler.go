@@ -143,7 +143,9 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		return errors.New("connect event without connectionId")
 	}
 	rc := req.RequestContext
-	if err := h.Cap.admit(ctx, log, relay.Endpoint(h.Cap.CallbackURL, rc.DomainName, rc.Stage), roomID, now); err != nil {
+	expiresAt := min(exp.Unix(), now.Add(connectionLifetime).Unix())
+	slot, err := h.Cap.admit(ctx, log, relay.Endpoint(h.Cap.CallbackURL, rc.DomainName, rc.Stage), roomID, connID, expiresAt, now)
+	if err != nil {
 		return err
 	}
 	err = h.store.PutConnection(ctx, store.Connection{
@@ -154,10 +156,16 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		CompanyID:    id.CompanyID,
 		Role:         id.Role,
 		ConnectedAt:  now.UnixMilli(),
-		ExpiresAt:    min(exp.Unix(), now.Add(connectionLifetime).Unix()),
+		ExpiresAt:    expiresAt,
+		Slot:         slot,
 	})
 	if err != nil {
 		log.Error("put connection failed", "err", err)
+		if slot != "" {
+			if ferr := h.Cap.Store.FreeSocketSlot(ctx, slot, connID); ferr != nil {
+				log.Error("give back the socket slot", "slot", slot, "err", ferr) // its holder never opens: GET says 410
+			}
+		}
 		return fmt.Errorf("connect %s: %w", connID, err)
 	}
 	log.Info("connected")

@@ -25,11 +25,13 @@ func New(s disconnectStore, log *slog.Logger) *Handler {
 	return &Handler{store: s, log: log}
 }
 
-// Handle deletes the connection's item. It always answers 200 (API Gateway
+// Handle deletes the connection's item and gives back the room's socket
+// slot it holds (store.DeleteConnection). It always answers 200 (API Gateway
 // ignores the answer; the connection is gone either way): deleting twice
 // or deleting an unknown connection is fine, and a failed delete is only
 // logged, since readers skip expired connections and the relay removes
-// dead ones on 410.
+// dead ones on 410 (a slot left held is taken over by the next $connect
+// that finds its socket gone, or when it expires).
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := req.RequestContext
 	log := h.log.With("connectionId", rc.ConnectionID, "disconnectStatusCode", rc.DisconnectStatusCode)

@@ -81,3 +81,28 @@ func TestDisconnect_SampleEvent(t *testing.T) {
 		t.Fatalf("connection still there: %v", err)
 	}
 }
+
+func TestDisconnect_GivesTheRoomSocketSlotBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now()
+	exp := now.Add(time.Hour).Unix()
+	for i, id := range []string{"conn-1", "conn-2"} {
+		sl := store.SocketSlot{Key: store.SocketSlotKey("room-0000a001", i), Holder: id, TakenAt: now.UnixMilli(), ExpiresAt: exp}
+		if ok, err := e.Store.TakeSocketSlot(ctx, sl, now); err != nil || !ok {
+			t.Fatalf("take %s: %v %v", sl.Key, ok, err)
+		}
+		if err := e.Store.PutConnection(ctx, store.Connection{ConnectionID: id, RoomID: "room-0000a001", ExpiresAt: exp, Slot: sl.Key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.call(t, request("conn-1"))
+	slots, err := e.Store.SocketSlots(ctx, "room-0000a001", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slots[0].Free(now) || slots[1].Holder != "conn-2" {
+		t.Fatalf("slots after conn-1's $disconnect: %+v; want slot 0 free, slot 1 conn-2's", slots)
+	}
+}
