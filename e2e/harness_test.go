@@ -666,6 +666,7 @@ type storedConnection struct {
 	CompanyID    string `dynamodbav:"companyId"`
 	ConnectedAt  int64  `dynamodbav:"connectedAt"`
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`
+	Slot         string `dynamodbav:"slot,omitempty"` // the socket slot it holds
 }
 
 // history returns the room's Messages items in key order (oldest first).

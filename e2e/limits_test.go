@@ -40,16 +40,45 @@ func TestLimits_RoomWhoseTenItemsAreStaleStillAcceptsANewSocket(t *testing.T) {
 	token := h.login(t, u)
 	room := h.newRoom(t, token)
 	now := time.Now()
-	for i := range 10 { // ten sockets gone without $disconnect
-		h.putConnection(t, storedConnection{
+	st := store.New(h.st.DB, h.st.Tables)
+	var oldest string
+	for i := range 10 { // ten sockets gone without $disconnect: their items and their slots
+		at := now.Add(time.Duration(i-10) * time.Minute)
+		sc := storedConnection{
 			ConnectionID: fmt.Sprintf("gone%s%02d=", randHex(4), i), RoomID: room.RoomID, UserID: u.UserID,
-			CompanyID: u.CompanyID, ConnectedAt: now.Add(time.Duration(i-10) * time.Minute).UnixMilli(),
-			ExpiresAt: now.Add(time.Hour).Unix(),
-		})
+			CompanyID: u.CompanyID, ConnectedAt: at.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(),
+			Slot: store.SocketSlotKey(room.RoomID, i),
+		}
+		if i == 0 {
+			oldest = sc.ConnectionID
+		}
+		ok, err := st.TakeSocketSlot(context.Background(), store.SocketSlot{Key: sc.Slot, Holder: sc.ConnectionID, TakenAt: sc.ConnectedAt, ExpiresAt: sc.ExpiresAt}, now)
+		if err != nil || !ok {
+			t.Fatalf("take slot %s: %v %v", sc.Slot, ok, err)
+		}
+		h.putConnection(t, sc)
 	}
 	c := h.dial(t, token, room.RoomID)
+	// The oldest was found gone (410) and gave way: its item deleted, its
+	// slot the new socket's.
+	if h.connectionItem(t, oldest) {
+		t.Fatalf("the gone connection %s was not deleted", oldest)
+	}
+	if n := len(h.roomConnections(t, room.RoomID)); n != 10 {
+		t.Fatalf("the room holds %d connections, want 10", n)
+	}
+	slots, err := st.SocketSlots(context.Background(), room.RoomID, 10)
+	must(t, err)
+	if slots[0].Holder != c.ID {
+		t.Fatalf("the oldest's slot is %s's, want the new socket %s's", slots[0].Holder, c.ID)
+	}
 	got := c.ask(t, qFee)
 	h.checkAnswered(t, room.RoomID, qFee, got)
+	// The answer's posts met 410 for the other nine: the relay deleted
+	// them, and with them their slots.
+	if held := h.roomSlotHolders(t, room.RoomID); len(held) != 1 || !held[c.ID] {
+		t.Fatalf("slot holders after the answer: %v, want the new socket %s only", held, c.ID)
+	}
 }
 
 func TestLimits_ATokenOlderThanAPasswordResetIsRefusedAtHTTPAndConnect(t *testing.T) {
