@@ -43,6 +43,11 @@ func (sl SocketSlot) Free(now time.Time) bool {
 // SocketSlotKey is the Connections key of place n of room roomID.
 func SocketSlotKey(roomID string, n int) string { return "slot#" + roomID + "#" + strconv.Itoa(n) }
 
+// heldBy is the condition that connection id holds the slot written.
+func heldBy(id string) (*string, map[string]string, map[string]types.AttributeValue) {
+	return aws.String("#h = :holder"), map[string]string{"#h": attrHolder}, map[string]types.AttributeValue{":holder": avS(id)}
+}
+
 // TakeSocketSlot writes sl if its place is free at now (no item, or an
 // expired holder) or already sl.Holder's; taken reports whether it was.
 func (s *Store) TakeSocketSlot(ctx context.Context, sl SocketSlot, now time.Time) (bool, error) {
@@ -65,12 +70,9 @@ func (s *Store) TakeSocketSlot(ctx context.Context, sl SocketSlot, now time.Time
 // socket is known to be gone); taken reports whether it did. Of two
 // take-overs of the same holder one wins.
 func (s *Store) TakeOverSocketSlot(ctx context.Context, sl SocketSlot, old string) (bool, error) {
-	err := s.putItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.t.Connections),
-		ConditionExpression:       aws.String("#h = :old"),
-		ExpressionAttributeNames:  map[string]string{"#h": attrHolder},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":old": avS(old)},
-	}, sl)
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections)}
+	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = heldBy(old)
+	err := s.putItem(ctx, in, sl)
 	switch {
 	case isConditionFailed(err):
 		return false, nil
@@ -83,14 +85,13 @@ func (s *Store) TakeOverSocketSlot(ctx context.Context, sl SocketSlot, old strin
 // FreeSocketSlot deletes the slot key if holder holds it; otherwise (a
 // free place, or another holder's) it changes nothing.
 func (s *Store) FreeSocketSlot(ctx context.Context, key, holder string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.t.Connections),
-		Key:                       item{attrConnectionID: avS(key)},
-		ConditionExpression:       aws.String("#h = :me"),
-		ExpressionAttributeNames:  map[string]string{"#h": attrHolder},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": avS(holder)},
-	})
-	if err != nil && !isConditionFailed(err) {
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(s.t.Connections), Key: item{attrConnectionID: avS(key)}}
+	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = heldBy(holder)
+	_, err := s.db.DeleteItem(ctx, in)
+	if isConditionFailed(err) {
+		return nil // not (or no longer) holder's
+	}
+	if err != nil {
 		return fmt.Errorf("free socket slot %s of %s: %w", key, holder, err)
 	}
 	return nil
