@@ -15,7 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -102,11 +105,31 @@ func HTTPJSON(status int, v any) events.APIGatewayV2HTTPResponse {
 }
 
 // HTTPError returns the HTTP API error response for err: an *Error's own
-// status, code and message, or 500 INTERNAL for any other error.
+// status, code and message, or 500 INTERNAL for any other error; for a
+// RetryLater also the Retry-After header.
 func HTTPError(err error) events.APIGatewayV2HTTPResponse {
 	e := clientError(err)
-	return HTTPJSON(e.Status, ErrorBody{Code: e.Code, Message: e.Message})
+	resp := HTTPJSON(e.Status, ErrorBody{Code: e.Code, Message: e.Message})
+	var later RetryLater
+	if errors.As(err, &later) {
+		resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(later.After.Seconds()))))
+	}
+	return resp
 }
+
+// RetryLater is a refusal (a 429) the client may try again after a while:
+// HTTPError answers it as Err with Retry-After: After in whole seconds,
+// rounded up, at least 1.
+type RetryLater struct {
+	Err   *Error
+	After time.Duration
+}
+
+// Error implements error.
+func (r RetryLater) Error() string { return r.Err.Error() }
+
+// Unwrap returns Err.
+func (r RetryLater) Unwrap() error { return r.Err }
 
 // WSJSON returns a WebSocket route response with status and v encoded as
 // JSON. For $connect a non-2xx status refuses the handshake; for other

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func decodeErrorBody(t *testing.T, body string) ErrorBody {
@@ -35,6 +36,28 @@ func TestHTTPError_ClientErrorKeepsStatusCodeAndMessage(t *testing.T) {
 	}
 	if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("content type = %q", ct)
+	}
+}
+
+func TestHTTPError_RetryLaterSaysWhenInWholeSecondsRoundedUp(t *testing.T) {
+	limited := NewError(http.StatusTooManyRequests, CodeRoomLimit, "too many rooms")
+	for _, c := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{time.Hour, "3600"},
+		{1500 * time.Millisecond, "2"},
+		{time.Millisecond, "1"},
+		{0, "1"},
+		{-time.Second, "1"},
+	} {
+		resp := HTTPError(fmt.Errorf("create: %w", RetryLater{Err: limited, After: c.after}))
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Headers["Retry-After"] != c.want || decodeErrorBody(t, resp.Body).Code != CodeRoomLimit {
+			t.Errorf("after %v: %d %v %s; want 429 ROOM_LIMIT, Retry-After %s", c.after, resp.StatusCode, resp.Headers, resp.Body, c.want)
+		}
+	}
+	if resp := HTTPError(limited); resp.Headers["Retry-After"] != "" {
+		t.Errorf("a plain *Error has Retry-After %q", resp.Headers["Retry-After"])
 	}
 }
 

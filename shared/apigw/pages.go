@@ -30,8 +30,8 @@ type RoomsPage struct {
 	NextCursor *string `json:"nextCursor"`
 }
 
-// RoomsPageOf is p in the HTTP API's shape.
-func RoomsPageOf(p store.RoomPage) RoomsPage {
+// roomsPageOf is p in the HTTP API's shape.
+func roomsPageOf(p store.RoomPage) RoomsPage {
 	out := RoomsPage{Rooms: make([]Room, len(p.Rooms)), NextCursor: cursor(p.Next)}
 	for i, r := range p.Rooms {
 		out.Rooms[i] = RoomOf(r)
@@ -68,6 +68,38 @@ func Limit(q url.Values, def, max int) (int, error) {
 	return n, nil
 }
 
+// ListRooms answers a page of a room listing: ?limit= (1..MaxRooms,
+// default DefaultRooms) and ?cursor= (a nextCursor list handed out) of q,
+// asked of list. A cursor list refuses (store.ErrBadCursor) is a 400;
+// other errors are list's.
+func ListRooms(q url.Values, list func(limit int, cursor string) (store.RoomPage, error)) (RoomsPage, error) {
+	limit, cursor, err := pageOf(q, DefaultRooms, MaxRooms, "cursor")
+	if err != nil {
+		return RoomsPage{}, err
+	}
+	page, err := list(limit, cursor)
+	switch {
+	case errors.Is(err, store.ErrBadCursor):
+		return RoomsPage{}, BadRequest("invalid cursor")
+	case err != nil:
+		return RoomsPage{}, err
+	}
+	return roomsPageOf(page), nil
+}
+
+// pageOf reads which page q asks for: its size (Limit: def when absent,
+// else 1..max) and the cursor in parameter cursorParam, each given at
+// most once.
+func pageOf(q url.Values, def, max int, cursorParam string) (limit int, cursor string, err error) {
+	if limit, err = Limit(q, def, max); err != nil {
+		return 0, "", err
+	}
+	if cursor, err = One(q, cursorParam); err != nil {
+		return 0, "", err
+	}
+	return limit, cursor, nil
+}
+
 // cursor is s, or nil (JSON null) when empty.
 func cursor(s string) *string {
 	if s == "" {
@@ -97,11 +129,7 @@ func ReadHistory(ctx context.Context, s Historian, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return MessagesPage{}, err
 	}
-	limit, err := Limit(q, DefaultMessages, MaxMessages)
-	if err != nil {
-		return MessagesPage{}, err
-	}
-	before, err := One(q, "before")
+	limit, before, err := pageOf(q, DefaultMessages, MaxMessages, "before")
 	if err != nil {
 		return MessagesPage{}, err
 	}

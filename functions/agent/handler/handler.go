@@ -36,7 +36,7 @@ type agentStore interface {
 // Handler serves claim, release and close.
 type Handler struct {
 	store  agentStore
-	tokens *auth.Tokens
+	guard  apigw.Guard
 	poster handoff.Poster
 	log    *slog.Logger
 	now    func() time.Time
@@ -47,7 +47,7 @@ type Handler struct {
 
 // New returns the handler; poster reaches the WebSocket API's @connections.
 func New(s agentStore, tokens *auth.Tokens, poster handoff.Poster, log *slog.Logger) *Handler {
-	return &Handler{store: s, tokens: tokens, poster: poster, log: log, now: time.Now}
+	return &Handler{store: s, guard: apigw.Guard{Tokens: tokens, Users: s, Role: store.UserRoleAgent, Log: log}, poster: poster, log: log, now: time.Now}
 }
 
 var (
@@ -87,12 +87,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	now := h.now()
-	id, err := apigw.Authenticate(req, h.tokens, now, store.UserRoleAgent)
-	if err == nil {
-		err = apigw.Current(ctx, h.store, id)
-	}
+	id, err := h.guard.Admit(ctx, req, now)
 	if err != nil {
-		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	switch req.RouteKey {

@@ -42,23 +42,17 @@ func (h *Handler) listRooms(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if !statuses[status] {
 		return events.APIGatewayV2HTTPResponse{}, apigw.BadRequest("status must be WAITING, AGENT, BOT or CLOSED")
 	}
-	limit, err := apigw.Limit(q, apigw.DefaultRooms, apigw.MaxRooms)
+	page, err := apigw.ListRooms(q, func(limit int, cursor string) (store.RoomPage, error) {
+		page, err := h.store.RoomsByStatus(ctx, id.CompanyID, status, limit, cursor)
+		if err != nil && !errors.Is(err, store.ErrBadCursor) {
+			h.log.Error("list rooms", "companyId", id.CompanyID, "status", status, "err", err)
+		}
+		return page, err
+	})
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	cursor, err := apigw.One(q, "cursor")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	page, err := h.store.RoomsByStatus(ctx, id.CompanyID, status, limit, cursor)
-	if errors.Is(err, store.ErrBadCursor) {
-		return events.APIGatewayV2HTTPResponse{}, apigw.BadRequest("invalid cursor")
-	}
-	if err != nil {
-		h.log.Error("list rooms", "companyId", id.CompanyID, "status", status, "err", err)
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	return apigw.HTTPJSON(http.StatusOK, apigw.RoomsPageOf(page)), nil
+	return apigw.HTTPJSON(http.StatusOK, page), nil
 }
 
 // roomMessages answers a page of the history of a room of the agent's

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -30,28 +28,22 @@ type roomStore interface {
 
 // Handler serves POST /api/customer/chatbot.
 type Handler struct {
-	store  roomStore
-	tokens *auth.Tokens
-	limit  store.Window
-	log    *slog.Logger
-	now    func() time.Time
-	newID  func() string
+	store roomStore
+	guard apigw.Guard
+	limit store.Window
+	log   *slog.Logger
+	now   func() time.Time
+	newID func() string
 }
 
 // New returns the room-creation handler; a user creates at most
 // roomsPerHour rooms in an hour (a fixed window opened by the first).
 func New(s roomStore, tokens *auth.Tokens, roomsPerHour int, log *slog.Logger) *Handler {
-	return &Handler{store: s, tokens: tokens, limit: store.Window{Max: roomsPerHour, Window: time.Hour},
+	return &Handler{store: s, guard: apigw.Guard{Tokens: tokens, Users: s, Role: store.UserRoleCustomer, Log: log}, limit: store.Window{Max: roomsPerHour, Window: time.Hour},
 		log: log, now: time.Now, newID: store.NewRoomID}
 }
 
 var errRoomLimit = apigw.NewError(http.StatusTooManyRequests, apigw.CodeRoomLimit, "too many rooms created; try again later")
-
-// roomLimit is a 429 ROOM_LIMIT that the client may retry after a while.
-type roomLimit struct{ retryAfter time.Duration }
-
-func (r roomLimit) Error() string { return errRoomLimit.Error() }
-func (r roomLimit) Unwrap() error { return errRoomLimit }
 
 // Handle creates a chatbot room owned by the caller of a valid customer
 // bearer token (else 401; an agent's token gets 403), at most the
@@ -64,22 +56,14 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resp, err := h.create(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPAuthError(err)
-		var rl roomLimit
-		if errors.As(err, &rl) {
-			resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(rl.retryAfter.Seconds()))))
-		}
 	}
 	return resp, nil
 }
 
 func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	now := h.now()
-	id, err := apigw.Authenticate(req, h.tokens, now, store.UserRoleCustomer)
-	if err == nil {
-		err = apigw.Current(ctx, h.store, id)
-	}
+	id, err := h.guard.Admit(ctx, req, now)
 	if err != nil {
-		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	log := h.log.With("companyId", id.CompanyID, "userId", id.UserID)
@@ -90,7 +74,7 @@ func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return events.APIGatewayV2HTTPResponse{}, err
 	case !slot.Taken:
 		log.Warn("room creation refused: limit", "resetAt", slot.ResetAt)
-		return events.APIGatewayV2HTTPResponse{}, roomLimit{retryAfter: slot.ResetAt.Sub(now)}
+		return events.APIGatewayV2HTTPResponse{}, apigw.RetryLater{Err: errRoomLimit, After: slot.ResetAt.Sub(now)}
 	}
 	room := store.Room{
 		CompanyID:      id.CompanyID,

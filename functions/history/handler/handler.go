@@ -34,15 +34,15 @@ type Store interface {
 
 // Handler serves the customers' reads.
 type Handler struct {
-	store  Store
-	tokens *auth.Tokens
-	log    *slog.Logger
-	now    func() time.Time
+	store Store
+	guard apigw.Guard
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New returns the handler.
 func New(s Store, tokens *auth.Tokens, log *slog.Logger) *Handler {
-	return &Handler{store: s, tokens: tokens, log: log, now: time.Now}
+	return &Handler{store: s, guard: apigw.Guard{Tokens: tokens, Users: s, Role: store.UserRoleCustomer, Log: log}, log: log, now: time.Now}
 }
 
 var errUnknownRoute = apigw.NewError(http.StatusNotFound, "NOT_FOUND", "no such route")
@@ -75,12 +75,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id, err := apigw.Authenticate(req, h.tokens, h.now(), store.UserRoleCustomer)
-	if err == nil {
-		err = apigw.Current(ctx, h.store, id)
-	}
+	id, err := h.guard.Admit(ctx, req, h.now())
 	if err != nil {
-		h.log.Info("token refused", "err", err)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	switch req.RouteKey {
@@ -105,20 +101,15 @@ func (h *Handler) rooms(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	limit, err := apigw.Limit(q, apigw.DefaultRooms, apigw.MaxRooms)
+	page, err := apigw.ListRooms(q, func(limit int, cursor string) (store.RoomPage, error) {
+		page, err := h.store.RoomsOfOwner(ctx, id.CompanyID, id.UserID, limit, cursor)
+		if err != nil {
+			return page, fmt.Errorf("rooms of %s/%s: %w", id.CompanyID, id.UserID, err)
+		}
+		return page, nil
+	})
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	cursor, err := apigw.One(q, "cursor")
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	page, err := h.store.RoomsOfOwner(ctx, id.CompanyID, id.UserID, limit, cursor)
-	switch {
-	case errors.Is(err, store.ErrBadCursor):
-		return events.APIGatewayV2HTTPResponse{}, apigw.BadRequest("invalid cursor")
-	case err != nil:
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("rooms of %s/%s: %w", id.CompanyID, id.UserID, err)
-	}
-	return apigw.HTTPJSON(http.StatusOK, apigw.RoomsPageOf(page)), nil
+	return apigw.HTTPJSON(http.StatusOK, page), nil
 }

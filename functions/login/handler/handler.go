@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -82,13 +80,6 @@ var (
 		"too many failed login attempts; try again later")
 )
 
-// throttled is a 429 LOGIN_THROTTLED that the client may retry after a
-// number of seconds.
-type throttled struct{ retryAfter time.Duration }
-
-func (t throttled) Error() string { return errThrottled.Error() }
-func (t throttled) Unwrap() error { return errThrottled }
-
 // Handle answers a login. Unknown users, wrong passwords and users of
 // another role than the route's (or of no valid role) get the same 401
 // after the same work (a bcrypt comparison); an attempt that finds its
@@ -100,10 +91,6 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resp, err := h.login(ctx, req)
 	if err != nil {
 		resp = apigw.HTTPError(err)
-		var t throttled
-		if errors.As(err, &t) {
-			resp.Headers["Retry-After"] = strconv.Itoa(max(1, int(math.Ceil(t.retryAfter.Seconds()))))
-		}
 	}
 	h.loginMetrics(resp.StatusCode)
 	return resp, nil
@@ -128,7 +115,7 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return events.APIGatewayV2HTTPResponse{}, err
 	case !ok:
 		log.Warn("login throttled", "sourceIp", req.RequestContext.HTTP.SourceIP)
-		return events.APIGatewayV2HTTPResponse{}, throttled{retryAfter: resetAt.Sub(now)}
+		return events.APIGatewayV2HTTPResponse{}, apigw.RetryLater{Err: errThrottled, After: resetAt.Sub(now)}
 	}
 
 	user, err := h.store.GetUser(ctx, companyID, creds.ID)
