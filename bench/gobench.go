@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
 	"github.com/ragchat/ragchat/bench/baseline"
+	"github.com/ragchat/ragchat/functions/message/handler"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 )
@@ -63,6 +63,17 @@ var quietLog = slog.New(slog.DiscardHandler)
 // the given frame floor and its framer, to one connection whose posts
 // return at once. It reports posts per delta.
 func CoalescingPath(floor time.Duration) func(b *testing.B) {
+	return relayPath(floor, nil)
+}
+
+// OnePostPerDeltaPath measures the one-post-per-delta competitor's path
+// per RAG event: the same, with the baseline's feed (each delta waits for
+// its post) and no floor.
+func OnePostPerDeltaPath(b *testing.B) { relayPath(0, baseline.OnePostPerDelta)(b) }
+
+// relayPath is the relay path with the given floor, the deltas fed
+// through feed (nil: to the stream itself, as the message function does).
+func relayPath(floor time.Duration, feed func(*relay.Stream) handler.Deltas) func(b *testing.B) {
 	return func(b *testing.B) {
 		p := &countingPoster{}
 		r := relay.New(p, noDeleter{}, relay.Options{MinFrameInterval: floor, Logger: quietLog})
@@ -70,44 +81,22 @@ func CoalescingPath(floor time.Duration) func(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		s := r.Start(context.Background(), relay.Answer{SessionID: "room-d2dc543d", MessageID: "m-0123456789abcdef"}, []string{"c1"})
+		var deltas handler.Deltas = s
+		if feed != nil {
+			deltas = feed(s)
+		}
 		for range b.N {
 			ev, err := rd.Next()
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.Delta(ev.Delta)
+			deltas.Delta(ev.Delta)
 		}
 		s.Complete()
 		s.Wait()
 		b.StopTimer()
 		b.ReportMetric(float64(p.posts.Load())/float64(b.N), "posts/delta")
 	}
-}
-
-// OnePostPerDeltaPath measures the one-post-per-delta path per RAG
-// event: the SSE reader, a JSON-marshalled frame and a post.
-func OnePostPerDeltaPath(b *testing.B) {
-	p := &countingPoster{}
-	rd := rag.NewReader(&sseSource{})
-	id := "c1"
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		ev, err := rd.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := json.Marshal(baseline.Frame{Type: relay.TypeDelta, SessionID: "room-d2dc543d",
-			MessageID: "m-0123456789abcdef", Seq: i + 1, Delta: &ev.Delta})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.PostToConnection(context.Background(), &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: data}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(p.posts.Load())/float64(b.N), "posts/delta")
 }
 
 // GoBenchmarks runs the path benchmarks in process and tabulates them.
@@ -119,7 +108,7 @@ func GoBenchmarks(log io.Writer) *Table {
 	}{
 		{"coalescing relay, MIN_FRAME_INTERVAL=0", CoalescingPath(0)},
 		{"coalescing relay, MIN_FRAME_INTERVAL=50ms (template default)", CoalescingPath(50 * time.Millisecond)},
-		{"one-post-per-delta (json.Marshal per frame)", OnePostPerDeltaPath},
+		{"one-post-per-delta (each delta waits for its post)", OnePostPerDeltaPath},
 	}
 	for _, c := range cases {
 		r := testing.Benchmark(c.f)

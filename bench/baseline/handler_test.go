@@ -2,75 +2,33 @@ package baseline
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ragchat/ragchat/functions/message/handler"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
+	"github.com/ragchat/ragchat/local/dynamo"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-type fakeStore struct {
-	mu       sync.Mutex
-	conns    []store.Connection
-	deleted  []string
-	messages []store.Message
-	touched  int
-}
+var deltas = []string{"", "관리비는", " 매월", " 25일", "입니다."}
 
-func (f *fakeStore) GetConnection(_ context.Context, id string) (store.Connection, error) {
-	for _, c := range f.conns {
-		if c.ConnectionID == id {
-			return c, nil
-		}
-	}
-	return store.Connection{}, store.ErrNotFound
-}
-
-func (f *fakeStore) RoomConnections(_ context.Context, room string, _ time.Time) ([]store.Connection, error) {
-	var out []store.Connection
-	for _, c := range f.conns {
-		if c.RoomID == room {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeStore) DeleteConnection(_ context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.deleted = append(f.deleted, id)
-	return nil
-}
-
-func (f *fakeStore) PutMessage(_ context.Context, m store.Message) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.messages = append(f.messages, m)
-	return nil
-}
-
-func (f *fakeStore) TouchRoom(context.Context, string, int64) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.touched++
-	return nil
-}
-
-// sse serves the trace's framing of deltas, or a 500.
-func sse(deltas []string, status int) http.Handler {
+// sse serves deltas in the trace's framing, or answers status.
+func sse(status int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if status != http.StatusOK {
 			w.WriteHeader(status)
@@ -78,88 +36,131 @@ func sse(deltas []string, status int) http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		for _, d := range deltas {
-			io.WriteString(w, `data: {"sessionId": "room-1", "delta": "`+d+`", "isComplete": false}`+"\n")
+			io.WriteString(w, `data: {"sessionId": "room", "delta": "`+d+`", "isComplete": false}`+"\n")
 		}
 		io.WriteString(w, "data: [DONE]\n")
 	})
 }
 
-func TestHandle_PostsEveryDeltaToEveryRecipientThenOneTerminalFrame(t *testing.T) {
-	deltas := []string{"관리비는", " 매월", " 25일", "입니다."}
+// side is one handler under test, answering in a room of its own.
+type side struct {
+	name string
+	h    *handler.Handler
+	room string
+}
+
+// answer asks one question in s's room from its caller and returns what
+// the caller and the peer received (checked against the client contract:
+// one answer, ended, no repeats) and the room's history.
+func (s side) answer(t *testing.T, st *store.Store, ep *relaytest.Endpoint) (caller, peer *wsclient.Answer, history []store.Message) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	user := "user-" + s.room // each side its own question bucket
+	if err := st.CreateRoom(ctx, store.Room{RoomID: s.room, CompanyID: "apt001", UserID: user, Members: []string{},
+		Status: "BOT", CreatedAt: now.UnixMilli(), LastActivityAt: now.UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"caller", "peer", "gone"} {
+		if err := st.PutConnection(ctx, store.Connection{ConnectionID: s.room + "-" + id, RoomID: s.room, UserID: user,
+			UserName: "고객", CompanyID: "apt001", ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ep.Open(s.room+"-caller", s.room+"-peer") // "gone" is not open: 410
+	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","message":"관리비?"}`}
+	ev.RequestContext.RouteKey, ev.RequestContext.ConnectionID = handler.RouteSendMessage, s.room+"-caller"
+	if _, err := s.h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*wsclient.Answer{}
+	for _, id := range []string{"caller", "peer"} {
+		answers, err := wsclient.Check(ep.Frames(s.room + "-" + id))
+		if err != nil {
+			t.Fatalf("%s %s: %v", s.name, id, err)
+		}
+		if len(answers) != 1 || !answers[0].Ended() || answers[0].Duplicates != 0 {
+			t.Fatalf("%s %s: %d answers, want one, ended, without repeats", s.name, id, len(answers))
+		}
+		got[id] = answers[0]
+	}
+	if _, err := st.GetConnection(ctx, s.room+"-gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s: the gone connection is still stored (%v)", s.name, err)
+	}
+	page, err := st.History(ctx, s.room, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got["caller"], got["peer"], page.Messages
+}
+
+func TestBaseline_IsTheMessageHandlerWithOnePostPerDelta(t *testing.T) {
 	tests := []struct {
-		name      string
-		status    int
-		wantTypes []string
-		outcome   string
+		name    string
+		status  int
+		ending  string
+		outcome string
 	}{
-		{"complete answer", http.StatusOK, []string{"delta", "delta", "delta", "delta", "complete"}, "complete"},
-		{"RAG refuses", http.StatusInternalServerError, []string{"error"}, rag.CodeUnavailable},
+		{"complete answer", http.StatusOK, relay.TypeComplete, handler.OutcomeComplete},
+		{"RAG refuses", http.StatusInternalServerError, relay.TypeError, rag.CodeUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			db, tables := testkit.DynamoDB(t)
+			st := store.New(db, tables)
 			ep := relaytest.NewEndpoint(t)
-			ep.Open("c1", "c2")
-			ragSrv := httptest.NewServer(sse(deltas, tt.status))
+			ragSrv := httptest.NewServer(sse(tt.status))
 			defer ragSrv.Close()
-			st := &fakeStore{conns: []store.Connection{
-				{ConnectionID: "c1", RoomID: "room-1", CompanyID: "apt001", UserName: "고객"},
-				{ConnectionID: "c2", RoomID: "room-1"},
-				{ConnectionID: "gone", RoomID: "room-1"},
-			}}
-			h := &Handler{
-				Conns: st, History: st, RAG: rag.NewClient(ragSrv.URL, "DEFAULT_RAG", rag.Timeouts{}, nil),
-				Poster: func(string) relay.Poster { return ep.Client() }, CallbackURL: "http://unused",
-				Log: slog.New(slog.DiscardHandler),
-			}
-			ev := events.APIGatewayWebsocketProxyRequest{Body: `{"action":"sendMessage","message":"관리비?"}`}
-			ev.RequestContext.ConnectionID = "c1"
-			if _, err := h.Handle(context.Background(), ev); err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []string{"c1", "c2"} {
-				frames, err := wsclient.Envelopes(ep.Frames(id))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var types []string
-				var text strings.Builder
-				for i, f := range frames {
-					if f.Seq != i+1 {
-						t.Errorf("%s frame %d has seq %d", id, i, f.Seq)
-					}
-					types = append(types, f.Type)
-					text.WriteString(f.Delta)
-				}
-				if !slices.Equal(types, tt.wantTypes) {
-					t.Errorf("%s got %v, want %v", id, types, tt.wantTypes)
-				}
-				if tt.outcome == "complete" && (text.String() != strings.Join(deltas, "") || *frames[len(frames)-1].Answer != text.String()) {
-					t.Errorf("%s text %q", id, text.String())
-				}
-				if ep.Posts(id) != len(tt.wantTypes) {
-					t.Errorf("%s got %d posts, want one per frame", id, ep.Posts(id))
+			newHandler := func() *handler.Handler {
+				return &handler.Handler{
+					Conns: st, History: st, Rooms: st, Limits: handler.Limits{Store: st, Questions: store.Bucket{Burst: 30, Refill: time.Second}},
+					RAG:    rag.NewClient(ragSrv.URL, "DEFAULT_RAG", rag.Timeouts{}, nil),
+					Poster: func(string) relay.Poster { return ep.Client() }, CallbackURL: ep.URL,
+					Relay:        relay.Options{MinFrameInterval: 50 * time.Millisecond},
+					JoinInterval: time.Hour, // the room's connections are looked up once: the two sides' requests compare
+					Log:          slog.New(slog.DiscardHandler),
+					Metrics:      metrics.New(io.Discard, "ragchat/test"),
 				}
 			}
-			if !slices.Equal(st.deleted, []string{"gone"}) {
-				t.Errorf("deleted %v, want the gone connection", st.deleted)
+			sides := []side{{"coalescing", newHandler(), "room-coalescing"}, {"one-post-per-delta", New(newHandler()), "room-baseline"}}
+			var counts []dynamo.Counts
+			for _, s := range sides {
+				var counter *testkit.Counter
+				if testkit.IsEmbedded() {
+					counter = testkit.NewCounter(t, tables)
+				}
+				caller, peer, history := s.answer(t, st, ep)
+				if counter != nil {
+					counts = append(counts, counter.Counts())
+				}
+				if len(history) != 2 || history[0].Text != "관리비?" || history[1].Text != caller.Text || history[1].Outcome != tt.outcome {
+					t.Errorf("%s: history %+v, want the question and the answer the sockets got (%q, %s)", s.name, history, caller.Text, tt.outcome)
+				}
+				if peer.Text != caller.Text || caller.Terminal.Type != tt.ending || peer.Terminal.Type != tt.ending {
+					t.Errorf("%s: caller got %q (%s), peer %q (%s); want the same, ending %s",
+						s.name, caller.Text, caller.Terminal.Type, peer.Text, peer.Terminal.Type, tt.ending)
+				}
+				if tt.status == http.StatusOK && caller.Text != strings.Join(deltas, "") {
+					t.Errorf("%s: answer %q, want %q", s.name, caller.Text, strings.Join(deltas, ""))
+				}
 			}
-			if len(st.messages) != 2 || st.messages[1].Outcome != tt.outcome || st.touched != 1 {
-				t.Errorf("stored %+v, touched %d", st.messages, st.touched)
+
+			// The baseline's relay: one frame, and one post, per non-empty
+			// delta and recipient, then the ending; the peer gets the
+			// question first.
+			want := 1
+			if tt.status == http.StatusOK {
+				want += len(deltas) - 1
+			}
+			room := sides[1].room
+			for id, posts := range map[string]int{"caller": want, "peer": want + 1} {
+				if got := ep.Posts(room + "-" + id); got != posts || len(ep.Frames(room+"-"+id)) != posts {
+					t.Errorf("baseline %s: %d posts, %d frames; want %d of each", id, got, len(ep.Frames(room+"-"+id)), posts)
+				}
+			}
+			if len(counts) == 2 && !maps.Equal(counts[0], counts[1]) {
+				t.Errorf("DynamoDB requests: coalescing %v, baseline %v; want the same", counts[0], counts[1])
 			}
 		})
-	}
-}
-
-func TestHandle_UnknownConnectionGetsNoFrames(t *testing.T) {
-	ep := relaytest.NewEndpoint(t)
-	st := &fakeStore{}
-	h := &Handler{Conns: st, History: st, Poster: func(string) relay.Poster { return ep.Client() }, Log: slog.New(slog.DiscardHandler)}
-	ev := events.APIGatewayWebsocketProxyRequest{Body: `{"message":"x"}`}
-	ev.RequestContext.ConnectionID = "nobody"
-	if _, err := h.Handle(context.Background(), ev); err != nil {
-		t.Fatal(err)
-	}
-	if ep.Posts("nobody") != 0 || len(st.messages) != 0 {
-		t.Error("an unknown connection must cost nothing")
 	}
 }

@@ -182,6 +182,7 @@ type Stream struct {
 	seen    map[string]bool // every id ever added, gone ones included
 	text    []byte          // the answer so far; append-only
 	end     *ending         // set once by Complete, Fail or a sender's panic
+	moved   *sync.Cond      // on mu: a sender's sent or over changed (WaitSent)
 }
 
 // sender is the goroutine state of one recipient connection.
@@ -202,6 +203,8 @@ type sender struct {
 	bytes    int
 	throttle int
 	status   senderStatus
+	sent     int  // bytes of the answer in frames the connection accepted; guarded by Stream.mu
+	over     bool // the goroutine returned: nothing more is sent; guarded by Stream.mu
 }
 
 type senderStatus int
@@ -225,7 +228,9 @@ func (r *Relay) Start(ctx context.Context, a Answer, recipients []string) *Strea
 }
 
 func (r *Relay) newStream(ctx context.Context, a Answer) *Stream {
-	return &Stream{relay: r, ctx: ctx, answer: a, ended: make(chan struct{}), seen: map[string]bool{}}
+	s := &Stream{relay: r, ctx: ctx, answer: a, ended: make(chan struct{}), seen: map[string]bool{}}
+	s.moved = sync.NewCond(&s.mu)
+	return s
 }
 
 // Add makes connections recipients of the answer, in order; ids the stream
@@ -336,6 +341,42 @@ func (s *Stream) Text() string {
 	return string(s.text)
 }
 
+// WaitSent waits until every recipient holds the answer's text so far
+// (its whole runes: a rune split across deltas waits for its last bytes)
+// or is served no more: its ending accepted, gone, refused, given up, or
+// the Start context ended. The coalescing relay does not need it (Delta
+// never waits); a producer that calls it after every Delta gets one frame
+// per delta and reads on only once its posts returned, as the benchmarks'
+// one-post-per-delta competitor does (bench/baseline).
+func (s *Stream) WaitSent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(wholeRunes(s.text))
+	for !s.sentUpTo(n) {
+		s.moved.Wait()
+	}
+}
+
+// sentUpTo reports whether every sender holds n bytes of text or is over;
+// call it with s.mu held.
+func (s *Stream) sentUpTo(n int) bool {
+	for _, c := range s.senders {
+		if !c.over && c.sent < n {
+			return false
+		}
+	}
+	return true
+}
+
+// progress records what c's connection holds (sent bytes of the answer)
+// and whether c is over, and wakes WaitSent.
+func (s *Stream) progress(c *sender, sent int, over bool) {
+	s.mu.Lock()
+	c.sent, c.over = sent, over
+	s.moved.Broadcast()
+	s.mu.Unlock()
+}
+
 // Wait waits until every sender is done (terminal frame accepted, gone,
 // refused, given up, or the Start context ended) and reports what they did.
 // Call it after the answer ended.
@@ -394,6 +435,7 @@ func (s *Stream) run(c *sender) {
 		if c.floor != nil {
 			c.floor.Stop()
 		}
+		s.progress(c, c.sent, true)
 	}()
 	for try := 0; try < 2; try++ {
 		if !s.guarded(c) {
@@ -443,6 +485,7 @@ func (s *Stream) loop(c *sender) {
 			c.frames++
 			c.bytes += len(c.frame)
 			c.frame, c.failures = nil, 0
+			s.progress(c, c.framer.sent, false)
 			if c.terminal {
 				c.status = statusDone
 				return

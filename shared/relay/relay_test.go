@@ -154,6 +154,41 @@ func TestRelay_CoalescesDeltasThatArriveWhileAPostIsInFlight(t *testing.T) {
 	}
 }
 
+func TestStream_WaitSentAfterEveryDeltaMakesOneFramePerDelta(t *testing.T) {
+	e := relaytest.NewEndpoint(t)
+	e.Open("caller=", "peer-1")
+	e.Script("peer-1", relaytest.InternalError) // its first frame is retried: WaitSent waits for the retry
+	d := &deleter{}
+	s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"caller=", "peer-1", "gone"})
+	var want []string
+	for _, delta := range traceDeltas {
+		s.Delta(delta)
+		s.WaitSent() // a gone recipient does not hold it up
+		if delta != "" {
+			want = append(want, delta)
+		}
+	}
+	s.Complete()
+	s.Wait()
+	for _, id := range []string{"caller=", "peer-1"} {
+		tr := transcript(t, e, id)
+		var got []string
+		for _, f := range tr.Frames {
+			if f.Type == relay.TypeDelta {
+				got = append(got, f.Delta)
+			}
+		}
+		last := tr.Frames[len(tr.Frames)-1]
+		if !slices.Equal(got, want) || last.Type != relay.TypeComplete || last.Delta != "" || tr.Text != strings.Join(want, "") {
+			t.Errorf("%s got delta frames %q then %s %q; want one frame per delta %q, then an empty complete frame",
+				id, got, last.Type, last.Delta, want)
+		}
+	}
+	if !slices.Equal(d.deleted(), []string{"gone"}) {
+		t.Errorf("deleted %v, want the gone connection", d.deleted())
+	}
+}
+
 // firstPost returns a channel closed when e receives its first post.
 func firstPost(e *relaytest.Endpoint) <-chan struct{} {
 	first := make(chan struct{})

@@ -3,7 +3,6 @@ package handler
 import (
 	"unicode/utf8"
 
-	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -17,7 +16,7 @@ const CodeAnswerTooLong = "ANSWER_TOO_LONG"
 // CodeAnswerTooLong. n is the answer's length so far, updated. So the
 // answer held in memory, sent and stored is the same text and never more
 // than an item holds.
-func capped(s *relay.Stream, n *int, delta string) bool {
+func capped(s Deltas, n *int, delta string) bool {
 	if *n+len(delta) <= store.MaxMessageTextBytes {
 		*n += len(delta)
 		s.Delta(delta)

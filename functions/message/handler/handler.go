@@ -92,6 +92,13 @@ type Handler struct {
 	CallbackURL    string        // CALLBACK_URL; "" means the event's https://{domainName}/{stage}
 	Relay          relay.Options // MinFrameInterval and the rest
 	DeadlineMargin time.Duration // the RAG answer ends this long before the Lambda deadline, leaving the rest to the ending (deadline.go); 0 means DefaultDeadlineMargin
+	// Feed, when set, is where an answer's RAG deltas go instead of its
+	// relay stream: a wrapping of the stream, which must pass every delta
+	// on to it. nil (production) feeds the stream itself, the coalescing
+	// relay; the benchmarks' one-post-per-delta competitor (bench/baseline)
+	// waits there for each delta's posts. Nothing else of the answer (its
+	// recipients, store writes, limits, ending) goes through Feed.
+	Feed func(*relay.Stream) Deltas
 	// JoinInterval is how often the room's connections are looked up
 	// while an answer streams (0 means DefaultJoinInterval).
 	JoinInterval time.Duration

@@ -11,6 +11,22 @@ import (
 	"github.com/ragchat/ragchat/shared/store"
 )
 
+// Deltas takes an answer's text one RAG delta at a time. *relay.Stream
+// implements it: Delta never waits on the network, and what arrives while
+// a post is in flight is coalesced into the next frame.
+type Deltas interface {
+	Delta(text string)
+}
+
+// deltas is where stream feeds s's answer: s itself, or Handler.Feed's
+// wrapping of it.
+func (h *Handler) deltas(s *relay.Stream) Deltas {
+	if h.Feed != nil {
+		return h.Feed(s)
+	}
+	return s
+}
+
 // stream asks the RAG service and feeds its answer to s until the answer
 // ends, fails, outgrows an item (CodeAnswerTooLong, cap.go), or ctx
 // (answerTime: DeadlineMargin before the Lambda deadline) ends; first is
@@ -34,6 +50,7 @@ func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream,
 	defer rs.Close()
 	started := false
 	var n int // the answer's bytes so far
+	feed := h.deltas(s)
 	for {
 		ev, err := rs.Next()
 		if err == io.EOF {
@@ -42,7 +59,7 @@ func (h *Handler) stream(ctx context.Context, log *slog.Logger, s *relay.Stream,
 		if err != nil {
 			return failure(ctx, log, err), rs.Skipped()
 		}
-		fits := capped(s, &n, ev.Delta)
+		fits := capped(feed, &n, ev.Delta)
 		if !started && n > 0 {
 			started = true
 			first()
