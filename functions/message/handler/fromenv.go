@@ -15,7 +15,8 @@ import (
 // (loaded now). A configuration it cannot run with (no RAG_URL, a deadline
 // margin that leaves the answer no time) stops the start (env.Must).
 // functions/message runs what it returns; the benchmarks' one-post-per-delta
-// competitor (bench/cmd/baseline-message) changes only its Feed.
+// competitor (bench/cmd/baseline-message) changes only its relay
+// (baseline.New).
 func FromEnv(ctx context.Context, env boot.Env) *Handler {
 	cfg := env.Config
 	env.Require("RAG_URL", cfg.RAGURL)
