@@ -153,22 +153,22 @@ func (s *Store) RoomsOfOwner(ctx context.Context, companyID, userID string, limi
 // room's status and records its activity. A CLOSED room is returned
 // unchanged (one more GetItem); a missing one gives ErrNotFound.
 func (s *Store) TouchOpenRoom(ctx context.Context, roomID string, atMs int64) (Room, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Rooms),
-		Key:                       item{attrRoomID: avS(roomID)},
-		UpdateExpression:          aws.String("SET #la = :at"),
-		ConditionExpression:       aws.String("attribute_exists(#id) AND #st <> :closed"),
-		ExpressionAttributeNames:  map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID, "#st": attrStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": avN(atMs), ":closed": avS(RoomStatusClosed)},
-		ReturnValues:              types.ReturnValueAllNew,
+	after, touched, err := s.write(ctx, itemWrite{
+		table:     s.t.Rooms,
+		key:       item{attrRoomID: avS(roomID)},
+		update:    "SET #la = :at",
+		cond:      "attribute_exists(#id) AND #st <> :closed",
+		names:     map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID, "#st": attrStatus},
+		values:    map[string]types.AttributeValue{":at": avN(atMs), ":closed": avS(RoomStatusClosed)},
+		returnNew: true,
 	})
 	switch {
-	case isConditionFailed(err):
-		return s.GetRoom(ctx, roomID)
 	case err != nil:
 		return Room{}, fmt.Errorf("touch room %s: %w", roomID, err)
+	case !touched:
+		return s.GetRoom(ctx, roomID)
 	}
-	r, err := readRoom(out.Attributes)
+	r, err := readRoom(after)
 	if err != nil {
 		return Room{}, fmt.Errorf("touch room %s: %w", roomID, err)
 	}

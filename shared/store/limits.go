@@ -64,15 +64,15 @@ func (s *Store) TakeLoginSlot(ctx context.Context, key string, lim Window, now t
 // attempt turned out not to be a failure). Freeing where no slot is held
 // changes nothing.
 func (s *Store) FreeLoginSlot(ctx context.Context, key string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.LoginAttempts),
-		Key:                       item{attrAttemptKey: avS(key)},
-		UpdateExpression:          aws.String("ADD #n :minus"),
-		ConditionExpression:       aws.String("#n > :zero"),
-		ExpressionAttributeNames:  map[string]string{"#n": attrFailures},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": avN(-1), ":zero": avN(0)},
+	_, _, err := s.write(ctx, itemWrite{
+		table:  s.t.LoginAttempts,
+		key:    item{attrAttemptKey: avS(key)},
+		update: "ADD #n :minus",
+		cond:   "#n > :zero",
+		names:  map[string]string{"#n": attrFailures},
+		values: map[string]types.AttributeValue{":minus": avN(-1), ":zero": avN(0)},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil {
 		return fmt.Errorf("free login slot of %s: %w", key, err)
 	}
 	return nil
@@ -81,11 +81,7 @@ func (s *Store) FreeLoginSlot(ctx context.Context, key string) error {
 // ClearLoginSlots forgets every slot of key (a successful login forgets
 // the user's failures). Clearing a key that holds nothing succeeds.
 func (s *Store) ClearLoginSlots(ctx context.Context, key string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.t.LoginAttempts),
-		Key:       item{attrAttemptKey: avS(key)},
-	})
-	if err != nil {
+	if _, _, err := s.write(ctx, itemWrite{table: s.t.LoginAttempts, key: item{attrAttemptKey: avS(key)}}); err != nil {
 		return fmt.Errorf("clear login slots of %s: %w", key, err)
 	}
 	return nil
@@ -232,33 +228,20 @@ func (s *Store) TakeQuestionToken(ctx context.Context, companyID, userID string,
 	// A stale or absent tat first: the common case of a user who reads the
 	// answer before asking again. If that fails, tat >= now, and it only
 	// grows: adding is then the only way, and its failure means tat > last.
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Limits),
-		Key:                       key,
-		UpdateExpression:          aws.String("SET #t = :next, #e = :exp"),
-		ConditionExpression:       aws.String("attribute_not_exists(#t) OR #t < :now"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":next": avN(nowMs + refill), ":now": avN(nowMs), ":exp": expires},
-	})
-	if err == nil {
-		return true, time.Time{}, nil
-	}
-	if !isConditionFailed(err) {
-		return false, time.Time{}, wrap(err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Limits),
-		Key:                       key,
-		UpdateExpression:          aws.String("SET #t = #t + :r, #e = :exp"),
-		ConditionExpression:       aws.String("#t <= :last"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": avN(refill), ":last": avN(last), ":exp": expires},
-	})
-	if err == nil {
-		return true, time.Time{}, nil
-	}
-	if !isConditionFailed(err) {
-		return false, time.Time{}, wrap(err)
+	for _, w := range []itemWrite{
+		{update: "SET #t = :next, #e = :exp", cond: "attribute_not_exists(#t) OR #t < :now",
+			values: map[string]types.AttributeValue{":next": avN(nowMs + refill), ":now": avN(nowMs), ":exp": expires}},
+		{update: "SET #t = #t + :r, #e = :exp", cond: "#t <= :last",
+			values: map[string]types.AttributeValue{":r": avN(refill), ":last": avN(last), ":exp": expires}},
+	} {
+		w.table, w.key, w.names = s.t.Limits, key, names
+		_, taken, err := s.write(ctx, w)
+		if err != nil {
+			return false, time.Time{}, wrap(err)
+		}
+		if taken {
+			return true, time.Time{}, nil
+		}
 	}
 	// tat > last: the bucket is empty. One read says for how long.
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
@@ -281,23 +264,21 @@ func (s *Store) TakeQuestionToken(ctx context.Context, companyID, userID string,
 // another answer holds the room and its until is still ahead of now, and
 // ErrNotFound when the room does not exist.
 func (s *Store) BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (bool, error) {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.t.Rooms),
-		Key:                 item{attrRoomID: avS(roomID)},
-		UpdateExpression:    aws.String("SET #a = :id, #u = :until"),
-		ConditionExpression: aws.String("attribute_exists(#id) AND (attribute_not_exists(#u) OR #u <= :now)"),
-		ExpressionAttributeNames: map[string]string{
-			"#a": attrAnsweringID, "#u": attrAnsweringUntil, "#id": attrRoomID,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
+	_, begun, err := s.write(ctx, itemWrite{
+		table:  s.t.Rooms,
+		key:    item{attrRoomID: avS(roomID)},
+		update: "SET #a = :id, #u = :until",
+		cond:   "attribute_exists(#id) AND (attribute_not_exists(#u) OR #u <= :now)",
+		names:  map[string]string{"#a": attrAnsweringID, "#u": attrAnsweringUntil, "#id": attrRoomID},
+		values: map[string]types.AttributeValue{
 			":id": avS(answerID), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()),
 		},
 	})
-	if err == nil {
-		return true, nil
-	}
-	if !isConditionFailed(err) {
+	if err != nil {
 		return false, fmt.Errorf("begin answer %s in room %s: %w", answerID, roomID, err)
+	}
+	if begun {
+		return true, nil
 	}
 	if _, gerr := s.GetRoom(ctx, roomID); errors.Is(gerr, ErrNotFound) {
 		return false, fmt.Errorf("begin answer %s: %w", answerID, gerr)
@@ -309,15 +290,15 @@ func (s *Store) BeginAnswer(ctx context.Context, roomID, answerID string, until,
 // nothing when another answer holds the room (this one's until had
 // passed) or none does.
 func (s *Store) EndAnswer(ctx context.Context, roomID, answerID string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Rooms),
-		Key:                       item{attrRoomID: avS(roomID)},
-		UpdateExpression:          aws.String("SET #u = :zero"),
-		ConditionExpression:       aws.String("#a = :id"),
-		ExpressionAttributeNames:  map[string]string{"#a": attrAnsweringID, "#u": attrAnsweringUntil},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": avS(answerID), ":zero": avN(0)},
+	_, _, err := s.write(ctx, itemWrite{
+		table:  s.t.Rooms,
+		key:    item{attrRoomID: avS(roomID)},
+		update: "SET #u = :zero",
+		cond:   "#a = :id",
+		names:  map[string]string{"#a": attrAnsweringID, "#u": attrAnsweringUntil},
+		values: map[string]types.AttributeValue{":id": avS(answerID), ":zero": avN(0)},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil {
 		return fmt.Errorf("end answer %s in room %s: %w", answerID, roomID, err)
 	}
 	return nil

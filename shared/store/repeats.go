@@ -94,14 +94,14 @@ func (s *Store) TakeOverRepeat(ctx context.Context, r, old Repeat) (bool, error)
 // ReleaseRepeat deletes r's record if it is still r's (same question id),
 // for a question refused after its claim: the id may then be sent again.
 func (s *Store) ReleaseRepeat(ctx context.Context, r Repeat) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.t.Messages),
-		Key:                       item{attrRoomID: avS(r.RoomID), attrSK: avS(repeatSK(r.ClientMessageID))},
-		ConditionExpression:       aws.String("#q = :q"),
-		ExpressionAttributeNames:  map[string]string{"#q": attrQuestionID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":q": avS(r.QuestionID)},
+	_, _, err := s.write(ctx, itemWrite{
+		table:  s.t.Messages,
+		key:    item{attrRoomID: avS(r.RoomID), attrSK: avS(repeatSK(r.ClientMessageID))},
+		cond:   "#q = :q",
+		names:  map[string]string{"#q": attrQuestionID},
+		values: map[string]types.AttributeValue{":q": avS(r.QuestionID)},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil {
 		return fmt.Errorf("release repeat %s in room %s: %w", r.ClientMessageID, r.RoomID, err)
 	}
 	return nil

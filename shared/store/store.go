@@ -50,6 +50,54 @@ func getItem[T any](ctx context.Context, s *Store, table string, key item, read 
 	return read(out.Item)
 }
 
+// itemWrite is a write of one item, at key of table: an UpdateItem with
+// update, or a DeleteItem when update is empty; applied only where cond
+// holds when cond is not empty. names and values serve both expressions.
+type itemWrite struct {
+	table     string
+	key       item
+	update    string
+	cond      string
+	names     map[string]string
+	values    map[string]types.AttributeValue
+	returnNew bool // an update returns the item as it is after it
+}
+
+// write runs w. applied is false, with a nil error, when w's condition did
+// not hold: nothing changed. after is the item after an update with
+// returnNew.
+func (s *Store) write(ctx context.Context, w itemWrite) (after item, applied bool, err error) {
+	var cond *string
+	if w.cond != "" {
+		cond = aws.String(w.cond)
+	}
+	if w.update == "" {
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(w.table), Key: w.key, ConditionExpression: cond,
+			ExpressionAttributeNames: w.names, ExpressionAttributeValues: w.values,
+		})
+	} else {
+		in := &dynamodb.UpdateItemInput{
+			TableName: aws.String(w.table), Key: w.key, UpdateExpression: aws.String(w.update), ConditionExpression: cond,
+			ExpressionAttributeNames: w.names, ExpressionAttributeValues: w.values,
+		}
+		if w.returnNew {
+			in.ReturnValues = types.ReturnValueAllNew
+		}
+		var out *dynamodb.UpdateItemOutput
+		if out, err = s.db.UpdateItem(ctx, in); err == nil {
+			after = out.Attributes
+		}
+	}
+	switch {
+	case err == nil:
+		return after, true, nil
+	case isConditionFailed(err):
+		return nil, false, nil
+	}
+	return nil, false, err
+}
+
 // putItem encodes v (an item type or a record) and writes it with in.
 func (s *Store) putItem(ctx context.Context, in *dynamodb.PutItemInput, v any) error {
 	it, err := marshal(v)
@@ -140,19 +188,19 @@ func (s *Store) LatestRoom(ctx context.Context, companyID, userID string) (Room,
 // TouchRoom sets the room's lastActivityAt to atMs. It returns ErrNotFound
 // and writes nothing when the room does not exist.
 func (s *Store) TouchRoom(ctx context.Context, roomID string, atMs int64) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.t.Rooms),
-		Key:                       item{attrRoomID: avS(roomID)},
-		UpdateExpression:          aws.String("SET #la = :at"),
-		ConditionExpression:       aws.String("attribute_exists(#id)"),
-		ExpressionAttributeNames:  map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": avN(atMs)},
+	_, touched, err := s.write(ctx, itemWrite{
+		table:  s.t.Rooms,
+		key:    item{attrRoomID: avS(roomID)},
+		update: "SET #la = :at",
+		cond:   "attribute_exists(#id)",
+		names:  map[string]string{"#la": attrLastActivityAt, "#id": attrRoomID},
+		values: map[string]types.AttributeValue{":at": avN(atMs)},
 	})
 	switch {
-	case isConditionFailed(err):
-		return fmt.Errorf("touch room %s: %w", roomID, ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("touch room %s: %w", roomID, err)
+	case !touched:
+		return fmt.Errorf("touch room %s: %w", roomID, ErrNotFound)
 	}
 	return nil
 }
