@@ -105,8 +105,22 @@ func Run(ctx context.Context, cfg Config, out, log io.Writer) error {
 	fmt.Fprintf(log, "  stack up in %.1f s\n", time.Since(envStart).Seconds())
 
 	r := &run{ctx: ctx, cfg: cfg, env: env, secs: &secs, prog: prog, log: log}
-	for _, step := range []func() error{r.relay, r.api, r.cold, r.concurrency, r.handoff, r.throttle, r.conversation} {
-		if err := step(); err != nil {
+	for _, step := range []struct {
+		sections []string // the step runs when one of these is on
+		run      func() error
+	}{
+		{[]string{"relay", "cost", "dynamo"}, r.relay},
+		{[]string{"api"}, r.api},
+		{[]string{"cold"}, r.cold},
+		{[]string{"concurrency"}, r.concurrency},
+		{[]string{"handoff"}, r.handoff},
+		{[]string{"throttle"}, r.throttle},
+		{[]string{"conversation"}, r.conversation},
+	} {
+		if !slices.ContainsFunc(step.sections, cfg.on) {
+			continue
+		}
+		if err := step.run(); err != nil {
 			return err
 		}
 	}
@@ -131,7 +145,7 @@ func (cfg Config) maxEnvironments() int {
 }
 
 // run is one bench run on a started stack; each method measures and
-// writes the sections it is for, when they are on.
+// writes the sections it is for (Run calls it when one of them is on).
 type run struct {
 	ctx  context.Context
 	cfg  Config
@@ -145,9 +159,6 @@ type run struct {
 // and 4 (DynamoDB requests) read.
 func (r *run) relay() error {
 	cfg, env := r.cfg, r.env
-	if !cfg.on("relay") && !cfg.on("cost") && !cfg.on("dynamo") {
-		return nil
-	}
 	r.prog.phase("relay overhead")
 	relay, err := RunRelay(r.ctx, env, cfg.Relay, r.log)
 	if err != nil {
@@ -182,9 +193,6 @@ func (r *run) relay() error {
 
 // api measures login, room creation and handshake latency (section 6).
 func (r *run) api() error {
-	if !r.cfg.on("api") {
-		return nil
-	}
 	r.prog.phase("login, room creation and handshake latency")
 	api, err := RunAPI(r.ctx, r.env, r.cfg.API)
 	if err != nil {
@@ -199,9 +207,6 @@ func (r *run) api() error {
 // cold measures the functions' sizes and cold starts (section 3).
 func (r *run) cold() error {
 	cfg := r.cfg
-	if !cfg.on("cold") {
-		return nil
-	}
 	r.prog.phase("cold start")
 	cold, err := RunColdStart(r.ctx, r.env, cfg.Cold, r.log)
 	if err != nil {
@@ -224,9 +229,6 @@ func (r *run) cold() error {
 
 // concurrency runs every concurrency configuration (section 5).
 func (r *run) concurrency() error {
-	if !r.cfg.on("concurrency") {
-		return nil
-	}
 	fmt.Fprintf(r.secs.at(5), "## 5. Concurrency\n\n"+
 		"Websocket clients on the local stack, each in a room of its own, each asking its questions one after the "+
 		"other (starting at random times within the ramp); the dev RAG server (local/ragdev) streams its apartment-FAQ "+
@@ -246,9 +248,6 @@ func (r *run) concurrency() error {
 // handoff measures handoff latency (section 9).
 func (r *run) handoff() error {
 	hc := r.cfg.Handoff
-	if !r.cfg.on("handoff") {
-		return nil
-	}
 	r.prog.phase(fmt.Sprintf("handoff, %d rooms", hc.Rooms))
 	ho, err := RunHandoff(r.ctx, r.env, hc, r.log)
 	if err != nil {
@@ -266,9 +265,6 @@ func (r *run) handoff() error {
 // budget and history reads (section 11).
 func (r *run) conversation() error {
 	cc := r.cfg.Conv
-	if !r.cfg.on("conversation") {
-		return nil
-	}
 	r.prog.phase(fmt.Sprintf("conversation: %d joins, history of %d messages", cc.Joins, cc.HistoryMessages))
 	res, err := RunConversation(r.ctx, r.env, cc, r.log)
 	if err != nil {
@@ -289,9 +285,6 @@ func (r *run) conversation() error {
 // throttle measures answers under @connections throttling (section 10).
 func (r *run) throttle() error {
 	tc := r.cfg.Throttle
-	if !r.cfg.on("throttle") {
-		return nil
-	}
 	r.prog.phase(fmt.Sprintf("429 throttling, %d clients", tc.Clients))
 	runs, err := RunThrottle(r.ctx, r.env, tc, r.log)
 	if err != nil {

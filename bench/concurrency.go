@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/procfs"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
@@ -68,16 +69,27 @@ const messageBootstrap = "/MessageFunction/bootstrap"
 
 // RunConcurrency runs the concurrency experiment on env.
 func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer) (*ConcResult, error) {
-	rag := ragdev.New(ragdev.Options{PieceDelay: cfg.Pace})
-	defer rag.Close()
-	env.RAG.SetBackend(rag)
-	if err := resetPeakRSS(); err != nil {
+	if err := procfs.ResetPeakRSS(); err != nil {
 		return nil, err
 	}
 	env.Stack.WS.ResetStats()
-
 	setupStart := time.Now()
-	clients, err := connectClients(ctx, env, cfg.Clients)
+	var res *ConcResult
+	err := withClients(ctx, env, cfg.Clients, cfg.Pace, func(clients []concClient) (err error) {
+		fmt.Fprintf(log, "  %d clients connected in %.1f s\n", cfg.Clients, time.Since(setupStart).Seconds())
+		res, err = measureConcurrency(ctx, env, cfg, clients)
+		return err
+	})
+	return res, err
+}
+
+// withClients runs fn with n clients connected (connectClients) and the dev
+// RAG server streaming at pace; the clients are closed when fn returns.
+func withClients(ctx context.Context, env *Env, n int, pace time.Duration, fn func([]concClient) error) error {
+	rag := ragdev.New(ragdev.Options{PieceDelay: pace})
+	defer rag.Close()
+	env.RAG.SetBackend(rag)
+	clients, err := connectClients(ctx, env, n)
 	defer func() {
 		for _, c := range clients {
 			if c.conn != nil {
@@ -86,16 +98,20 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 		}
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("set up %d clients: %w", cfg.Clients, err)
+		return fmt.Errorf("set up %d clients: %w", n, err)
 	}
-	fmt.Fprintf(log, "  %d clients connected in %.1f s\n", cfg.Clients, time.Since(setupStart).Seconds())
+	return fn(clients)
+}
 
+// measureConcurrency asks every client's questions (askAll) and measures
+// the time, posts, CPU and memory they took.
+func measureConcurrency(ctx context.Context, env *Env, cfg ConcConfig, clients []concClient) (*ConcResult, error) {
 	res := &ConcResult{Config: cfg}
-	selfCPU0, err := procCPU(0)
+	selfCPU0, err := procfs.CPU(0)
 	if err != nil {
 		return nil, err
 	}
-	envCPU0, err := childrenCPU(messageBootstrap)
+	envCPU0, err := procfs.ChildrenCPU(messageBootstrap)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +119,12 @@ func RunConcurrency(ctx context.Context, env *Env, cfg ConcConfig, log io.Writer
 	res.Answers = askAll(ctx, env, cfg, clients)
 	res.Duration = time.Since(start)
 	res.Posts = env.Stack.WS.Stats().Posts
-	selfCPU1, err := procCPU(0)
+	selfCPU1, err := procfs.CPU(0)
 	if err != nil {
 		return nil, err
 	}
 	res.StackCPU = selfCPU1 - selfCPU0
-	envCPU1, err := childrenCPU(messageBootstrap)
+	envCPU1, err := procfs.ChildrenCPU(messageBootstrap)
 	if err != nil {
 		return nil, err
 	}
@@ -216,15 +232,15 @@ func concAsk(ctx context.Context, env *Env, c concClient, q int, question string
 // MessageFunction environment.
 func (r *ConcResult) peakMemory() error {
 	var err error
-	if r.StackPeakKB, err = procStatusKB(0, "VmHWM"); err != nil {
+	if r.StackPeakKB, err = procfs.StatusKB(0, "VmHWM"); err != nil {
 		return err
 	}
-	pids, err := children(messageBootstrap)
+	pids, err := procfs.Children(messageBootstrap)
 	if err != nil {
 		return err
 	}
 	for _, pid := range pids {
-		if kb, err := procStatusKB(pid, "VmHWM"); err == nil {
+		if kb, err := procfs.StatusKB(pid, "VmHWM"); err == nil {
 			r.EnvPeakKB = append(r.EnvPeakKB, float64(kb))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/procfs"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/local/wsapi"
@@ -129,7 +130,7 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 	reports := env.Reports.Count(s.fn)
 	before := env.Stack.Dynamo.Counts()
 	bootstrap := "/" + s.fn + "/bootstrap"
-	cpu0, err := childrenCPU(bootstrap)
+	cpu0, err := procfs.ChildrenCPU(bootstrap)
 	if err != nil {
 		return run, err
 	}
@@ -148,7 +149,7 @@ func relayOnce(ctx context.Context, env *Env, s *relaySide, latencyMs int) (Rela
 	}
 	st := s.ws.Stats()
 	run.Dynamo = env.Stack.Dynamo.Counts().Sub(before)
-	cpu1, err := childrenCPU(bootstrap)
+	cpu1, err := procfs.ChildrenCPU(bootstrap)
 	if err != nil {
 		return run, err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/wsapi"
 )
 
@@ -34,45 +33,37 @@ type ThrottleRun struct {
 // RunThrottle runs the throttling experiment on env: the relay's 429
 // rebuild-and-retry under an account-wide throttle of each rate.
 func RunThrottle(ctx context.Context, env *Env, cfg ThrottleConfig, log io.Writer) ([]ThrottleRun, error) {
-	rag := ragdev.New(ragdev.Options{PieceDelay: cfg.Pace})
-	defer rag.Close()
-	env.RAG.SetBackend(rag)
-	clients, err := connectClients(ctx, env, cfg.Clients)
-	defer func() {
-		for _, c := range clients {
-			if c.conn != nil {
-				c.conn.Close()
-			}
-		}
-	}()
-	if err != nil {
-		return nil, fmt.Errorf("set up %d clients: %w", cfg.Clients, err)
-	}
-	defer env.Stack.WS.SetFaults(wsapi.Faults{})
 	var runs []ThrottleRun
-	for _, rate := range cfg.Rates {
-		f := wsapi.Faults{}
-		if rate > 0 {
-			f = wsapi.Faults{Status: 429, Rate: rate}
+	err := withClients(ctx, env, cfg.Clients, cfg.Pace, func(clients []concClient) error {
+		defer env.Stack.WS.SetFaults(wsapi.Faults{})
+		for _, rate := range cfg.Rates {
+			f := wsapi.Faults{}
+			if rate > 0 {
+				f = wsapi.Faults{Status: 429, Rate: rate}
+			}
+			if err := env.Stack.WS.SetFaults(f); err != nil {
+				return err
+			}
+			env.Stack.WS.ResetStats()
+			n0 := env.Reports.Count("MessageFunction")
+			run := ThrottleRun{Rate: rate}
+			run.Answers = askAll(ctx, env, ConcConfig{Clients: cfg.Clients, Questions: cfg.Questions, Pace: cfg.Pace}, clients)
+			st := env.Stack.WS.Stats()
+			run.Posts, run.Injected = st.Posts, st.Injected
+			// Every answered question is one invocation; its REPORT follows it.
+			if _, ok := env.Reports.WaitAfter("MessageFunction", n0+len(run.Answers)-1, 30*time.Second); !ok {
+				return fmt.Errorf("rate %.0f%%: missing REPORT lines of MessageFunction", 100*rate)
+			}
+			for _, rep := range env.Reports.Since("MessageFunction", n0) {
+				run.BilledMs = append(run.BilledMs, float64(rep.BilledMs))
+			}
+			fmt.Fprintf(log, "  429 rate %.0f%%: %d answers, %d posts, %d throttled\n", 100*rate, len(run.Answers), run.Posts, run.Injected)
+			runs = append(runs, run)
 		}
-		if err := env.Stack.WS.SetFaults(f); err != nil {
-			return nil, err
-		}
-		env.Stack.WS.ResetStats()
-		n0 := env.Reports.Count("MessageFunction")
-		run := ThrottleRun{Rate: rate}
-		run.Answers = askAll(ctx, env, ConcConfig{Clients: cfg.Clients, Questions: cfg.Questions, Pace: cfg.Pace}, clients)
-		st := env.Stack.WS.Stats()
-		run.Posts, run.Injected = st.Posts, st.Injected
-		// Every answered question is one invocation; its REPORT follows it.
-		if _, ok := env.Reports.WaitAfter("MessageFunction", n0+len(run.Answers)-1, 30*time.Second); !ok {
-			return nil, fmt.Errorf("rate %.0f%%: missing REPORT lines of MessageFunction", 100*rate)
-		}
-		for _, rep := range env.Reports.Since("MessageFunction", n0) {
-			run.BilledMs = append(run.BilledMs, float64(rep.BilledMs))
-		}
-		fmt.Fprintf(log, "  429 rate %.0f%%: %d answers, %d posts, %d throttled\n", 100*rate, len(run.Answers), run.Posts, run.Injected)
-		runs = append(runs, run)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return runs, nil
 }

@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ragchat/ragchat/internal/procfs"
 	"github.com/ragchat/ragchat/local/wsapi"
 )
 
@@ -343,8 +341,10 @@ func takeSample(at time.Duration, questions int64) sample {
 	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
 		s.FDs = len(fds)
 	}
-	for _, pid := range childProcesses() {
-		rss := rssBytes(pid)
+	pids, _ := procfs.Children("") // the functions' bootstrap processes; none without /proc
+	for _, pid := range pids {
+		kb, _ := procfs.StatusKB(pid, "VmRSS") // 0 when unreadable
+		rss := uint64(kb) << 10
 		s.Procs++
 		s.RSSMB += mb(rss)
 		s.MaxRSSMB = max(s.MaxRSSMB, mb(rss))
@@ -353,52 +353,6 @@ func takeSample(at time.Duration, questions int64) sample {
 }
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
-
-// childProcesses lists the process ids whose parent is this process (the
-// functions' bootstrap processes); none on systems without /proc.
-func childProcesses() []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	self := os.Getpid()
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-		fields := strings.Fields(string(rest))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(self) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// rssBytes is a process's resident set (VmRSS), 0 when unreadable.
-func rssBytes(pid int) uint64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
 
 // checkNoGrowth compares the median of the first and the last third of the
 // samples taken under load (the first fifth is warm-up and left out): none
