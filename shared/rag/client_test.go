@@ -161,7 +161,8 @@ func TestAsk_Failures(t *testing.T) {
 	loose := Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}
 	tests := []struct {
 		name     string
-		url      func(t *testing.T) string
+		url      func(t *testing.T) string // when serve is nil
+		serve    func(w http.ResponseWriter, r *http.Request, release <-chan struct{})
 		timeouts Timeouts
 		hc       *http.Client
 		ctx      func() (context.Context, context.CancelFunc)
@@ -178,102 +179,76 @@ func TestAsk_Failures(t *testing.T) {
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}
 			}}},
 			askCode: CodeTimeout},
-		{name: "status 500", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				http.Error(w, "boom", http.StatusInternalServerError)
-			})
+		{name: "status 500", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			http.Error(w, "boom", http.StatusInternalServerError)
 		}, askCode: CodeUnavailable, inErr: "status 500"},
-		{name: "status 200 with a JSON body", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, `{"answer":"x"}`)
-			})
+		{name: "status 200 with a JSON body", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"answer":"x"}`)
 		}, askCode: CodeUnavailable, inErr: "application/json"},
-		{name: "stall before the headers", timeouts: firstTight, url: func(t *testing.T) string {
-			return sseServer(t, func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-				stall(r, release)
-			})
+		{name: "stall before the headers", timeouts: firstTight, serve: func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+			stall(r, release)
 		}, askCode: CodeTimeout, inErr: "first-event"},
-		{name: "stall before the first event", timeouts: firstTight, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-				eventStream(w)
-				send(w, ": ping\n")
-				stall(r, release)
-			})
+		{name: "stall before the first event", timeouts: firstTight, serve: func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+			eventStream(w)
+			send(w, ": ping\n")
+			stall(r, release)
 		}, endCode: CodeTimeout, inErr: "first-event"},
-		{name: "stall mid-stream", timeouts: idleTight, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a"), data("b")))
-				stall(r, release)
-			})
+		{name: "stall mid-stream", timeouts: idleTight, serve: func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a"), data("b")))
+			stall(r, release)
 		}, events: []string{"a", "b"}, endCode: CodeTimeout, inErr: "idle"},
-		{name: "keep-alives do not hide a stall", timeouts: idleTight, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a")))
-				for {
-					select {
-					case <-r.Context().Done():
-						return
-					case <-release:
-						return
-					case <-time.After(10 * time.Millisecond):
-						send(w, ": ping\n")
-					}
+		{name: "keep-alives do not hide a stall", timeouts: idleTight, serve: func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a")))
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-release:
+					return
+				case <-time.After(10 * time.Millisecond):
+					send(w, ": ping\n")
 				}
-			})
+			}
 		}, events: []string{"a"}, endCode: CodeTimeout, inErr: "idle"},
 		{name: "context deadline before the headers", timeouts: loose,
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 100*time.Millisecond)
 			},
-			url: func(t *testing.T) string {
-				return sseServer(t, func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-					stall(r, release)
-				})
-			}, askCode: CodeTimeout, inErr: "deadline"},
-		{name: "EOF before DONE", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a"), data("b")))
-			})
-		}, events: []string{"a", "b"}, endCode: CodeInterrupted},
-		{name: "connection dropped mid-stream", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a")))
-				conn, _, err := http.NewResponseController(w).Hijack()
-				if err == nil {
-					conn.Close()
-				}
-			})
-		}, events: []string{"a"}, endCode: CodeInterrupted},
-		{name: "malformed lines among good ones", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a"), "data: {oops", data("b"), "data: <html>", data("c"), "data: [DONE]"))
-			})
-		}, events: []string{"a", "b", "c"}, skipped: 2},
-		{name: "1 MiB line", timeouts: loose, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a"), data(strings.Repeat("나", 1<<20/3)), final("!")))
-			})
-		}, events: []string{"a", strings.Repeat("나", 1<<20/3), "!"}},
-		{name: "zero timeouts disable the watchdogs", timeouts: Timeouts{}, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a")))
-				send(w, lines(data("b"), "data: [DONE]"))
-			})
-		}, events: []string{"a", "b"}},
-		{name: "final event with text and no DONE", timeouts: idleTight, url: func(t *testing.T) string {
-			return sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-				eventStream(w)
-				send(w, lines(data("a"), final("b")))
+			serve: func(_ http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 				stall(r, release)
-			})
+			}, askCode: CodeTimeout, inErr: "deadline"},
+		{name: "EOF before DONE", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a"), data("b")))
+		}, events: []string{"a", "b"}, endCode: CodeInterrupted},
+		{name: "connection dropped mid-stream", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a")))
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}, events: []string{"a"}, endCode: CodeInterrupted},
+		{name: "malformed lines among good ones", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a"), "data: {oops", data("b"), "data: <html>", data("c"), "data: [DONE]"))
+		}, events: []string{"a", "b", "c"}, skipped: 2},
+		{name: "1 MiB line", timeouts: loose, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a"), data(strings.Repeat("나", 1<<20/3)), final("!")))
+		}, events: []string{"a", strings.Repeat("나", 1<<20/3), "!"}},
+		{name: "zero timeouts disable the watchdogs", timeouts: Timeouts{}, serve: func(w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a")))
+			send(w, lines(data("b"), "data: [DONE]"))
+		}, events: []string{"a", "b"}},
+		{name: "final event with text and no DONE", timeouts: idleTight, serve: func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+			eventStream(w)
+			send(w, lines(data("a"), final("b")))
+			stall(r, release)
 		}, events: []string{"a", "b"}},
 	}
 	for _, tt := range tests {
@@ -283,7 +258,13 @@ func TestAsk_Failures(t *testing.T) {
 				ctx, cancel = tt.ctx()
 			}
 			defer cancel()
-			c := NewClient(tt.url(t), "DEFAULT_RAG", tt.timeouts, tt.hc)
+			var url string
+			if tt.serve != nil {
+				url = sseServer(t, tt.serve)
+			} else {
+				url = tt.url(t)
+			}
+			c := NewClient(url, "DEFAULT_RAG", tt.timeouts, tt.hc)
 			s, err := c.Ask(ctx, traceRequest)
 			if tt.askCode != "" {
 				if s != nil {
