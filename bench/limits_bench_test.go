@@ -3,13 +3,18 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	connect "github.com/ragchat/ragchat/functions/connect/handler"
 	"github.com/ragchat/ragchat/internal/testkit"
-	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -84,27 +89,52 @@ func BenchmarkLimits_Login(b *testing.B) {
 	})
 }
 
-// BenchmarkLimits_Connect is what a $connect gains: the token's version
-// checked against the Users item, and the room's live connections counted
-// (a room below the cap: no @connections GET).
+// BenchmarkLimits_Connect is what a $connect and its $disconnect gain,
+// measured as whole handshakes through the connect handler and the
+// $disconnect's store.DeleteConnection, in a room of 3 other sockets,
+// with the socket cap (cap: Max 10) and without it (nocap: Max 0); both
+// check the token's version against the Users item (one GetItem), so the
+// limits add that and the difference between the two. With the cap a
+// handshake takes a socket slot (one conditional PutItem on a random
+// place; here 3 places in 10 are held, and then a BatchGetItem of the
+// room's slots and a PutItem on a free one follow) and the $disconnect
+// gives it back (a DeleteItem). Below the cap no @connections GET.
 func BenchmarkLimits_Connect(b *testing.B) {
-	st, tables := limitsEnv(b)
-	ctx := context.Background()
-	for i := range 3 {
-		if err := st.PutConnection(ctx, store.Connection{ConnectionID: fmt.Sprintf("c%d", i), RoomID: "room-bench01",
-			UserID: "hong2", CompanyID: "apt001", Role: store.UserRoleCustomer, ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		max  int
+	}{{"cap", 10}, {"nocap", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st, tables := limitsEnv(b)
+			ctx := context.Background()
+			h := connect.New(st, testkit.Tokens(), slog.New(slog.DiscardHandler))
+			h.Metrics = metrics.New(io.Discard, "")
+			h.Cap = connect.Cap{Max: bc.max, Store: st, Probe: func(string) connect.Prober {
+				b.Fatal("the room is never full, yet @connections was asked")
+				return nil
+			}}
+			token := testkit.Mint(b, testkit.Hong2, time.Now())
+			handshake := func(id string) {
+				resp, err := h.Handle(ctx, events.APIGatewayWebsocketProxyRequest{
+					RequestContext:        events.APIGatewayWebsocketProxyRequestContext{RouteKey: "$connect", ConnectionID: id, Stage: "prod"},
+					QueryStringParameters: map[string]string{"token": token, "roomId": "room-bench01"},
+				})
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("$connect %s: %d %s %v", id, resp.StatusCode, resp.Body, err)
+				}
+			}
+			for i := range 3 {
+				handshake(fmt.Sprintf("other-%d", i))
+			}
+			measure(b, tables, func(i int) {
+				id := fmt.Sprintf("c%d", i)
+				handshake(id)
+				if err := st.DeleteConnection(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
 	}
-	id := testkit.Hong2
-	measure(b, tables, func(int) {
-		if err := apigw.Current(ctx, st, id); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.RoomConnections(ctx, "room-bench01", time.Now()); err != nil {
-			b.Fatal(err)
-		}
-	})
 }
 
 // BenchmarkLimits_Question is what a question gains: a token of the

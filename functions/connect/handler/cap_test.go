@@ -16,6 +16,7 @@ import (
 
 	disconnect "github.com/ragchat/ragchat/functions/disconnect/handler"
 	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 )
@@ -37,10 +38,16 @@ func (s *sockets) GetConnection(_ context.Context, in *apigatewaymanagementapi.G
 	return nil, &types.GoneException{}
 }
 
-func capEnv(t *testing.T, sk *sockets) *env {
+// capEnv is a parallel test's connect handler with a cap of 10 over the
+// fake @connections it returns (every socket gone until marked open), its
+// clock at now.
+func capEnv(t *testing.T, now time.Time) (*env, *sockets) {
+	t.Parallel()
+	sk := &sockets{open: map[string]bool{}}
 	e := newEnv(t)
 	e.h.Cap = Cap{Max: 10, Store: e.Store, Probe: func(string) Prober { return sk }}
-	return e
+	e.at(now)
+	return e, sk
 }
 
 // at sets the handler's clock.
@@ -106,11 +113,8 @@ func (e *env) stored(t *testing.T, now time.Time, ids map[string]bool) {
 }
 
 func TestConnect_EleventhSocketOfARoomIsRefused(t *testing.T) {
-	t.Parallel()
-	sk := &sockets{open: map[string]bool{}}
-	e := capEnv(t, sk)
 	now := time.Now()
-	e.at(now)
+	e, sk := capEnv(t, now)
 	for i := range 10 {
 		id := fmt.Sprintf("live-%02d", i)
 		sk.open[id] = true
@@ -157,9 +161,7 @@ func TestConnect_EleventhSocketOfARoomIsRefused(t *testing.T) {
 }
 
 func TestConnect_ThirtyHandshakesAtOnceGiveExactlyTen(t *testing.T) {
-	t.Parallel()
-	sk := &sockets{open: map[string]bool{}}
-	e := capEnv(t, sk)
+	e, sk := capEnv(t, time.Now())
 	for i := range 30 {
 		sk.open[fmt.Sprintf("par-%02d", i)] = true // every socket stays open
 	}
@@ -202,10 +204,8 @@ func TestConnect_ThirtyHandshakesAtOnceGiveExactlyTen(t *testing.T) {
 }
 
 func TestConnect_RoomWhoseTenSlotsAreHeldByGoneSocketsStillAcceptsANewSocket(t *testing.T) {
-	t.Parallel()
-	sk := &sockets{open: map[string]bool{}} // every socket is gone: no $disconnect came
-	e := capEnv(t, sk)
 	now := time.Now()
+	e, sk := capEnv(t, now) // every socket is gone: no $disconnect came
 	e.fill(t, 10, now, now.Add(-time.Minute))
 	e.at(now.Add(time.Minute))
 	if r := e.dial(t, "fresh", testkit.Hong2); r.status != 200 {
@@ -226,10 +226,8 @@ func TestConnect_RoomWhoseTenSlotsAreHeldByGoneSocketsStillAcceptsANewSocket(t *
 }
 
 func TestConnect_DisconnectGivesItsSlotBack(t *testing.T) {
-	t.Parallel()
-	sk := &sockets{open: map[string]bool{}}
-	e := capEnv(t, sk)
 	now := time.Now()
+	e, sk := capEnv(t, now)
 	e.fill(t, 10, now, now)
 	for i := range 10 {
 		sk.open[fmt.Sprintf("conn-%02d", i)] = true
@@ -256,10 +254,8 @@ func TestConnect_DisconnectGivesItsSlotBack(t *testing.T) {
 }
 
 func TestConnect_SlotsOfExpiredHoldersAreTaken(t *testing.T) {
-	t.Parallel()
-	sk := &sockets{open: map[string]bool{}}
-	e := capEnv(t, sk)
 	now := time.Now()
+	e, sk := capEnv(t, now)
 	e.fill(t, 10, now, now.Add(-50*time.Minute)) // tokens that expire in 10 minutes
 	for i := range 10 {
 		sk.open[fmt.Sprintf("conn-%02d", i)] = true // and sockets that stay open
@@ -311,4 +307,41 @@ func TestConnect_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
 	if _, err := e.Store.GetConnection(ctx, "conn-old"); err == nil {
 		t.Fatal("the refused connection was stored")
 	}
+}
+
+func TestConnect_CostsOfTheCap(t *testing.T) {
+	now := time.Now()
+	e, _ := capEnv(t, now)
+	c := testkit.NewCounter(t, e.Tables)
+	want := func(what string, calls map[dynamo.Call]int) {
+		t.Helper()
+		if got := c.Counts(); !maps.Equal(got, dynamo.Counts(calls)) {
+			t.Errorf("%s cost %v, want %v", what, got, calls)
+		}
+		c.Reset()
+	}
+	rooms, users, conns := e.Tables.Rooms, e.Tables.Users, e.Tables.Connections
+	// An empty room: the random place is free.
+	if r := e.dial(t, "first", testkit.Hong2); r.status != 200 {
+		t.Fatalf("first socket: %d %s", r.status, r.body)
+	}
+	want("a $connect into an empty room", map[dynamo.Call]int{
+		{Operation: "GetItem", Table: rooms}: 1, {Operation: "GetItem", Table: users}: 1, {Operation: "PutItem", Table: conns}: 2,
+	})
+	// $disconnect: the connection, then its slot.
+	if err := e.Store.DeleteConnection(context.Background(), "first"); err != nil {
+		t.Fatal(err)
+	}
+	want("a $disconnect", map[dynamo.Call]int{{Operation: "DeleteItem", Table: conns}: 2})
+	e.fill(t, 10, now, now)
+	c.Reset()
+	// A full room whose holders are all in the handshake grace: one
+	// failed take, one read of the slots, no @connections GET.
+	if r := e.dial(t, "eleventh", testkit.Hong2); r.status != http.StatusTooManyRequests {
+		t.Fatalf("11th socket: %d %s", r.status, r.body)
+	}
+	want("a refused $connect", map[dynamo.Call]int{
+		{Operation: "GetItem", Table: rooms}: 1, {Operation: "GetItem", Table: users}: 1,
+		{Operation: "PutItem", Table: conns}: 1, {Operation: "BatchGetItem", Table: conns}: 1,
+	})
 }
