@@ -43,9 +43,10 @@ func (sl SocketSlot) Free(now time.Time) bool {
 // SocketSlotKey is the Connections key of place n of room roomID.
 func SocketSlotKey(roomID string, n int) string { return "slot#" + roomID + "#" + strconv.Itoa(n) }
 
-// heldBy is the condition that connection id holds the slot written.
-func heldBy(id string) (*string, map[string]string, map[string]types.AttributeValue) {
-	return aws.String("#h = :holder"), map[string]string{"#h": attrHolder}, map[string]types.AttributeValue{":holder": avS(id)}
+// heldBy is the condition that connection id holds the slot written, and
+// its names and values.
+func heldBy(id string) (string, map[string]string, map[string]types.AttributeValue) {
+	return "#h = :holder", map[string]string{"#h": attrHolder}, map[string]types.AttributeValue{":holder": avS(id)}
 }
 
 // TakeSocketSlot writes sl if its place is free at now (no item, or an
@@ -70,9 +71,11 @@ func (s *Store) TakeSocketSlot(ctx context.Context, sl SocketSlot, now time.Time
 // socket is known to be gone); taken reports whether it did. Of two
 // take-overs of the same holder one wins.
 func (s *Store) TakeOverSocketSlot(ctx context.Context, sl SocketSlot, old string) (bool, error) {
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.t.Connections)}
-	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = heldBy(old)
-	err := s.putItem(ctx, in, sl)
+	cond, names, values := heldBy(old)
+	err := s.putItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.t.Connections), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}, sl)
 	switch {
 	case isConditionFailed(err):
 		return false, nil
@@ -85,13 +88,9 @@ func (s *Store) TakeOverSocketSlot(ctx context.Context, sl SocketSlot, old strin
 // FreeSocketSlot deletes the slot key if holder holds it; otherwise (a
 // free place, or another holder's) it changes nothing.
 func (s *Store) FreeSocketSlot(ctx context.Context, key, holder string) error {
-	in := &dynamodb.DeleteItemInput{TableName: aws.String(s.t.Connections), Key: item{attrConnectionID: avS(key)}}
-	in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = heldBy(holder)
-	_, err := s.db.DeleteItem(ctx, in)
-	if isConditionFailed(err) {
-		return nil // not (or no longer) holder's
-	}
-	if err != nil {
+	w := itemWrite{table: s.t.Connections, key: item{attrConnectionID: avS(key)}}
+	w.cond, w.names, w.values = heldBy(holder)
+	if _, _, err := s.write(ctx, w); err != nil {
 		return fmt.Errorf("free socket slot %s of %s: %w", key, holder, err)
 	}
 	return nil
