@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -192,20 +191,14 @@ func ReadEvent(t testing.TB, name string, dst any) {
 }
 
 // Users are the identities handler tests mint tokens for: the trace's
-// customer, kim, hong2 of two other companies, agents agent0..agent9 of
-// apt001 and agent9 of book001. SeedUsers stores them, so that the routes
+// customer Hong2, Kim, hong2 of two other companies, BookAgent and
+// agents agent0..agent9 of apt001 (Agent). SeedUsers stores them, so that the routes
 // that check a token's version against its user (apigw.Current) accept
 // their tokens.
 var Users = func() []auth.Identity {
-	ids := []auth.Identity{
-		Hong2,
-		{UserID: "kim", CompanyID: "apt001", Role: store.UserRoleCustomer, Name: "김"},
-		{UserID: "hong2", CompanyID: "apt002", Role: store.UserRoleCustomer, Name: "고객-275b"},
-		{UserID: "hong2", CompanyID: "book001", Role: store.UserRoleCustomer, Name: "다른 회사"},
-		{UserID: "agent9", CompanyID: "book001", Role: store.UserRoleAgent, Name: "상담원-09"},
-	}
+	ids := []auth.Identity{Hong2, Kim, Hong2Apt002, Hong2Book001, BookAgent}
 	for i := range 10 {
-		ids = append(ids, auth.Identity{UserID: fmt.Sprintf("agent%d", i), CompanyID: "apt001", Role: store.UserRoleAgent, Name: fmt.Sprintf("상담원-%02d", i)})
+		ids = append(ids, Agent(i))
 	}
 	return ids
 }()

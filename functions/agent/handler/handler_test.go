@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,17 +17,16 @@ import (
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/metrics"
+	"github.com/ragchat/ragchat/shared/metrics/emftest"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/relay/relaytest"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-var (
-	agent1 = auth.Identity{UserID: "agent1", CompanyID: "apt001", Role: store.UserRoleAgent, Name: "상담원-01"}
-	agent2 = auth.Identity{UserID: "agent2", CompanyID: "apt001", Role: store.UserRoleAgent, Name: "상담원-02"}
-	// bookAgent is an agent of another company.
-	bookAgent = auth.Identity{UserID: "agent9", CompanyID: "book001", Role: store.UserRoleAgent, Name: "상담원-09"}
-)
+// The callers: two agents of room-1's company and, bookAgent, one of
+// another company.
+var agent1, agent2, bookAgent = testkit.Agent(1), testkit.Agent(2), testkit.BookAgent
 
 type env struct {
 	testkit.Env
@@ -65,16 +65,17 @@ func newEnv(t *testing.T) *env {
 
 // request is an agent route's event, with id's token (none for nil).
 func request(t *testing.T, action, roomID string, id *auth.Identity) events.APIGatewayV2HTTPRequest {
-	r := events.APIGatewayV2HTTPRequest{
-		RouteKey:       "POST /api/agent/rooms/{roomId}/" + action,
-		RawPath:        "/api/agent/rooms/" + roomID + "/" + action,
-		PathParameters: map[string]string{"roomId": roomID},
-		Headers:        map[string]string{},
-	}
+	return httpEvent(t, "POST /api/agent/rooms/{roomId}/"+action, map[string]string{"roomId": roomID}, "", id)
+}
+
+// httpEvent is a request of routeKey by id, none for nil.
+func httpEvent(t *testing.T, routeKey string, params map[string]string, rawQuery string, id *auth.Identity) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := testkit.HTTPEvent{Route: routeKey, Params: params, Query: rawQuery}
 	if id != nil {
-		r.Headers["authorization"] = "Bearer " + testkit.Mint(t, *id, time.Now())
+		ev.Authorization = testkit.Bearer(t, *id)
 	}
-	return r
+	return ev.Request()
 }
 
 func (e *env) call(t *testing.T, action, roomID string, id *auth.Identity) (int, apigw.Room, apigw.ErrorBody) {
@@ -337,5 +338,32 @@ func TestAgent_HungPostsNeverHoldTheAnswerPastTheDeadline(t *testing.T) {
 	}
 	if r, err := e.Store.GetRoom(context.Background(), "room-1"); err != nil || r.Status != store.RoomStatusAgent {
 		t.Fatalf("room after the claim: %+v, %v", r, err)
+	}
+}
+
+func TestMetrics_EveryRoomChangeIsCountedByTransitionAndRefusalsAreNot(t *testing.T) {
+	e := newEnv(t)
+	var buf bytes.Buffer
+	e.h.Metrics = metrics.New(&buf, "ragchat/test")
+	if _, _, err := e.Store.RequestHandoff(context.Background(), "apt001", "room-1", time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	e.call(t, "claim", "room-1", &agent1)
+	e.call(t, "claim", "room-1", &agent1) // the holder again: no change
+	e.call(t, "claim", "room-1", &agent2) // 409 ALREADY_ASSIGNED
+	e.call(t, "release", "room-1", &agent1)
+	e.call(t, "claim", "room-1", &agent2)
+	e.call(t, "close", "room-1", &agent2)
+
+	byTransition := map[string]float64{}
+	for _, l := range emftest.Find(emftest.Lines(t, buf.Bytes()), "HandoffTransitions") {
+		if l.Dimensions["Function"] != "agent" || l.Units["HandoffTransitions"] != "Count" {
+			t.Errorf("line %+v", l)
+		}
+		byTransition[l.Dimensions["Transition"]] += l.Metrics["HandoffTransitions"]
+	}
+	want := map[string]float64{"agent_joined": 2, "agent_left": 1, "room_closed": 1}
+	if len(byTransition) != len(want) || byTransition["agent_joined"] != 2 || byTransition["agent_left"] != 1 || byTransition["room_closed"] != 1 {
+		t.Errorf("transitions %v, want %v", byTransition, want)
 	}
 }

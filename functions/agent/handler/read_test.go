@@ -17,18 +17,14 @@ import (
 )
 
 // get is a GET of an agent read route with id's token.
-func (e *env) get(t *testing.T, routeKey, path, rawQuery string, params map[string]string, id *auth.Identity) events.APIGatewayV2HTTPResponse {
+func (e *env) get(t *testing.T, routeKey, rawQuery string, params map[string]string, id *auth.Identity) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	r := events.APIGatewayV2HTTPRequest{RouteKey: routeKey, RawPath: path, RawQueryString: rawQuery, PathParameters: params, Headers: map[string]string{}}
-	if id != nil {
-		r.Headers["authorization"] = "Bearer " + testkit.Mint(t, *id, time.Now())
-	}
-	return testkit.Call(t, e.h.Handle, r)
+	return testkit.Call(t, e.h.Handle, httpEvent(t, routeKey, params, rawQuery, id))
 }
 
 func (e *env) queue(t *testing.T, rawQuery string, id *auth.Identity) (int, apigw.RoomsPage) {
 	t.Helper()
-	resp := e.get(t, RouteRooms, "/api/agent/rooms", rawQuery, nil, id)
+	resp := e.get(t, RouteRooms, rawQuery, nil, id)
 	var p apigw.RoomsPage
 	if resp.StatusCode == 200 {
 		if got, want := testkit.KeysInOrder(t, resp.Body), []string{"rooms", "nextCursor"}; !reflect.DeepEqual(got, want) {
@@ -109,7 +105,7 @@ func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 		}
 	}
 	params := map[string]string{"roomId": "room-1"}
-	resp := e.get(t, RouteMessages, "/api/agent/rooms/room-1/messages", "limit=3", params, &agent1)
+	resp := e.get(t, RouteMessages, "limit=3", params, &agent1)
 	var p apigw.MessagesPage
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &p) != nil {
 		t.Fatalf("messages: %d %s", resp.StatusCode, resp.Body)
@@ -118,7 +114,7 @@ func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 		p.Messages[2].Text != "질문 2" || p.Messages[2].UserName != "고객-275b" || p.Messages[2].Role != "user" {
 		t.Fatalf("page: %+v", p)
 	}
-	resp = e.get(t, RouteMessages, "/api/agent/rooms/room-1/messages", "limit=3&before="+*p.NextCursor, params, &agent1)
+	resp = e.get(t, RouteMessages, "limit=3&before="+*p.NextCursor, params, &agent1)
 	var older apigw.MessagesPage
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &older) != nil || len(older.Messages) != 1 || older.Messages[0].Event != store.EventAgentJoined || older.NextCursor != nil {
 		t.Fatalf("older page: %d %s", resp.StatusCode, resp.Body)
@@ -141,7 +137,7 @@ func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 		"limit twice":             {params, "limit=1&limit=2", &agent1, 400, apigw.CodeBadRequest},
 		"bad cursor":              {params, "before=zzz", &agent1, 400, apigw.CodeBadRequest},
 	} {
-		resp := e.get(t, RouteMessages, "/api/agent/rooms/x/messages", c.rawQuery, c.params, c.id)
+		resp := e.get(t, RouteMessages, c.rawQuery, c.params, c.id)
 		if resp.StatusCode != c.status || testkit.ErrorBody(t, resp.Body).Code != c.code {
 			t.Errorf("%s: %d %s; want %d %s", name, resp.StatusCode, resp.Body, c.status, c.code)
 		}
@@ -160,13 +156,13 @@ func TestRead_QueueBadInputIs400(t *testing.T) {
 		"foreign cursor":  "status=BOT&cursor=eyJyIjoicm9vbS0xIiwicCI6ImFwdDAwMSNXQUlUSU5HIiwicyI6MX0",
 		"bad query":       "status=%zz",
 	} {
-		resp := e.get(t, RouteRooms, "/api/agent/rooms", q, nil, &agent1)
+		resp := e.get(t, RouteRooms, q, nil, &agent1)
 		if resp.StatusCode != 400 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeBadRequest {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, resp.Body)
 		}
 	}
 	hong2 := testkit.Hong2
-	if resp := e.get(t, RouteRooms, "/api/agent/rooms", "", nil, &hong2); resp.StatusCode != 403 {
+	if resp := e.get(t, RouteRooms, "", nil, &hong2); resp.StatusCode != 403 {
 		t.Errorf("customer token: %d", resp.StatusCode)
 	}
 }

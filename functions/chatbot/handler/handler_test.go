@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,12 +31,10 @@ func newEnv(t *testing.T) *env {
 	return &env{Env: e, h: New(e.Store, testkit.Tokens(), 20, e.Log)}
 }
 
+// request is a room creation with the Authorization header authorization
+// (none when empty).
 func request(authorization string) events.APIGatewayV2HTTPRequest {
-	r := events.APIGatewayV2HTTPRequest{RouteKey: "POST /api/customer/chatbot", RawPath: "/api/customer/chatbot"}
-	if authorization != "" {
-		r.Headers = map[string]string{"authorization": authorization}
-	}
-	return r
+	return testkit.HTTPEvent{Route: "POST /api/customer/chatbot", Authorization: authorization}.Request()
 }
 
 func (e *env) call(t *testing.T, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
@@ -82,7 +81,7 @@ func checkRoomResponse(t *testing.T, e *env, resp events.APIGatewayV2HTTPRespons
 func TestChatbot_CreatesARoomInTheTraceShape(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	first := checkRoomResponse(t, e, e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now()))), testkit.Hong2)
+	first := checkRoomResponse(t, e, e.call(t, request(testkit.Bearer(t, testkit.Hong2))), testkit.Hong2)
 	// Header spelled as a client sends it (the local stack may keep it).
 	req := request("")
 	req.Headers = map[string]string{"Authorization": "bearer " + testkit.Mint(t, testkit.Hong2, time.Now())}
@@ -146,7 +145,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 		ids = ids[1:]
 		return id
 	}
-	if got := checkRoomResponse(t, e, e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now()))), testkit.Hong2); got != "room-0000cafe" {
+	if got := checkRoomResponse(t, e, e.call(t, request(testkit.Bearer(t, testkit.Hong2))), testkit.Hong2); got != "room-0000cafe" {
 		t.Fatalf("roomId = %s, want room-0000cafe", got)
 	}
 	if room, err := e.Store.GetRoom(ctx, taken.RoomID); err != nil || !reflect.DeepEqual(room, taken) {
@@ -154,7 +153,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 	}
 
 	e.h.newID = func() string { return taken.RoomID }
-	resp := e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, time.Now())))
+	resp := e.call(t, request(testkit.Bearer(t, testkit.Hong2)))
 	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal {
 		t.Fatalf("only collisions: status %d body %s", resp.StatusCode, resp.Body)
 	}
@@ -172,19 +171,91 @@ func TestChatbot_SampleEvent(t *testing.T) {
 	if resp := e.call(t, req); resp.StatusCode != 401 {
 		t.Fatalf("sample token: status %d, want 401: %s", resp.StatusCode, resp.Body)
 	}
-	req.Headers["authorization"] = "Bearer " + testkit.Mint(t, testkit.Hong2, time.Now())
+	req.Headers["authorization"] = testkit.Bearer(t, testkit.Hong2)
 	checkRoomResponse(t, e, e.call(t, req), testkit.Hong2)
 }
 
 func TestChatbot_AgentTokenIs403AndCreatesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	agent := auth.Identity{UserID: "agent1", CompanyID: "apt001", Role: store.UserRoleAgent, Name: "상담원-01"}
-	resp := e.call(t, request("Bearer "+testkit.Mint(t, agent, time.Now())))
+	resp := e.call(t, request(testkit.Bearer(t, testkit.Agent(1))))
 	if resp.StatusCode != 403 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeForbidden {
 		t.Fatalf("status %d body %s; want 403 FORBIDDEN", resp.StatusCode, resp.Body)
 	}
 	if _, err := e.Store.LatestRoom(context.Background(), "apt001", "agent1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an agent's request created a room: %v", err)
+	}
+}
+
+func TestChatbot_21stRoomInAnHourGetsRoomLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now()
+	e.h.now = func() time.Time { return now }
+	token := "Bearer " + testkit.Mint(t, testkit.Hong2, now)
+	var wg sync.WaitGroup
+	statuses := make(chan int, 30)
+	for range 30 { // at once: the window is counted atomically
+		wg.Go(func() { statuses <- e.call(t, request(token)).StatusCode })
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[200] != 20 || count[429] != 10 {
+		t.Fatalf("30 room creations: %v, want 20 created and 10 refused", count)
+	}
+	resp := e.call(t, request(token))
+	retry, _ := strconv.Atoi(resp.Headers["Retry-After"])
+	if resp.StatusCode != 429 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeRoomLimit || retry < 3590 || retry > 3600 {
+		t.Fatalf("another room: %d %v %s; want 429 ROOM_LIMIT with Retry-After about an hour", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	// Another user is not affected; the hour over, hong2 creates again.
+	if resp := e.call(t, request("Bearer "+testkit.Mint(t, testkit.Kim, now))); resp.StatusCode != 200 {
+		t.Fatalf("kim: %d %s", resp.StatusCode, resp.Body)
+	}
+	now = now.Add(time.Hour)
+	if resp := e.call(t, request("Bearer "+testkit.Mint(t, testkit.Hong2, now))); resp.StatusCode != 200 {
+		t.Fatalf("an hour later: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestChatbot_OnlyCustomersCreateRooms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, role := range []string{store.UserRoleAgent, "ADMIN", "customer", ""} {
+		id := testkit.Hong2
+		id.Role = role
+		resp := e.call(t, request(testkit.Bearer(t, id)))
+		if resp.StatusCode != 403 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeForbidden {
+			t.Errorf("role %q: %d %s, want 403", role, resp.StatusCode, resp.Body)
+		}
+	}
+}
+
+func TestChatbot_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token := testkit.Bearer(t, testkit.Hong2)
+	if resp := e.call(t, request(token)); resp.StatusCode != 200 {
+		t.Fatalf("before the reset: %d %s", resp.StatusCode, resp.Body)
+	}
+	u, err := e.Store.GetUser(context.Background(), "apt001", "hong2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.TokenVersion++ // what a password reset does (internal/users)
+	if err := e.Store.PutUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if resp := e.call(t, request(token)); resp.StatusCode != 401 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeUnauthorized {
+		t.Fatalf("after the reset: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+	fresh := testkit.Hong2
+	fresh.Version = u.TokenVersion
+	if resp := e.call(t, request(testkit.Bearer(t, fresh))); resp.StatusCode != 200 {
+		t.Fatalf("a token of the new version: %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -61,7 +61,7 @@ func (e *env) fill(t *testing.T, n int, now, issuedAt time.Time) {
 	for i := range n {
 		e.at(now.Add(time.Duration(i-n) * time.Second))
 		id := fmt.Sprintf("conn-%02d", i)
-		resp := e.call(t, request(id, map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, issuedAt)}, "roomId": {"room-0000a001"}}))
+		resp := e.call(t, testkit.ConnectEvent(id, map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, issuedAt)}, "roomId": {"room-0000a001"}}))
 		if resp.StatusCode != 200 {
 			t.Fatalf("socket %s: %d %s", id, resp.StatusCode, resp.Body)
 		}
@@ -71,7 +71,7 @@ func (e *env) fill(t *testing.T, n int, now, issuedAt time.Time) {
 
 func (e *env) dial(t *testing.T, id string, who auth.Identity) dialed {
 	t.Helper()
-	resp := e.call(t, request(id, map[string][]string{"token": {testkit.Mint(t, who, time.Now())}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, testkit.ConnectEvent(id, map[string][]string{"token": {testkit.Mint(t, who, time.Now())}, "roomId": {"room-0000a001"}}))
 	return dialed{status: resp.StatusCode, body: resp.Body}
 }
 
@@ -170,7 +170,7 @@ func TestConnect_ThirtyHandshakesAtOnceGiveExactlyTen(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 30 {
 		wg.Go(func() {
-			resp, err := e.h.Handle(context.Background(), request(fmt.Sprintf("par-%02d", i), map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
+			resp, err := e.h.Handle(context.Background(), testkit.ConnectEvent(fmt.Sprintf("par-%02d", i), map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
 			if err != nil {
 				t.Errorf("Handle: %v", err)
 			}
@@ -300,7 +300,7 @@ func TestConnect_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
 	if err := e.Store.PutUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	resp := e.call(t, request("conn-old", map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, testkit.ConnectEvent("conn-old", map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
 	if resp.StatusCode != 401 {
 		t.Fatalf("old token: %d %s, want 401", resp.StatusCode, resp.Body)
 	}

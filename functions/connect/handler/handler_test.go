@@ -15,6 +15,8 @@ import (
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/metrics"
+	"github.com/ragchat/ragchat/shared/metrics/emftest"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -42,24 +44,6 @@ func newEnv(t *testing.T) *env {
 	return &env{Env: e, h: New(e.Store, testkit.Tokens(), e.Log)}
 }
 
-// request is a $connect event with the given query parameters (each
-// value list as API Gateway puts it in both maps).
-func request(connID string, query map[string][]string) events.APIGatewayWebsocketProxyRequest {
-	r := events.APIGatewayWebsocketProxyRequest{
-		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
-			RouteKey: "$connect", EventType: "CONNECT", ConnectionID: connID, Stage: "prod",
-		},
-	}
-	if len(query) > 0 {
-		r.QueryStringParameters = map[string]string{}
-		r.MultiValueQueryStringParameters = query
-		for k, v := range query {
-			r.QueryStringParameters[k] = v[len(v)-1]
-		}
-	}
-	return r
-}
-
 func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
 	t.Helper()
 	return testkit.Call(t, e.h.Handle, req)
@@ -69,7 +53,7 @@ func TestConnect_OwnRoomIsAcceptedAndStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	before := time.Now()
-	resp := e.call(t, request("conn-1", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, before)}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, testkit.ConnectEvent("conn-1", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, before)}, "roomId": {"room-0000a001"}}))
 	after := time.Now()
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
@@ -139,7 +123,7 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 		{"same user id in another company", q("token", good, "roomId", "room-0000b001"), 403, apigw.CodeForbidden},
 	}
 	for _, c := range cases {
-		resp := e.call(t, request("conn-x", c.query))
+		resp := e.call(t, testkit.ConnectEvent("conn-x", c.query))
 		if resp.StatusCode != c.status || testkit.ErrorBody(t, resp.Body).Code != c.code {
 			t.Errorf("%s: status %d body %s; want %d %s", c.name, resp.StatusCode, resp.Body, c.status, c.code)
 		}
@@ -148,8 +132,8 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 		t.Fatalf("a refused handshake stored a connection: %v", err)
 	}
 	// An unknown room and a foreign room are answered alike.
-	unknown := e.call(t, request("conn-x", q("token", good, "roomId", "room-0000ffff")))
-	foreign := e.call(t, request("conn-x", q("token", good, "roomId", "room-0000a002")))
+	unknown := e.call(t, testkit.ConnectEvent("conn-x", q("token", good, "roomId", "room-0000ffff")))
+	foreign := e.call(t, testkit.ConnectEvent("conn-x", q("token", good, "roomId", "room-0000a002")))
 	if !reflect.DeepEqual(unknown, foreign) {
 		t.Fatalf("unknown room %+v, foreign room %+v", unknown, foreign)
 	}
@@ -164,7 +148,7 @@ func TestConnect_RefusesBadTokensAndForeignRooms(t *testing.T) {
 func TestConnect_EventWithoutConnectionIDIs500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	resp := e.call(t, request("", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, testkit.ConnectEvent("", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
 	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 	}
@@ -174,7 +158,7 @@ func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	testkit.Throttle(t, "PutItem", e.Tables.Connections, -1)
-	resp := e.call(t, request("conn-t", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	resp := e.call(t, testkit.ConnectEvent("conn-t", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
 	if resp.StatusCode != 500 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeInternal || strings.Contains(resp.Body, "Throughput") {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 	}
@@ -202,5 +186,71 @@ func TestConnect_SampleEvent(t *testing.T) {
 	c, err := e.Store.GetConnection(context.Background(), req.RequestContext.ConnectionID)
 	if err != nil || c.RoomID != "room-52d2b5b6" || c.UserName != "고객-275b" {
 		t.Fatalf("connection = %+v, %v", c, err)
+	}
+}
+
+func TestConnect_AgentJoinsAnyRoomOfItsCompanyOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	now := time.Now()
+	agent := testkit.Mint(t, testkit.Agent(1), now)
+	for i, room := range []string{"room-0000a001", "room-0000a002"} {
+		connID := []string{"conn-a", "conn-b"}[i]
+		resp := e.call(t, testkit.ConnectEvent(connID, map[string][]string{"token": {agent}, "roomId": {room}}))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d: %s", room, resp.StatusCode, resp.Body)
+		}
+		c, err := e.Store.GetConnection(context.Background(), connID)
+		if err != nil || c.Role != store.UserRoleAgent || c.UserID != "agent1" || c.UserName != "상담원-01" || c.RoomID != room {
+			t.Fatalf("%s: connection = %+v, %v", room, c, err)
+		}
+	}
+	// Another company's room, and a token of no known role, are refused
+	// as an unknown room is.
+	unknownRole := testkit.Mint(t, auth.Identity{UserID: "x", CompanyID: "apt001", Role: "ADMIN", Name: "x"}, now)
+	for name, q := range map[string]map[string][]string{
+		"another company's room": {"token": {agent}, "roomId": {"room-0000b001"}},
+		"unknown room":           {"token": {agent}, "roomId": {"room-ffffffff"}},
+		"unknown role":           {"token": {unknownRole}, "roomId": {"room-0000a001"}},
+	} {
+		resp := e.call(t, testkit.ConnectEvent("conn-x", q))
+		if resp.StatusCode != 403 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeForbidden {
+			t.Errorf("%s: status %d body %s; want 403", name, resp.StatusCode, resp.Body)
+		}
+	}
+	if _, err := e.Store.GetConnection(context.Background(), "conn-x"); err == nil {
+		t.Fatal("a refused connection was stored")
+	}
+}
+
+func TestMetrics_RefusedHandshakesAreCountedByReason(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var buf bytes.Buffer
+	e.h.Metrics = metrics.New(&buf, "ragchat/test")
+	token := testkit.Mint(t, testkit.Hong2, time.Now())
+
+	e.call(t, testkit.ConnectEvent("c1", map[string][]string{"token": {token}, "roomId": {"room-0000a001"}}))
+	e.call(t, testkit.ConnectEvent("c2", map[string][]string{"roomId": {"room-0000a001"}}))
+	e.call(t, testkit.ConnectEvent("c3", map[string][]string{"token": {"not-a-jwt"}, "roomId": {"room-0000a001"}}))
+	e.call(t, testkit.ConnectEvent("c4", map[string][]string{"token": {token}, "roomId": {"room-0000a002"}}))
+	e.call(t, testkit.ConnectEvent("c5", map[string][]string{"token": {token}}))
+
+	lines := emftest.Lines(t, buf.Bytes())
+	if c := emftest.Find(lines, "Connects"); len(c) != 1 || c[0].Dimensions["Function"] != "connect" || len(c[0].Dimensions) != 1 {
+		t.Errorf("Connects lines %+v, want one", c)
+	}
+	reasons := map[string]float64{}
+	for _, l := range emftest.Find(lines, "ConnectRefused") {
+		reasons[l.Dimensions["Reason"]] += l.Metrics["ConnectRefused"]
+	}
+	want := map[string]float64{"UNAUTHORIZED": 2, "FORBIDDEN": 1, "BAD_REQUEST": 1}
+	if len(reasons) != len(want) {
+		t.Errorf("refusals by reason %v, want %v", reasons, want)
+	}
+	for r, n := range want {
+		if reasons[r] != n {
+			t.Errorf("refusals by reason %v, want %v", reasons, want)
+		}
 	}
 }

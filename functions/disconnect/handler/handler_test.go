@@ -31,12 +31,6 @@ func (e *env) put(t *testing.T, connID string) {
 	}
 }
 
-func request(connID string) events.APIGatewayWebsocketProxyRequest {
-	return events.APIGatewayWebsocketProxyRequest{RequestContext: events.APIGatewayWebsocketProxyRequestContext{
-		RouteKey: "$disconnect", EventType: "DISCONNECT", ConnectionID: connID, DisconnectStatusCode: 1001,
-	}}
-}
-
 func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) {
 	t.Helper()
 	resp, err := e.h.Handle(context.Background(), req)
@@ -51,7 +45,7 @@ func TestDisconnect_DeletesTheConnectionAndIsIdempotent(t *testing.T) {
 	e.put(t, "conn-1")
 	e.put(t, "conn-2")
 	for _, id := range []string{"conn-1", "conn-1", "never-connected", ""} {
-		e.call(t, request(id))
+		e.call(t, testkit.DisconnectEvent(id))
 	}
 	if _, err := e.Store.GetConnection(context.Background(), "conn-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("conn-1 still there: %v", err)
@@ -66,7 +60,7 @@ func TestDisconnect_StoreFailureStillAnswers200(t *testing.T) {
 	e := newEnv(t)
 	e.put(t, "conn-1")
 	testkit.Throttle(t, "DeleteItem", e.Tables.Connections, -1)
-	e.call(t, request("conn-1"))
+	e.call(t, testkit.DisconnectEvent("conn-1"))
 }
 
 func TestDisconnect_SampleEvent(t *testing.T) {
@@ -97,7 +91,7 @@ func TestDisconnect_GivesTheRoomSocketSlotBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.call(t, request("conn-1"))
+	e.call(t, testkit.DisconnectEvent("conn-1"))
 	slots, err := e.Store.SocketSlots(ctx, "room-0000a001", 2)
 	if err != nil {
 		t.Fatal(err)

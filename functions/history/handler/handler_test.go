@@ -17,12 +17,9 @@ import (
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-var (
-	hong2  = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: store.UserRoleCustomer, Name: "고객-275b"}
-	kim    = auth.Identity{UserID: "kim", CompanyID: "apt001", Role: store.UserRoleCustomer, Name: "김"}
-	other  = auth.Identity{UserID: "hong2", CompanyID: "book001", Role: store.UserRoleCustomer, Name: "다른 회사"}
-	agent1 = auth.Identity{UserID: "agent1", CompanyID: "apt001", Role: store.UserRoleAgent, Name: "상담원-01"}
-)
+// The callers: hong2 owns the rooms; kim, hong2 of another company and
+// an agent may not read them here.
+var hong2, kim, other, agent1 = testkit.Hong2, testkit.Kim, testkit.Hong2Book001, testkit.Agent(1)
 
 type env struct {
 	testkit.Env
@@ -56,19 +53,18 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// get is a GET of routeKey by id (no token for nil), of room roomID
+// unless empty.
 func (e *env) get(t *testing.T, routeKey, rawQuery, roomID string, id *auth.Identity) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	path := "/api/customer/rooms"
-	var params map[string]string
+	ev := testkit.HTTPEvent{Route: routeKey, Query: rawQuery}
 	if roomID != "" {
-		path += "/" + roomID + "/messages"
-		params = map[string]string{"roomId": roomID}
+		ev.Params = map[string]string{"roomId": roomID}
 	}
-	r := events.APIGatewayV2HTTPRequest{RouteKey: routeKey, RawPath: path, RawQueryString: rawQuery, PathParameters: params, Headers: map[string]string{}}
 	if id != nil {
-		r.Headers["authorization"] = "Bearer " + testkit.Mint(t, *id, time.Now())
+		ev.Authorization = testkit.Bearer(t, *id)
 	}
-	return testkit.Call(t, e.h.Handle, r)
+	return testkit.Call(t, e.h.Handle, ev.Request())
 }
 
 func TestHistory_IsDesignsShapeOldestFirstWithRolesAndOutcomes(t *testing.T) {

@@ -1,9 +1,11 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/metrics"
+	"github.com/ragchat/ragchat/shared/metrics/emftest"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -67,13 +71,9 @@ func newEnv(t *testing.T) *env {
 	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), DefaultLockout, e.Log)}
 }
 
+// queryReq is a customer login of company with the query rawQuery.
 func queryReq(company, rawQuery string) events.APIGatewayV2HTTPRequest {
-	return events.APIGatewayV2HTTPRequest{
-		RouteKey:       "POST /api/customer/{companyId}/login",
-		RawPath:        "/api/customer/" + company + "/login",
-		RawQueryString: rawQuery,
-		PathParameters: map[string]string{"companyId": company},
-	}
+	return testkit.HTTPEvent{Route: "POST /api/customer/{companyId}/login", Params: map[string]string{"companyId": company}, Query: rawQuery}.Request()
 }
 
 func bodyReq(company, body string) events.APIGatewayV2HTTPRequest {
@@ -542,5 +542,94 @@ func TestLogin_WrongRoleIsAFailure(t *testing.T) {
 	}
 	if !strings.Contains(e.Logs.String(), `"role":"ADMIN"`) {
 		t.Errorf("the invalid role was not logged")
+	}
+}
+
+func TestLogin_SampleEventsLogInTheTraceUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"login.json", "login-body.json"} {
+		t.Run(name, func(t *testing.T) {
+			var req events.APIGatewayV2HTTPRequest
+			testkit.ReadEvent(t, name, &req)
+			resp := e.call(t, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+			}
+			var body loginResponse
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.UserID != "hong2" || body.CompanyID != "apt001" || body.Token == "" {
+				t.Fatalf("body %s (%v)", resp.Body, err)
+			}
+		})
+	}
+}
+
+func TestMetrics_EachLoginReportsFailuresAndThrottlesAsEMF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var buf bytes.Buffer
+	e.h.Metrics = metrics.New(&buf, "ragchat/test")
+
+	e.call(t, bodyReq("apt001", `{"id":"hong2","password":"1234"}`))
+	for i := range 6 { // five failures lock the key; the sixth attempt is throttled
+		e.call(t, bodyReq("apt001", fmt.Sprintf(`{"id":"kim","password":"wrong-%d"}`, i)))
+	}
+	lines := emftest.Lines(t, buf.Bytes())
+	sum := map[string]float64{}
+	for _, l := range lines {
+		if l.Namespace != "ragchat/test" || l.Dimensions["Function"] != "login" || len(l.Dimensions) != 1 {
+			t.Errorf("line %+v", l)
+		}
+		for name, v := range l.Metrics {
+			sum[name] += v
+			if l.Units[name] != "Count" {
+				t.Errorf("%s unit %q", name, l.Units[name])
+			}
+		}
+	}
+	if sum["Logins"] != 7 || sum["LoginFailures"] != 5 || sum["LoginThrottled"] != 1 {
+		t.Errorf("sums %v, want 7 logins, 5 failures, 1 throttled", sum)
+	}
+}
+
+// newAgentEnv is newEnv plus the agent apt001/agent1 (password 1234).
+func newAgentEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	agent := store.User{CompanyID: "apt001", UserID: "agent1", UserName: "상담원-01", Email: "agent1@example.com",
+		Role: store.UserRoleAgent, PasswordHash: hash1234()}
+	if err := e.Store.PutUser(context.Background(), agent); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestLogin_AgentLoginGivesAnAgentToken: the agent route's sample event
+// (events/login-agent.json) logs agent1 in with the customer login's shape
+// and a token whose role is AGENT. (Refusals of the other role:
+// TestLogin_WrongRoleIsAFailure.)
+func TestLogin_AgentLoginGivesAnAgentToken(t *testing.T) {
+	t.Parallel()
+	e := newAgentEnv(t)
+	var req events.APIGatewayV2HTTPRequest
+	testkit.ReadEvent(t, "login-agent.json", &req)
+	resp := e.call(t, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	want := []string{"userId", "userName", "role", "email", "token", "roomId", "companyId"}
+	if got := testkit.KeysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
+		t.Fatalf("keys = %v, want %v", got, want)
+	}
+	var body loginResponse
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Role != store.UserRoleAgent || body.UserName != "상담원-01" || body.RoomID != nil {
+		t.Fatalf("body = %+v", body)
+	}
+	id, err := testkit.Tokens().Verify(body.Token, time.Now())
+	if want := testkit.Agent(1); err != nil || id != want {
+		t.Fatalf("token identity = %+v, %v; want %+v", id, err, want)
 	}
 }
