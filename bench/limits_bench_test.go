@@ -14,6 +14,7 @@ import (
 
 	connect "github.com/ragchat/ragchat/functions/connect/handler"
 	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/metrics"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -138,17 +139,25 @@ func BenchmarkLimits_Connect(b *testing.B) {
 }
 
 // BenchmarkLimits_Question is what a question gains: a token of the
-// user's bucket (the bucket had refilled: one update), and the room's
-// answer slot taken and given back.
+// user's bucket (the bucket had refilled: one update) with, in parallel,
+// the socket's token version checked against the Users item (as
+// functions/message/handler/revoke.go does), and the room's answer slot
+// taken and given back.
 func BenchmarkLimits_Question(b *testing.B) {
 	st, tables := limitsEnv(b)
 	ctx := context.Background()
 	bucket := store.Bucket{Burst: 30, Refill: 6 * time.Second}
+	id := testkit.Hong2
 	start := time.Now()
 	measure(b, tables, func(i int) {
 		now := start.Add(time.Duration(i) * time.Minute) // a user who reads each answer
-		if ok, _, err := st.TakeQuestionToken(ctx, "apt001", "hong2", bucket, now); err != nil || !ok {
-			b.Fatalf("token: %v %v", ok, err)
+		var wg sync.WaitGroup
+		var current error
+		wg.Go(func() { current = apigw.Current(ctx, st, id) })
+		ok, _, err := st.TakeQuestionToken(ctx, "apt001", "hong2", bucket, now)
+		wg.Wait()
+		if err != nil || !ok || current != nil {
+			b.Fatalf("token: %v %v; version: %v", ok, err, current)
 		}
 		answer := store.NewMessageID()
 		if ok, err := st.BeginAnswer(ctx, "room-bench01", answer, now.Add(2*time.Minute), now); err != nil || !ok {

@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/ragchat/ragchat/internal/users"
-	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -85,14 +81,7 @@ func TestLimits_ATokenOlderThanAPasswordResetIsRefusedAtHTTPAndConnect(t *testin
 	u := h.newUser(t, "apt001")
 	old := h.login(t, u)
 	room := h.newRoom(t, old)
-	// The operator resets the password, as ragchat-users does.
-	pw, err := auth.NewPasswords(bcrypt.MinCost)
-	must(t, err)
-	newPassword := "reset-" + randHex(8)
-	h.secrets.add("reset password", newPassword)
-	_, err = users.Set(context.Background(), store.New(h.st.DB, h.st.Tables), pw,
-		users.Change{CompanyID: u.CompanyID, UserID: u.UserID, Password: newPassword}, time.Now())
-	must(t, err)
+	newPassword := h.resetPassword(t, u)
 
 	if r := h.do(t, http.MethodPost, "/api/customer/chatbot", map[string]string{"Authorization": "Bearer " + old}, ""); r.Status != http.StatusUnauthorized {
 		t.Fatalf("room creation with the old token: %d %s, want 401", r.Status, r.Body)

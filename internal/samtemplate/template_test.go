@@ -192,7 +192,7 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 		"MessageFunction": {
 			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
 			"MessagesTable": {"PutItem", "GetItem", "DeleteItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
-			"LimitsTable": {"UpdateItem", "GetItem"},
+			"LimitsTable": {"UpdateItem", "GetItem"}, "UsersTable": {"GetItem"},
 		},
 		"HistoryFunction": {
 			"UsersTable": {"GetItem"}, "RoomsTable": {"GetItem"}, "RoomsTable/index/byOwner": {"Query"}, "MessagesTable": {"Query"},

@@ -81,6 +81,11 @@ type Connection struct {
 	// Slot is the key of the room's socket slot the connection holds
 	// (slots.go), "" when the room has no cap.
 	Slot string `dynamodbav:"slot,omitempty"`
+	// TokenVersion is the version (claim ver) of the token the socket
+	// connected with; a question compares it with the user's, so that a
+	// password change revokes the socket too. nil in items stored before
+	// connections had it, which are not checked.
+	TokenVersion *int64 `dynamodbav:"tokenVersion,omitempty"`
 }
 
 // Message roles and outcomes as stored in the Messages table.

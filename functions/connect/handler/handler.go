@@ -158,6 +158,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		ConnectedAt:  now.UnixMilli(),
 		ExpiresAt:    expiresAt,
 		Slot:         slot,
+		TokenVersion: &id.Version,
 	})
 	if err != nil {
 		log.Error("put connection failed", "err", err)

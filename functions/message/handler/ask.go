@@ -68,8 +68,9 @@ func (t *turn) repeat() store.Repeat {
 	}
 }
 
-// ask answers a valid question in steps: look up the caller; take a token
-// of the user's question bucket (limits.go: every sendMessage does); settle
+// ask answers a valid question in steps: look up the caller; check that
+// its token is not revoked (revoke.go) while a token of the user's
+// question bucket is taken (limits.go: every sendMessage does); settle
 // a repeated clientMessageId (repeat.go); route by the room's status
 // (handoff.go: only a BOT room's questions go on); take the room's one
 // answer slot (limits.go), given back before the ending goes out; store the question while the
@@ -84,7 +85,12 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 		return
 	}
 	log = log.With("roomId", conn.RoomID)
-	if rej := h.takeQuestionToken(ctx, log, conn); rej != nil {
+	current := h.checkToken(ctx, log, conn) // its read runs with the question token's write
+	rej := h.takeQuestionToken(ctx, log, conn)
+	if revoked := current(); revoked != nil {
+		rej = revoked
+	}
+	if rej != nil {
 		h.rejectQuestion(ctx, r, caller, conn.RoomID, q, rej)
 		return
 	}

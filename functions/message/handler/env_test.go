@@ -218,6 +218,7 @@ func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env 
 		Conns:          e.store,
 		History:        e.store,
 		Rooms:          e.store,
+		Users:          e.store,
 		JoinInterval:   50 * time.Millisecond,
 		Limits:         Limits{Store: e.store, Questions: store.Bucket{Burst: 30, Refill: 6 * time.Second}},
 		RAG:            rag.NewClient(e.rag.URL, "DEFAULT_RAG", testTimeouts, nil),

@@ -24,7 +24,7 @@ func FromEnv(ctx context.Context, env boot.Env) *Handler {
 	bearer := boot.Load(ctx, env, "load the RAG bearer", secret.RAGBearer)
 	ragClient := rag.NewClient(cfg.RAGURL, cfg.RAGSysInfo, rag.Timeouts{Connect: cfg.RAGConnectTimeout, FirstEvent: cfg.RAGFirstEventTimeout, Idle: cfg.RAGIdleTimeout}, nil)
 	return &Handler{
-		Conns: env.Store, History: env.Store, Rooms: env.Store, Limits: LimitsFrom(cfg.Limits, env.Store), Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
+		Conns: env.Store, History: env.Store, Rooms: env.Store, Limits: LimitsFrom(cfg.Limits, env.Store), Users: env.Store, Log: env.Log, CallbackURL: cfg.CallbackURL, DeadlineMargin: cfg.DeadlineMargin, Metrics: env.Metrics,
 		RAG:    ragClient.WithBearer(bearer),
 		Poster: relay.NewClients(env.AWS).For,
 		Relay:  relay.Options{MinFrameInterval: cfg.MinFrameInterval, PostTimeout: cfg.PostTimeout, MaxRecipients: cfg.Limits.MaxRoomConnections},

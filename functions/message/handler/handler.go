@@ -65,7 +65,7 @@ type Asker interface {
 }
 
 // Handler serves the websocket routes sendMessage, handoff and $default.
-// Conns, History, Rooms, Limits, RAG and Poster are required; the other
+// Conns, History, Rooms, Limits, Users, RAG and Poster are required; the other
 // fields have usable zero values.
 //
 // A question costs these DynamoDB requests: the caller's connection
@@ -77,15 +77,21 @@ type Asker interface {
 // CheckpointInterval and at its end (PutItem each); plus a DeleteItem per
 // connection found gone; and the limits' (limits.go): a token of the
 // user's question bucket (UpdateItem; two during a burst) and the room's
-// answer slot taken and given back (UpdateItem each). A 4-second answer
-// costs at most 13. A malformed message costs none; a repeat costs the
-// GetItem, the token, the PutItem and a GetItem of the answer.
+// answer slot taken and given back (UpdateItem each), and the token
+// version of the user (GetItem on Users, run with the bucket's write;
+// none for a connection stored without a version). A 4-second answer
+// costs at most 14. A malformed message costs none; a repeat costs the
+// GetItem, the token and the version, the PutItem and a GetItem of the
+// answer.
 type Handler struct {
 	Conns   Connections
 	History History
 	Rooms   Rooms  // the room's status: handoff and routing by status (handoff.go)
 	Limits  Limits // question limits (limits.go)
-	RAG     Asker
+	// Users is the users table: the token version a question's socket is
+	// checked against (revoke.go).
+	Users apigw.UserReader
+	RAG   Asker
 	// Poster returns the @connections client for an endpoint
 	// (relay.Endpoint of CALLBACK_URL or the event's domain and stage).
 	Poster         func(endpoint string) relay.Poster

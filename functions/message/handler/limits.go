@@ -22,6 +22,10 @@ const (
 	CodeTokenExpired     = "TOKEN_EXPIRED"
 )
 
+// messageTokenExpired is the client-facing message of TOKEN_EXPIRED: the
+// socket's token has expired or was revoked (revoke.go).
+const messageTokenExpired = "Your session has expired. Please log in again and reconnect."
+
 // Limiter is what the handler needs of the store to enforce the question
 // limits. *store.Store implements it.
 type Limiter interface {
@@ -56,7 +60,7 @@ func callerRejection(log *slog.Logger, err error) *rejection {
 	switch {
 	case errors.Is(err, store.ErrExpired):
 		log.Info("question on an expired connection", "err", err)
-		return &rejection{CodeTokenExpired, "Your session has expired. Please log in again and reconnect."}
+		return &rejection{CodeTokenExpired, messageTokenExpired}
 	case errors.Is(err, store.ErrNotFound):
 		log.Error("look up the caller's connection", "err", err)
 		return &rejection{CodeInternal, "This connection is not registered. Please reconnect."}

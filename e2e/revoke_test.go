@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ragchat/ragchat/internal/users"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// resetPassword gives u a new password as the operator does with
+// ragchat-users (its code path, internal/users, which bumps the token
+// version) and returns it.
+func (hr *harness) resetPassword(t testing.TB, u user) string {
+	t.Helper()
+	pw, err := auth.NewPasswords(bcrypt.MinCost)
+	must(t, err)
+	password := "reset-" + randHex(8)
+	hr.secrets.add("reset password", password)
+	_, err = users.Set(context.Background(), store.New(hr.st.DB, hr.st.Tables), pw,
+		users.Change{CompanyID: u.CompanyID, UserID: u.UserID, Password: password}, time.Now())
+	must(t, err)
+	return password
+}
+
+func TestLimits_AQuestionOnASocketOpenedBeforeAPasswordResetGetsTokenExpired(t *testing.T) {
+	u := h.newUser(t, "apt001")
+	old := h.login(t, u)
+	room := h.newRoom(t, old)
+	c := h.dial(t, old, room.RoomID)
+	newPassword := h.resetPassword(t, u)
+
+	a := c.ask(t, qFee)
+	if a.Terminal.Type != "error" || a.Terminal.Code != "TOKEN_EXPIRED" || a.SessionID != room.RoomID {
+		t.Fatalf("a question on the socket opened before the reset ended with %s, want TOKEN_EXPIRED", redactFrame(a.Terminal))
+	}
+	if turns := h.rag.rag.History(room.RoomID); len(turns) != 0 {
+		t.Fatalf("the RAG server was asked %d times in the room", len(turns))
+	}
+	if msgs := h.history(t, room.RoomID); len(msgs) != 0 {
+		t.Fatalf("the room's history holds %d messages, want none", len(msgs))
+	}
+
+	r := h.tryLogin(t, u.CompanyID, u.UserID, newPassword)
+	var lr loginResponse
+	must(t, json.Unmarshal(r.Body, &lr))
+	if r.Status != http.StatusOK || lr.Token == "" {
+		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)
+	}
+	fresh := h.dial(t, lr.Token, room.RoomID)
+	got := fresh.ask(t, qFee)
+	h.checkAnswered(t, room.RoomID, qFee, got)
+}

@@ -1,0 +1,41 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// checkToken starts the check that conn's token is still current: the
+// token version its socket connected with against the user's in the
+// Users table (apigw.Current: a password change bumps it, revoking the
+// earlier tokens and their sockets). The read runs while the caller goes
+// on (with the question token: both need only conn), so a question waits
+// no longer for it; the returned func waits for it and gives the
+// rejection, TOKEN_EXPIRED when the token was revoked or the user is gone,
+// INTERNAL when the read failed (the check fails closed). A connection
+// stored before connections carried the version is not checked: it
+// costs nothing and is refused by nothing, as before.
+func (h *Handler) checkToken(ctx context.Context, log *slog.Logger, conn store.Connection) func() *rejection {
+	if conn.TokenVersion == nil {
+		return func() *rejection { return nil }
+	}
+	id := auth.Identity{UserID: conn.UserID, CompanyID: conn.CompanyID, Role: conn.Role, Version: *conn.TokenVersion}
+	done := make(chan error, 1)
+	go func() { done <- apigw.Current(ctx, h.Users, id) }()
+	return func() *rejection {
+		switch err := <-done; {
+		case errors.Is(err, apigw.ErrInvalidToken):
+			log.Info("question on a socket whose token was revoked (password changed) or whose user is gone", "userId", conn.UserID)
+			return &rejection{CodeTokenExpired, messageTokenExpired}
+		case err != nil:
+			log.Error("check the token version", "err", err)
+			return &rejection{CodeInternal, clientMessages[CodeInternal]}
+		}
+		return nil
+	}
+}

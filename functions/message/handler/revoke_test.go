@@ -1,0 +1,214 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/store"
+)
+
+// Revoked sockets (revoke.go): a password change bumps the user's token
+// version; a socket connected with an earlier one may ask nothing more.
+
+// putUser stores the trace's user with token version ver.
+func (e *env) putUser(ver int64) {
+	e.t.Helper()
+	if err := e.store.PutUser(context.Background(), store.User{
+		CompanyID: traceCompany, UserID: "hong2", UserName: traceUserName, Role: store.UserRoleCustomer,
+		PasswordHash: "x", CreatedAt: time.Now().UnixMilli(), TokenVersion: ver,
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// connectWithVersion replaces the caller's connection by one that
+// $connect stored with a token of version ver.
+func (e *env) connectWithVersion(ver int64) {
+	e.t.Helper()
+	now := time.Now()
+	if err := e.store.PutConnection(context.Background(), store.Connection{
+		ConnectionID: callerID, RoomID: traceRoom, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
+		Role: store.UserRoleCustomer, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &ver,
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// refusedUnasked checks that the caller's one answer is the refusal code
+// of its question and that nothing was asked or stored.
+func (e *env) refusedUnasked(code, clientMessageID string) {
+	e.t.Helper()
+	a := e.only(callerID)
+	if a.Terminal.Type != relay.TypeError || a.Terminal.Code != code || a.Terminal.Message == "" ||
+		a.Terminal.SessionID != traceRoom || a.ClientMessageID != clientMessageID {
+		e.t.Fatalf("ending %s %s %q (client %q), want %s for %q", a.Terminal.Type, a.Terminal.Code, a.Terminal.Message, a.ClientMessageID, code, clientMessageID)
+	}
+	if n := len(e.rag.bodies()); n != 0 {
+		e.t.Fatalf("the RAG service was asked %d times", n)
+	}
+	if h := e.history(); len(h) != 0 {
+		e.t.Fatalf("history holds %d messages, want none", len(h))
+	}
+	if room := e.room(); room.LastActivityAt > time.Now().UnixMilli()-30_000 {
+		e.t.Fatalf("the room's activity was written: %d", room.LastActivityAt)
+	}
+}
+
+func TestRevoke_QuestionOnASocketOlderThanAPasswordChangeGetsTokenExpiredBeforeAnythingIsStoredOrAsked(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	e.putUser(2) // changed since the socket's token (version 1) was issued
+	e.connectWithVersion(1)
+	e.handle(context.Background(), event(RouteSendMessage, askWithID(traceQuestion, "c-revoked")))
+	e.refusedUnasked(CodeTokenExpired, "c-revoked")
+	// Nor was a repeat record claimed: the same clientMessageId on a
+	// current socket is a new question, answered.
+	e.connectWithVersion(2)
+	e.handle(context.Background(), event(RouteSendMessage, askWithID(traceQuestion, "c-revoked")))
+	trs := e.transcripts(callerID)
+	if len(trs) != 2 || trs[1].Terminal.Type != relay.TypeComplete || trs[1].Text != traceAnswer || len(e.rag.bodies()) != 1 {
+		t.Fatalf("the question on a current socket: %d answers, last ended %s %s", len(trs), trs[len(trs)-1].Terminal.Type, trs[len(trs)-1].Terminal.Code)
+	}
+}
+
+func TestRevoke_QuestionOfAUserGoneOrOfAnotherRoleGetsTokenExpired(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		user func(e *env)
+	}{
+		{"user deleted", func(*env) {}},
+		{"now an agent", func(e *env) {
+			e.putUser(1)
+			u, err := e.store.GetUser(context.Background(), traceCompany, "hong2")
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			u.Role = store.UserRoleAgent
+			if err := e.store.PutUser(context.Background(), u); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, ragTrace)
+			tt.user(e)
+			e.connectWithVersion(1)
+			e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+			e.refusedUnasked(CodeTokenExpired, "")
+		})
+	}
+}
+
+func TestRevoke_CurrentSocketAndOldConnectionItemWithoutAVersionAreAnswered(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		connect   func(e *env)
+		userReads int
+	}{
+		{"socket of the current version", func(e *env) { e.connectWithVersion(3) }, 1},
+		{"socket of version 0 (never changed)", func(e *env) { e.putUser(0); e.connectWithVersion(0) }, 1},
+		// Stored before connections carried the version: not checked, as
+		// before, even though the user's version moved on.
+		{"connection item without a version", func(e *env) {}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, ragTrace)
+			e.putUser(3)
+			tt.connect(e)
+			c := testkit.NewCounter(t, e.tables)
+			e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+			if a := e.only(callerID); a.Terminal.Type != relay.TypeComplete || a.Text != traceAnswer {
+				t.Fatalf("ending %s %s, want the answer", a.Terminal.Code, a.Terminal.Message)
+			}
+			reads := 0
+			for call, n := range c.Counts() {
+				if call.Table == e.tables.Users {
+					if call.Operation != "GetItem" {
+						t.Errorf("%s on Users", call.Operation)
+					}
+					reads += n
+				}
+			}
+			if reads != tt.userReads {
+				t.Errorf("%d requests on Users, want %d", reads, tt.userReads)
+			}
+		})
+	}
+}
+
+// failingUsers fails every read of a user.
+type failingUsers struct{}
+
+func (failingUsers) GetUser(context.Context, string, string) (store.User, error) {
+	return store.User{}, errors.New("ProvisionedThroughputExceededException")
+}
+
+func TestRevoke_UnreadableTokenVersionFailsClosed(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	e.h.Users = failingUsers{}
+	e.connectWithVersion(1)
+	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+	e.refusedUnasked(CodeInternal, "")
+}
+
+// meetingUsers and meetingLimiter each wait, in their request, for the
+// other's to have started: they both return only when the version read
+// and the question token's write are in flight at once.
+type meeting struct {
+	users, token chan struct{}
+}
+
+type meetingUsers struct {
+	*store.Store
+	m meeting
+}
+
+func (u meetingUsers) GetUser(ctx context.Context, companyID, userID string) (store.User, error) {
+	close(u.m.users)
+	if err := await(ctx, u.m.token); err != nil {
+		return store.User{}, err
+	}
+	return u.Store.GetUser(ctx, companyID, userID)
+}
+
+type meetingLimiter struct {
+	*store.Store
+	m meeting
+}
+
+func (l meetingLimiter) TakeQuestionToken(ctx context.Context, companyID, userID string, b store.Bucket, now time.Time) (bool, time.Time, error) {
+	close(l.m.token)
+	if err := await(ctx, l.m.users); err != nil {
+		return false, time.Time{}, err
+	}
+	return l.Store.TakeQuestionToken(ctx, companyID, userID, b, now)
+}
+
+// await waits for ch to close, at most 10 seconds: a deadlock is a
+// failure, not a hang.
+func await(ctx context.Context, ch <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return errors.New("the other request never started: the version read and the question token are not concurrent")
+	}
+}
+
+func TestRevoke_VersionReadRunsWithTheQuestionToken(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	e.putUser(1)
+	e.connectWithVersion(1)
+	m := meeting{users: make(chan struct{}), token: make(chan struct{})}
+	e.h.Users = meetingUsers{e.store, m}
+	e.h.Limits.Store = meetingLimiter{e.store, m}
+	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+	if a := e.only(callerID); a.Terminal.Type != relay.TypeComplete {
+		t.Fatalf("ending %s %s, want the answer: the two requests did not run at once", a.Terminal.Code, a.Terminal.Message)
+	}
+}
