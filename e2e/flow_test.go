@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/coder/websocket"
 )
 
@@ -236,20 +234,11 @@ func TestFlow_ConnectionsAPIPostGetDeleteThroughTheSDKThenGone(t *testing.T) {
 // the test when there is none.
 func (hr *harness) getItem(t testing.TB, table, keyName, key string, out any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	res, err := hr.st.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            map[string]types.AttributeValue{keyName: &types.AttributeValueMemberS{Value: key}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		t.Fatalf("get %s %s: %v", table, key, err)
-	}
-	if res.Item == nil {
+	it := hr.item(t, table, keyName, key)
+	if it == nil {
 		t.Fatalf("no item %s in %s", key, table)
 	}
-	must(t, unmarshalMap(res.Item, out))
+	must(t, unmarshalMap(it, out))
 }
 
 // jwtHeader decodes a JWT's header.

@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -51,10 +48,10 @@ func (hr *harness) agentCall(t testing.TB, token, room, action string) httpResul
 }
 
 // transition runs an agent route that must succeed and returns the room.
-func (hr *harness) transition(t testing.TB, token, room, action string) roomResponse {
+func (hr *harness) transition(t testing.TB, token, room, action string) apigw.Room {
 	t.Helper()
 	r := hr.agentCall(t, token, room, action)
-	var rm roomResponse
+	var rm apigw.Room
 	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &rm) != nil {
 		t.Fatalf("%s %s: %d %s", action, room, r.Status, r.Body)
 	}
@@ -62,12 +59,12 @@ func (hr *harness) transition(t testing.TB, token, room, action string) roomResp
 }
 
 // queue is the agent's list of rooms in status (first page).
-func (hr *harness) queue(t testing.TB, token, status string) []roomResponse {
+func (hr *harness) queue(t testing.TB, token, status string) []apigw.Room {
 	t.Helper()
 	r := hr.do(t, http.MethodGet, "/api/agent/rooms?status="+status+"&limit=100", map[string]string{"Authorization": "Bearer " + token}, "")
 	var page struct {
-		Rooms      []roomResponse `json:"rooms"`
-		NextCursor *string        `json:"nextCursor"`
+		Rooms      []apigw.Room `json:"rooms"`
+		NextCursor *string      `json:"nextCursor"`
 	}
 	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil {
 		t.Fatalf("queue %s: %d %s", status, r.Status, r.Body)
@@ -125,12 +122,7 @@ type handoffItem struct {
 func (hr *harness) handoffHistory(t testing.TB, room string) []handoffItem {
 	t.Helper()
 	var all, out []handoffItem
-	hr.query(t, &dynamodb.QueryInput{
-		TableName:                 aws.String(hr.st.Tables.Messages),
-		KeyConditionExpression:    aws.String("roomId = :r"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: room}},
-		ConsistentRead:            aws.Bool(true),
-	}, &all)
+	hr.roomItems(t, room, &all)
 	for _, m := range all {
 		if m.Role != "" {
 			out = append(out, m)
@@ -156,7 +148,7 @@ func TestHandoff_WholeStory(t *testing.T) {
 
 	ag := h.newAgent(t, "apt001")
 	waiting := h.queue(t, ag.Token, "WAITING")
-	if !slices.ContainsFunc(waiting, func(r roomResponse) bool { return r.RoomID == c.Room && r.Status == "WAITING" }) {
+	if !slices.ContainsFunc(waiting, func(r apigw.Room) bool { return r.RoomID == c.Room && r.Status == "WAITING" }) {
 		t.Fatalf("the waiting queue %+v lacks %s", waiting, c.Room)
 	}
 	g := h.dial(t, ag.Token, c.Room)
@@ -164,7 +156,7 @@ func TestHandoff_WholeStory(t *testing.T) {
 		t.Fatalf("claim: %+v", rm)
 	}
 	expectStatus(t, "AGENT", ag.UserID, ag.UserName, a, b, g)
-	if slices.ContainsFunc(h.queue(t, ag.Token, "WAITING"), func(r roomResponse) bool { return r.RoomID == c.Room }) {
+	if slices.ContainsFunc(h.queue(t, ag.Token, "WAITING"), func(r apigw.Room) bool { return r.RoomID == c.Room }) {
 		t.Errorf("the claimed room is still in the waiting queue")
 	}
 
@@ -217,7 +209,7 @@ func TestHandoff_AnotherCompanysAgentIsRefusedEverywhere(t *testing.T) {
 	expectStatus(t, "WAITING", "", "", a)
 
 	other := h.newAgent(t, "book001")
-	if slices.ContainsFunc(h.queue(t, other.Token, "WAITING"), func(r roomResponse) bool { return r.RoomID == c.Room }) {
+	if slices.ContainsFunc(h.queue(t, other.Token, "WAITING"), func(r apigw.Room) bool { return r.RoomID == c.Room }) {
 		t.Errorf("book001's queue lists apt001's room %s", c.Room)
 	}
 	for _, action := range []string{"claim", "release", "close"} {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
+	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -601,26 +602,14 @@ func (hr *harness) login(t testing.TB, u user) string {
 	return lr.Token
 }
 
-// roomResponse is the chatbot route's 200 body.
-type roomResponse struct {
-	RoomID         string   `json:"roomId"`
-	RoomName       string   `json:"roomName"`
-	Members        []string `json:"members"`
-	Status         string   `json:"status"`
-	AssignedAgent  *string  `json:"assignedAgent"`
-	CreatedAt      int64    `json:"createdAt"`
-	LastActivityAt int64    `json:"lastActivityAt"`
-	CustID         *string  `json:"custId"`
-}
-
 // newRoom creates a chatbot room with token.
-func (hr *harness) newRoom(t testing.TB, token string) roomResponse {
+func (hr *harness) newRoom(t testing.TB, token string) apigw.Room {
 	t.Helper()
 	r := hr.do(t, http.MethodPost, "/api/customer/chatbot", map[string]string{"Authorization": "Bearer " + token}, "")
 	if r.Status != http.StatusOK {
 		t.Fatalf("create room: %d %s", r.Status, r.Body)
 	}
-	var room roomResponse
+	var room apigw.Room
 	if err := json.Unmarshal(r.Body, &room); err != nil {
 		t.Fatalf("create room: %v in %s", err, r.Body)
 	}
@@ -673,13 +662,20 @@ type storedConnection struct {
 func (hr *harness) history(t testing.TB, room string) []storedMessage {
 	t.Helper()
 	var out []storedMessage
+	hr.roomItems(t, room, &out)
+	return out
+}
+
+// roomItems decodes into out (a pointer to a slice) every item of the
+// room's Messages partition in key order, strongly consistent.
+func (hr *harness) roomItems(t testing.TB, room string, out any) {
+	t.Helper()
 	hr.query(t, &dynamodb.QueryInput{
 		TableName:                 aws.String(hr.st.Tables.Messages),
 		KeyConditionExpression:    aws.String("roomId = :r"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: room}},
 		ConsistentRead:            aws.Bool(true),
-	}, &out)
-	return out
+	}, out)
 }
 
 // roomConnections returns every Connections item of the room, expired or
@@ -721,20 +717,27 @@ func unmarshalMap(item map[string]types.AttributeValue, out any) error {
 	return nil
 }
 
-// connectionItem reports whether the Connections table holds id.
-func (hr *harness) connectionItem(t testing.TB, id string) bool {
+// item reads, strongly consistent, the item of table whose string key
+// attribute keyName is key: nil when there is none.
+func (hr *harness) item(t testing.TB, table, keyName, key string) map[string]types.AttributeValue {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	out, err := hr.st.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(hr.st.Tables.Connections),
-		Key:            map[string]types.AttributeValue{"connectionId": &types.AttributeValueMemberS{Value: id}},
+		TableName:      aws.String(table),
+		Key:            map[string]types.AttributeValue{keyName: &types.AttributeValueMemberS{Value: key}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		t.Fatalf("get connection %s: %v", id, err)
+		t.Fatalf("get %s %s: %v", table, key, err)
 	}
-	return out.Item != nil
+	return out.Item
+}
+
+// connectionItem reports whether the Connections table holds id.
+func (hr *harness) connectionItem(t testing.TB, id string) bool {
+	t.Helper()
+	return hr.item(t, hr.st.Tables.Connections, "connectionId", id) != nil
 }
 
 // putConnection writes a Connections item directly, as a connection whose
