@@ -20,14 +20,20 @@ type API struct {
 	HC   *http.Client
 }
 
-// Login logs in and returns the token.
+// Login logs a customer in and returns the token.
 func (a API) Login(ctx context.Context, company, id, password string) (string, error) {
+	return a.login(ctx, "customer", company, id, password)
+}
+
+// login logs in at role's login route (customer, agent) and returns the
+// token.
+func (a API) login(ctx context.Context, role, company, id, password string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"id": id, "password": password}) // strings always marshal
 	var out struct {
 		Token string `json:"token"`
 	}
-	if err := a.post(ctx, "/api/customer/"+url.PathEscape(company)+"/login", "", body, &out); err != nil {
-		return "", fmt.Errorf("login %s/%s: %w", company, id, err)
+	if err := a.post(ctx, "/api/"+role+"/"+url.PathEscape(company)+"/login", "", body, &out); err != nil {
+		return "", fmt.Errorf("%s login %s/%s: %w", role, company, id, err)
 	}
 	return out.Token, nil
 }

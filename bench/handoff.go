@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -143,7 +142,7 @@ func setupHandoff(ctx context.Context, env *Env, n int) ([]handoffPair, error) {
 		if err != nil {
 			return err
 		}
-		agentToken, err := agentLogin(ctx, env.API, "apt001", agent, benchPassword)
+		agentToken, err := env.API.login(ctx, "agent", "apt001", agent, benchPassword)
 		if err != nil {
 			return err
 		}
@@ -174,18 +173,6 @@ func setupHandoff(ctx context.Context, env *Env, n int) ([]handoffPair, error) {
 
 // benchPassword is the password of the users the bench creates.
 const benchPassword = "bench-1234"
-
-// agentLogin logs an agent in at the agents' login and returns the token.
-func agentLogin(ctx context.Context, api API, company, id, password string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"id": id, "password": password}) // strings always marshal
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := api.post(ctx, "/api/agent/"+url.PathEscape(company)+"/login", "", body, &out); err != nil {
-		return "", fmt.Errorf("agent login %s/%s: %w", company, id, err)
-	}
-	return out.Token, nil
-}
 
 // agentPost runs an agent route (claim, release, close) on room.
 func agentPost(ctx context.Context, api API, token, room, action string) error {

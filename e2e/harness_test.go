@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
 	"github.com/ragchat/ragchat/shared/apigw"
@@ -534,15 +534,7 @@ func (hr *harness) doFrom(t testing.TB, client *http.Client, method, path string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
+	resp, raw := testkit.Do(t, client, req)
 	return httpResult{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 

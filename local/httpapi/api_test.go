@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 )
 
 // fakeInvoker records the events it gets and answers with a fixed output,
@@ -75,15 +77,7 @@ func newServer(t *testing.T, routes []Route, inv Invoker, opts Options) *httptes
 
 func do(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := testkit.Do(t, nil, req)
 	return resp, string(body)
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -93,33 +92,27 @@ func postJSON(t *testing.T, url, token, body string, out any) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, raw)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("POST %s: %v in %s", url, err, raw)
-	}
+	doJSON(t, req, out)
 }
 
 func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	doJSON(t, req, out)
+}
+
+// doJSON sends req and decodes its 200 response's JSON body into out.
+func doJSON(t *testing.T, req *http.Request, out any) {
+	t.Helper()
+	resp, raw := testkit.Do(t, nil, req)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, raw)
+		t.Fatalf("%s %s: %d %s", req.Method, req.URL, resp.StatusCode, raw)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("GET %s: %v in %s", url, err, raw)
+		t.Fatalf("%s %s: %v in %s", req.Method, req.URL, err, raw)
 	}
 }
 

@@ -333,44 +333,40 @@ func (c expiringCtx) Err() error {
 	}
 }
 
-func TestStream_ContextDeadlineMidStreamIsTimeout(t *testing.T) {
+// stalledAfterA asks with ctx a server that sends the event "a" and then
+// stalls, and returns the stream with "a" read; it is closed when t ends.
+func stalledAfterA(t *testing.T, ctx context.Context) *Stream {
+	t.Helper()
 	url := sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
 		eventStream(w)
 		send(w, lines(data("a")))
 		stall(r, release)
 	})
-	ctx := expiringCtx{Context: context.Background(), done: make(chan struct{})}
 	s, err := NewClient(url, "DEFAULT_RAG", Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}, nil).Ask(ctx, traceRequest)
 	if err != nil {
 		t.Fatalf("Ask: %v", err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if ev, err := s.Next(); err != nil || ev.Delta != "a" {
 		t.Fatalf("first event %+v, %v; want a", ev, err)
 	}
+	return s
+}
+
+func TestStream_ContextDeadlineMidStreamIsTimeout(t *testing.T) {
+	ctx := expiringCtx{Context: context.Background(), done: make(chan struct{})}
+	s := stalledAfterA(t, ctx)
 	close(ctx.done)
-	_, err = s.Next()
+	_, err := s.Next()
 	checkErr(t, "Next", err, CodeTimeout, "deadline")
 }
 
 func TestStream_CallerCancelIsInterrupted(t *testing.T) {
-	url := sseServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-		eventStream(w)
-		send(w, lines(data("a")))
-		stall(r, release)
-	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := NewClient(url, "DEFAULT_RAG", Timeouts{Connect: guard, FirstEvent: guard, Idle: guard}, nil).Ask(ctx, traceRequest)
-	if err != nil {
-		t.Fatalf("Ask: %v", err)
-	}
-	defer s.Close()
-	if ev, err := s.Next(); err != nil || ev.Delta != "a" {
-		t.Fatalf("first event %+v, %v; want a", ev, err)
-	}
+	s := stalledAfterA(t, ctx)
 	cancel()
-	_, err = s.Next()
+	_, err := s.Next()
 	checkErr(t, "Next", err, CodeInterrupted, "canceled")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
