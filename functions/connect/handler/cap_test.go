@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // sockets is a fake @connections: ids in open answer GET, others are gone.
@@ -233,9 +234,7 @@ func TestConnect_DisconnectGivesItsSlotBack(t *testing.T) {
 		sk.open[fmt.Sprintf("conn-%02d", i)] = true
 	}
 	disc := disconnect.New(e.Store, e.Log)
-	resp, err := disc.Handle(context.Background(), events.APIGatewayWebsocketProxyRequest{RequestContext: events.APIGatewayWebsocketProxyRequestContext{
-		RouteKey: "$disconnect", EventType: "DISCONNECT", ConnectionID: "conn-04",
-	}})
+	resp, err := disc.Handle(context.Background(), testkit.DisconnectEvent("conn-04"))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("$disconnect: %+v %v", resp, err)
 	}
@@ -344,4 +343,25 @@ func TestConnect_CostsOfTheCap(t *testing.T) {
 		{Operation: "GetItem", Table: rooms}: 1, {Operation: "GetItem", Table: users}: 1,
 		{Operation: "PutItem", Table: conns}: 1, {Operation: "BatchGetItem", Table: conns}: 1,
 	})
+}
+
+// failingPut is the store whose PutConnection fails.
+type failingPut struct{ *store.Store }
+
+func (failingPut) PutConnection(context.Context, store.Connection) error {
+	return errors.New("injected: put connection")
+}
+
+func TestConnect_AConnectionNotStoredGivesItsSlotBack(t *testing.T) {
+	now := time.Now()
+	e, _ := capEnv(t, now)
+	h := New(failingPut{e.Store}, testkit.Tokens(), e.Log)
+	h.Cap, h.now = e.h.Cap, e.h.now
+	resp := testkit.Call(t, h.Handle, testkit.ConnectEvent("lost", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, now)}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("$connect whose connection cannot be stored: %d %s, want 500", resp.StatusCode, resp.Body)
+	}
+	if h := e.holders(t, now); len(h) != 0 {
+		t.Fatalf("slot holders %v after the failed $connect, want none", h)
+	}
 }
