@@ -143,7 +143,9 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 		level, pause, envs, logLevel = slog.LevelInfo, ragdev.DefaultPieceDelay, 2*(*soakClients)+10, "INFO"
 	}
 	logger := slog.New(slog.NewJSONHandler(hr.out, &slog.HandlerOptions{Level: level}))
-	hr.rag, err = startRAGFront(ragdev.Options{PieceDelay: pause, Logger: logger.With("server", "ragdev")})
+	// Every turn of a session kept (the default keeps 6), so that a test
+	// counts what the RAG service was asked in its room (the bursts ask 31).
+	hr.rag, err = startRAGFront(ragdev.Options{PieceDelay: pause, HistoryTurns: 100, Logger: logger.With("server", "ragdev")})
 	if err != nil {
 		return hr, err
 	}
