@@ -3,9 +3,11 @@ package testkit
 // The handler-test kit: the callers a function's handler test signs
 // tokens for, and the events API Gateway sends the functions, one builder
 // per event kind (HTTPEvent for the HTTP API, ConnectEvent and
-// DisconnectEvent for the WebSocket API's).
+// DisconnectEvent for the WebSocket API's), and the replay of a sample
+// HTTP event (SampleHTTP).
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,6 +66,22 @@ func (h HTTPEvent) Request() events.APIGatewayV2HTTPRequest {
 		r.Headers["authorization"] = h.Authorization
 	}
 	return r
+}
+
+// SampleHTTP runs handle on the sample HTTP API event events/<name>
+// (ReadEvent) twice. As shipped, the sample's token is signed with a key
+// nobody has and long expired: handle must refuse it with 401, or the
+// test fails. SampleHTTP returns the response to the sample with a token
+// of id minted now instead.
+func SampleHTTP(t testing.TB, handle func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), name string, id auth.Identity) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	var req events.APIGatewayV2HTTPRequest
+	ReadEvent(t, name, &req)
+	if resp := Call(t, handle, req); resp.StatusCode != 401 {
+		t.Fatalf("%s as shipped (a long-expired token of another key): %d %s, want 401", name, resp.StatusCode, resp.Body)
+	}
+	req.Headers["authorization"] = Bearer(t, id)
+	return Call(t, handle, req)
 }
 
 // ConnectEvent is the WebSocket API's $connect event (stage prod) of

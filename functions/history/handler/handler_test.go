@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -221,13 +220,7 @@ func TestHistory_SampleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"history-rooms.json", "history-messages.json"} {
-		var req events.APIGatewayV2HTTPRequest
-		testkit.ReadEvent(t, name, &req)
-		if resp := testkit.Call(t, e.h.Handle, req); resp.StatusCode != 401 {
-			t.Fatalf("%s as shipped (a long-expired token of another key): %d %s", name, resp.StatusCode, resp.Body)
-		}
-		req.Headers["authorization"] = "Bearer " + testkit.Mint(t, hong2, time.Now())
-		if resp := testkit.Call(t, e.h.Handle, req); resp.StatusCode != 200 {
+		if resp := testkit.SampleHTTP(t, e.h.Handle, name, hong2); resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", name, resp.StatusCode, resp.Body)
 		}
 	}
