@@ -124,6 +124,18 @@ func NewEnv(t testing.TB) Env {
 	return Env{Store: st, Tables: tables, Logs: logs, Log: log}
 }
 
+// Put writes each of items with write, a store method (CreateRoom,
+// PutMessage, PutConnection, PutUser): the fixtures of a test. A failure
+// fails the test.
+func Put[T any](t testing.TB, write func(context.Context, T) error, items ...T) {
+	t.Helper()
+	for _, it := range items {
+		if err := write(context.Background(), it); err != nil {
+			t.Fatalf("store %+v: %v", it, err)
+		}
+	}
+}
+
 // Call runs a Lambda handler on req and returns its response; a handler
 // error fails the test.
 func Call[Req, Resp any](t testing.TB, handle func(context.Context, Req) (Resp, error), req Req) Resp {

@@ -41,21 +41,16 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	t.Parallel()
 	e := testkit.NewEnv(t)
-	ctx := context.Background()
 	now := time.Now()
 	room := store.Room{RoomID: "room-1", CompanyID: "apt001", UserID: "hong2", RoomName: "hong2", Members: []string{},
 		Status: store.RoomStatusBot, CreatedAt: now.UnixMilli(), LastActivityAt: now.UnixMilli()}
-	if err := e.Store.CreateRoom(ctx, room); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, room)
 	for _, c := range []store.Connection{
 		{ConnectionID: "conn-c", RoomID: "room-1", UserID: "hong2", Role: store.UserRoleCustomer},
 		{ConnectionID: "conn-a", RoomID: "room-1", UserID: "agent1", Role: store.UserRoleAgent},
 	} {
 		c.CompanyID, c.ConnectedAt, c.ExpiresAt = "apt001", now.UnixMilli(), now.Add(time.Hour).Unix()
-		if err := e.Store.PutConnection(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.PutConnection, c)
 	}
 	ep := relaytest.NewEndpoint(t)
 	ep.Open("conn-c", "conn-a")
@@ -214,9 +209,7 @@ func TestAgent_RefusalsAre409AndChangeNothing(t *testing.T) {
 	}
 	// release of a BOT room (nobody holds it) is NOT_ASSIGNED.
 	room := store.Room{RoomID: "room-2", CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot}
-	if err := e.Store.CreateRoom(context.Background(), room); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, room)
 	if code, _, eb := e.call(t, "release", "room-2", &agent1); code != 409 || eb.Code != apigw.CodeNotAssigned {
 		t.Errorf("release of a BOT room: %d %+v", code, eb)
 	}
@@ -275,9 +268,7 @@ func TestAgent_ConcurrentClaimsThroughTheHandlerHaveOneWinner(t *testing.T) {
 	for round := range rounds {
 		roomID := fmt.Sprintf("room-r%d", round)
 		room := store.Room{RoomID: roomID, CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot}
-		if err := e.Store.CreateRoom(ctx, room); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.CreateRoom, room)
 		if _, _, err := e.Store.RequestHandoff(ctx, "apt001", roomID, time.Now().UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
@@ -304,9 +295,7 @@ func TestAgent_ConcurrentClaimsThroughTheHandlerHaveOneWinner(t *testing.T) {
 func TestAgent_SampleEvents(t *testing.T) {
 	e := newEnv(t)
 	room := store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot}
-	if err := e.Store.CreateRoom(context.Background(), room); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, room)
 	for _, name := range []string{"agent-rooms.json", "agent-claim.json", "agent-messages.json", "agent-release.json", "agent-claim.json", "agent-close.json"} {
 		if resp := testkit.SampleHTTP(t, e.h.Handle, name, agent1); resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", name, resp.StatusCode, resp.Body)

@@ -43,17 +43,13 @@ func TestRead_QueueIsTheCompanysWaitingRoomsLongestWaitingFirstPaged(t *testing.
 	at := time.Now().UnixMilli()
 	for i, id := range []string{"room-w2", "room-w0", "room-w1"} { // ask for a person in this order
 		r := store.Room{RoomID: id, CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot, CreatedAt: at, LastActivityAt: at}
-		if err := e.Store.CreateRoom(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.CreateRoom, r)
 		if _, _, err := e.Store.RequestHandoff(ctx, "apt001", id, at+int64(10*(i+1))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	other := store.Room{RoomID: "room-b", CompanyID: "book001", UserID: "reader1", Members: []string{}, Status: store.RoomStatusBot}
-	if err := e.Store.CreateRoom(ctx, other); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, other)
 	if _, _, err := e.Store.RequestHandoff(ctx, "book001", "room-b", at); err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +90,12 @@ func TestRead_QueueIsTheCompanysWaitingRoomsLongestWaitingFirstPaged(t *testing.
 
 func TestRead_RoomMessagesOfTheCompanyOnly(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	if code, _, _ := e.call(t, "claim", "room-1", &agent1); code != 200 {
 		t.Fatal("claim")
 	}
 	for i := range 3 {
 		m := store.Message{RoomID: "room-1", At: time.Now().UnixMilli() + int64(100+i), MessageID: fmt.Sprintf("m-%d", i), Role: store.RoleUser, Text: fmt.Sprintf("질문 %d", i), UserName: "고객-275b"}
-		if err := e.Store.PutMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.PutMessage, m)
 	}
 	params := map[string]string{"roomId": "room-1"}
 	resp := e.get(t, RouteMessages, "limit=3", params, &agent1)

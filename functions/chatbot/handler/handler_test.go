@@ -133,9 +133,7 @@ func TestChatbot_CollisionIsRetriedAndNeverOverwrites(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	taken := store.Room{RoomID: "room-0000beef", CompanyID: "apt002", UserID: "kim", RoomName: "kim", Members: []string{}, Status: "BOT", CreatedAt: 1, LastActivityAt: 1}
-	if err := e.Store.CreateRoom(ctx, taken); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, taken)
 	ids := []string{"room-0000beef", "room-0000beef", "room-0000cafe"}
 	var mu sync.Mutex
 	e.h.newID = func() string {
@@ -240,9 +238,7 @@ func TestChatbot_ATokenOlderThanAPasswordResetIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.TokenVersion++ // what a password reset does (internal/users)
-	if err := e.Store.PutUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.PutUser, u)
 	if resp := e.call(t, request(token)); resp.StatusCode != 401 || testkit.ErrorBody(t, resp.Body).Code != apigw.CodeUnauthorized {
 		t.Fatalf("after the reset: %d %s, want 401", resp.StatusCode, resp.Body)
 	}

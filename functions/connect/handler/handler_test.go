@@ -37,9 +37,7 @@ func newEnv(t *testing.T) *env {
 		{RoomID: "room-0000b001", CompanyID: "apt002", UserID: "hong2"},
 	} {
 		r.Members, r.Status, r.RoomName = []string{}, store.RoomStatusBot, r.UserID
-		if err := e.Store.CreateRoom(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.CreateRoom, r)
 	}
 	return &env{Env: e, h: New(e.Store, testkit.Tokens(), e.Log)}
 }
@@ -167,10 +165,8 @@ func TestConnect_StoreFailureRefusesWith500(t *testing.T) {
 func TestConnect_SampleEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2",
-		RoomName: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2",
+		RoomName: "hong2", Members: []string{}, Status: store.RoomStatusBot})
 	var req events.APIGatewayWebsocketProxyRequest
 	testkit.ReadEvent(t, "connect.json", &req)
 	// As shipped, its token is signed with a key nobody has and long expired.

@@ -25,10 +25,8 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) put(t *testing.T, connID string) {
 	t.Helper()
-	if err := e.Store.PutConnection(context.Background(), store.Connection{ConnectionID: connID, RoomID: "room-0000a001",
-		UserID: "hong2", CompanyID: "apt001", ExpiresAt: time.Now().Add(time.Hour).Unix()}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.PutConnection, store.Connection{ConnectionID: connID, RoomID: "room-0000a001",
+		UserID: "hong2", CompanyID: "apt001", ExpiresAt: time.Now().Add(time.Hour).Unix()})
 }
 
 func (e *env) call(t *testing.T, req events.APIGatewayWebsocketProxyRequest) {
@@ -87,9 +85,7 @@ func TestDisconnect_GivesTheRoomSocketSlotBack(t *testing.T) {
 		if ok, err := e.Store.TakeSocketSlot(ctx, sl, now); err != nil || !ok {
 			t.Fatalf("take %s: %v %v", sl.Key, ok, err)
 		}
-		if err := e.Store.PutConnection(ctx, store.Connection{ConnectionID: id, RoomID: "room-0000a001", ExpiresAt: exp, Slot: sl.Key}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.PutConnection, store.Connection{ConnectionID: id, RoomID: "room-0000a001", ExpiresAt: exp, Slot: sl.Key})
 	}
 	e.call(t, testkit.DisconnectEvent("conn-1"))
 	slots, err := e.Store.SocketSlots(ctx, "room-0000a001", 2)

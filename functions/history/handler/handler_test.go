@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -33,22 +32,15 @@ func newEnv(t *testing.T) *env {
 	t.Parallel()
 	e := &env{Env: testkit.NewEnv(t)}
 	e.h = New(e.Store, testkit.Tokens(), e.Log)
-	ctx := context.Background()
 	room := store.Room{RoomID: "room-1", CompanyID: "apt001", UserID: "hong2", RoomName: "hong2", Members: []string{},
 		Status: store.RoomStatusBot, CreatedAt: 100, LastActivityAt: 200}
-	if err := e.Store.CreateRoom(ctx, room); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []store.Message{
+	testkit.Put(t, e.Store.CreateRoom, room)
+	testkit.Put(t, e.Store.PutMessage, []store.Message{
 		{RoomID: "room-1", At: 1000, MessageID: "m-q1", Role: store.RoleUser, Text: "관리비는 언제 내나요?", UserName: "고객-275b", ClientMessageID: "c-1"},
 		{RoomID: "room-1", At: 1001, MessageID: "m-a1", Role: store.RoleBot, Text: "매월 25일입니다.\n", Outcome: store.OutcomeComplete},
 		{RoomID: "room-1", At: 2000, MessageID: "m-q2", Role: store.RoleUser, Text: "주차는요?", UserName: "고객-275b"},
 		{RoomID: "room-1", At: 2001, MessageID: "m-a2", Role: store.RoleBot, Text: "주차", Outcome: "RAG_STREAM_INTERRUPTED"},
-	} {
-		if err := e.Store.PutMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}...)
 	return e
 }
 
@@ -116,20 +108,13 @@ func TestHistory_PagesNewestFirstThroughOpaqueCursors(t *testing.T) {
 
 func TestRooms_TheCallersRoomsNewestFirstPaged(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	for i := range 3 {
-		if err := e.Store.CreateRoom(ctx, store.Room{RoomID: fmt.Sprintf("room-n%d", i), CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot, CreatedAt: int64(1000 + i)}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.CreateRoom, store.Room{RoomID: fmt.Sprintf("room-n%d", i), CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot, CreatedAt: int64(1000 + i)})
 	}
-	for _, r := range []store.Room{
+	testkit.Put(t, e.Store.CreateRoom, []store.Room{
 		{RoomID: "room-kim", CompanyID: "apt001", UserID: "kim", Members: []string{}, CreatedAt: 5000},
 		{RoomID: "room-oth", CompanyID: "book001", UserID: "hong2", Members: []string{}, CreatedAt: 5000},
-	} {
-		if err := e.Store.CreateRoom(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}...)
 	var got []string
 	cursor, pages := "", 0
 	for range 5 {
@@ -201,9 +186,7 @@ func TestReads_RefuseBadInputAndForeignRoomsWithClearErrors(t *testing.T) {
 		})
 	}
 	// A cursor of another room of the same customer is refused too.
-	if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: "room-2", CompanyID: "apt001", UserID: "hong2", Members: []string{}}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, store.Room{RoomID: "room-2", CompanyID: "apt001", UserID: "hong2", Members: []string{}})
 	resp := e.get(t, RouteMessages, "limit=1", "room-1", &hong2)
 	var p apigw.MessagesPage
 	if err := json.Unmarshal([]byte(resp.Body), &p); err != nil || p.NextCursor == nil {
@@ -216,9 +199,7 @@ func TestReads_RefuseBadInputAndForeignRoomsWithClearErrors(t *testing.T) {
 
 func TestHistory_SampleEvents(t *testing.T) {
 	e := newEnv(t)
-	if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2", Members: []string{}}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.CreateRoom, store.Room{RoomID: "room-52d2b5b6", CompanyID: "apt001", UserID: "hong2", Members: []string{}})
 	for _, name := range []string{"history-rooms.json", "history-messages.json"} {
 		if resp := testkit.SampleHTTP(t, e.h.Handle, name, hong2); resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", name, resp.StatusCode, resp.Body)

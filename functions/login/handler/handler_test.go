@@ -59,15 +59,10 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := testkit.NewEnv(t)
-	ctx := context.Background()
-	for _, u := range []store.User{
+	testkit.Put(t, e.Store.PutUser, []store.User{
 		{CompanyID: "apt001", UserID: "hong2", UserName: "고객-275b", Email: "hong2@example.com", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
 		{CompanyID: "apt001", UserID: "kim", UserName: "김", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
-	} {
-		if err := e.Store.PutUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}...)
 	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), DefaultLockout, e.Log)}
 }
 
@@ -157,10 +152,8 @@ func TestLogin_RoomIDIsTheLatestRoom(t *testing.T) {
 	e := newEnv(t)
 	for i, id := range []string{"room-00000001", "room-00000003", "room-00000002"} {
 		created := []int64{1000, 3000, 2000}[i]
-		if err := e.Store.CreateRoom(context.Background(), store.Room{RoomID: id, CompanyID: "apt001", UserID: "hong2",
-			Members: []string{}, CreatedAt: created}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Put(t, e.Store.CreateRoom, store.Room{RoomID: id, CompanyID: "apt001", UserID: "hong2",
+			Members: []string{}, CreatedAt: created})
 	}
 	resp := e.call(t, bodyReq("apt001", `{"id":"hong2","password":"1234"}`))
 	var body struct{ RoomID *string }
@@ -495,15 +488,11 @@ func TestLogin_WrongRoleIsAFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	for _, u := range []store.User{
+	testkit.Put(t, e.Store.PutUser, []store.User{
 		{CompanyID: "apt001", UserID: "agent1", UserName: "상담원-01", Role: store.UserRoleAgent, PasswordHash: hash1234()},
 		{CompanyID: "apt001", UserID: "admin", UserName: "x", Role: "ADMIN", PasswordHash: hash1234()},
 		{CompanyID: "apt001", UserID: "lower", UserName: "x", Role: "customer", PasswordHash: hash1234()},
-	} {
-		if err := e.Store.PutUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	}...)
 	agentReq := func(user string) events.APIGatewayV2HTTPRequest {
 		r := bodyReq("apt001", `{"id":"`+user+`","password":"1234"}`)
 		r.RouteKey = "POST /api/agent/{companyId}/login"
@@ -598,9 +587,7 @@ func newAgentEnv(t *testing.T) *env {
 	e := newEnv(t)
 	agent := store.User{CompanyID: "apt001", UserID: "agent1", UserName: "상담원-01", Email: "agent1@example.com",
 		Role: store.UserRoleAgent, PasswordHash: hash1234()}
-	if err := e.Store.PutUser(context.Background(), agent); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Put(t, e.Store.PutUser, agent)
 	return e
 }
 
