@@ -95,21 +95,16 @@ func (s side) answer(t *testing.T, st *store.Store, ep *relaytest.Endpoint) (cal
 }
 
 func TestBaseline_IsTheMessageHandlerWithOnePostPerDelta(t *testing.T) {
-	tests := []struct {
-		name    string
-		status  int
-		ending  string
-		outcome string
-	}{
-		{"complete answer", http.StatusOK, relay.TypeComplete, handler.OutcomeComplete},
-		{"RAG refuses", http.StatusInternalServerError, relay.TypeError, rag.CodeUnavailable},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for name, status := range map[string]int{"complete answer": http.StatusOK, "RAG refuses": http.StatusInternalServerError} {
+		t.Run(name, func(t *testing.T) {
+			ending, outcome := relay.TypeComplete, handler.OutcomeComplete
+			if status != http.StatusOK {
+				ending, outcome = relay.TypeError, rag.CodeUnavailable
+			}
 			db, tables := testkit.DynamoDB(t)
 			st := store.New(db, tables)
 			ep := relaytest.NewEndpoint(t)
-			ragSrv := httptest.NewServer(sse(tt.status))
+			ragSrv := httptest.NewServer(sse(status))
 			defer ragSrv.Close()
 			newHandler := func() *handler.Handler {
 				return &handler.Handler{
@@ -133,14 +128,14 @@ func TestBaseline_IsTheMessageHandlerWithOnePostPerDelta(t *testing.T) {
 				if counter != nil {
 					counts = append(counts, counter.Counts())
 				}
-				if len(history) != 2 || history[0].Text != "관리비?" || history[1].Text != caller.Text || history[1].Outcome != tt.outcome {
-					t.Errorf("%s: history %+v, want the question and the answer the sockets got (%q, %s)", s.name, history, caller.Text, tt.outcome)
+				if len(history) != 2 || history[0].Text != "관리비?" || history[1].Text != caller.Text || history[1].Outcome != outcome {
+					t.Errorf("%s: history %+v, want the question and the answer the sockets got (%q, %s)", s.name, history, caller.Text, outcome)
 				}
-				if peer.Text != caller.Text || caller.Terminal.Type != tt.ending || peer.Terminal.Type != tt.ending {
+				if peer.Text != caller.Text || caller.Terminal.Type != ending || peer.Terminal.Type != ending {
 					t.Errorf("%s: caller got %q (%s), peer %q (%s); want the same, ending %s",
-						s.name, caller.Text, caller.Terminal.Type, peer.Text, peer.Terminal.Type, tt.ending)
+						s.name, caller.Text, caller.Terminal.Type, peer.Text, peer.Terminal.Type, ending)
 				}
-				if tt.status == http.StatusOK && caller.Text != strings.Join(deltas, "") {
+				if status == http.StatusOK && caller.Text != strings.Join(deltas, "") {
 					t.Errorf("%s: answer %q, want %q", s.name, caller.Text, strings.Join(deltas, ""))
 				}
 			}
@@ -149,7 +144,7 @@ func TestBaseline_IsTheMessageHandlerWithOnePostPerDelta(t *testing.T) {
 			// delta and recipient, then the ending; the peer gets the
 			// question first.
 			want := 1
-			if tt.status == http.StatusOK {
+			if status == http.StatusOK {
 				want += len(deltas) - 1
 			}
 			room := sides[1].room
