@@ -33,6 +33,9 @@ type Cap struct {
 	Probe func(endpoint string) Prober // the @connections client of an endpoint
 	// CallbackURL is CALLBACK_URL; "" means the event's https://{domainName}/{stage}.
 	CallbackURL string
+	// ProbeBudget bounds a handshake's @connections GETs together; 0
+	// means defaultProbeBudget.
+	ProbeBudget time.Duration
 }
 
 // capStore is what the cap needs from the store.
@@ -44,8 +47,14 @@ type capStore interface {
 	DeleteConnection(ctx context.Context, connectionID string) error
 }
 
-// probeTimeout bounds each @connections GET.
-const probeTimeout = time.Second
+// probeTimeout bounds each @connections GET, and defaultProbeBudget all
+// of one handshake's together: well inside the connect function's 10 s
+// timeout even when @connections hangs for every holder (the holders not
+// asked count as open).
+const (
+	probeTimeout       = time.Second
+	defaultProbeBudget = 4 * time.Second
+)
 
 // handshakeGrace is how long a slot is its holder's whatever @connections
 // says: API Gateway answers GET with 410 until the holder's $connect has
@@ -72,7 +81,7 @@ var errRoomFull = apigw.NewError(http.StatusTooManyRequests, apigw.CodeTooManySo
 //
 // It refuses with 429 only when every place is held by a socket still
 // open, a handshake in progress, or one whose GET failed otherwise (403,
-// timeout proves nothing).
+// timeout proves nothing) or was not asked within ProbeBudget.
 func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, connID string, expiresAt int64, now time.Time) (string, error) {
 	if c.Max <= 0 {
 		return "", nil
@@ -113,13 +122,23 @@ func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, conn
 		}
 	}
 	slices.SortFunc(held, func(a, b int) int { return cmp.Compare(slots[a].TakenAt, slots[b].TakenAt) })
+	budget := c.ProbeBudget
+	if budget <= 0 {
+		budget = defaultProbeBudget
+	}
+	pctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	var probe Prober
 	for _, n := range held {
+		if pctx.Err() != nil {
+			log.Warn("stopped asking @connections: the probe budget is spent", "budget", budget)
+			break
+		}
 		old := slots[n].Holder
 		if probe == nil {
 			probe = c.Probe(endpoint)
 		}
-		if !gone(ctx, probe, old) {
+		if !gone(pctx, probe, old) {
 			continue
 		}
 		sl := mine(n)

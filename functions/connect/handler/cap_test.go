@@ -22,18 +22,25 @@ import (
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-// sockets is a fake @connections: ids in open answer GET, others are gone.
+// sockets is a fake @connections: ids in open answer GET, others are
+// gone; with hang set every GET waits for its context to end instead.
 type sockets struct {
 	mu    sync.Mutex
 	open  map[string]bool
 	asked []string
+	hang  bool
 }
 
-func (s *sockets) GetConnection(_ context.Context, in *apigatewaymanagementapi.GetConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error) {
+func (s *sockets) GetConnection(ctx context.Context, in *apigatewaymanagementapi.GetConnectionInput, _ ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.GetConnectionOutput, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.asked = append(s.asked, *in.ConnectionId)
-	if s.open[*in.ConnectionId] {
+	hang, open := s.hang, s.open[*in.ConnectionId]
+	s.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if open {
 		return &apigatewaymanagementapi.GetConnectionOutput{}, nil
 	}
 	return nil, &types.GoneException{}
@@ -363,5 +370,22 @@ func TestConnect_AConnectionNotStoredGivesItsSlotBack(t *testing.T) {
 	}
 	if h := e.holders(t, now); len(h) != 0 {
 		t.Fatalf("slot holders %v after the failed $connect, want none", h)
+	}
+}
+
+func TestConnect_AHangingConnectionsAPIIsAskedWithinTheProbeBudget(t *testing.T) {
+	now := time.Now()
+	e, sk := capEnv(t, now)
+	e.fill(t, 10, now, now.Add(-time.Minute)) // every holder gone...
+	sk.hang = true                            // ...but @connections never answers
+	e.h.Cap.ProbeBudget = 100 * time.Millisecond
+	e.at(now.Add(time.Minute))
+	if r := e.dial(t, "eleventh", testkit.Hong2); r.status != http.StatusTooManyRequests {
+		t.Fatalf("11th socket: %d %s, want 429 (no holder proved gone)", r.status, r.body)
+	}
+	// The first GET spent the budget (its own 1 s bound is longer); no
+	// other holder was asked.
+	if len(sk.asked) != 1 || sk.asked[0] != "conn-00" {
+		t.Fatalf("@connections asked about %v, want the oldest only", sk.asked)
 	}
 }
