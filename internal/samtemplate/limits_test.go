@@ -41,34 +41,23 @@ func TestTemplate_AbuseLimitsAreParametersWithTheDocumentedDefaults(t *testing.T
 // TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes pins the
 // dynamodb:Attributes condition on the message function's Rooms updates.
 func TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes(t *testing.T) {
-	tpl := loadRepoTemplate(t)
-	fns, err := tpl.Functions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(fns, func(f Function) bool { return f.LogicalID == "MessageFunction" })
-	if i < 0 {
-		t.Fatal("no MessageFunction")
-	}
+	tpl, fn := repoFunction(t, "MessageFunction")
 	found := false
-	for _, p := range fns[i].Policies {
-		for _, st := range asSlice(asMap(p)["Statement"]) {
-			sm := asMap(st)
-			res, _ := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
-			if res != "{RoomsTable.Arn}" || !slices.Contains(asSlice(sm["Action"]), any("dynamodb:UpdateItem")) {
-				continue
+	for _, sm := range statements(fn) {
+		res, _ := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
+		if res != "{RoomsTable.Arn}" || !slices.Contains(asSlice(sm["Action"]), any("dynamodb:UpdateItem")) {
+			continue
+		}
+		found = true
+		attrs := asSlice(asMap(asMap(sm["Condition"])["ForAllValues:StringEquals"])["dynamodb:Attributes"])
+		for _, a := range []any{"roomId", "lastActivityAt", "answeringId", "answeringUntil"} {
+			if !slices.Contains(attrs, a) {
+				t.Errorf("dynamodb:Attributes %v lacks %v", attrs, a)
 			}
-			found = true
-			attrs := asSlice(asMap(asMap(sm["Condition"])["ForAllValues:StringEquals"])["dynamodb:Attributes"])
-			for _, a := range []any{"roomId", "lastActivityAt", "answeringId", "answeringUntil"} {
-				if !slices.Contains(attrs, a) {
-					t.Errorf("dynamodb:Attributes %v lacks %v", attrs, a)
-				}
-			}
-			for _, a := range []any{"assignedAgent", "members", "userId", "companyId", "ownerKey", "createdAt"} {
-				if slices.Contains(attrs, a) {
-					t.Errorf("dynamodb:Attributes %v allows %v", attrs, a)
-				}
+		}
+		for _, a := range []any{"assignedAgent", "members", "userId", "companyId", "ownerKey", "createdAt"} {
+			if slices.Contains(attrs, a) {
+				t.Errorf("dynamodb:Attributes %v allows %v", attrs, a)
 			}
 		}
 	}
@@ -80,28 +69,17 @@ func TestTemplate_MessageFunctionUpdatesOnlyItsRoomAttributes(t *testing.T) {
 // TestTemplate_ConnectMayOnlyAskWhetherSocketsOfThisAPIAreOpen pins the
 // connect function's @connections grant: GET, on this API's stage.
 func TestTemplate_ConnectMayOnlyAskWhetherSocketsOfThisAPIAreOpen(t *testing.T) {
-	tpl := loadRepoTemplate(t)
-	fns, err := tpl.Functions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(fns, func(f Function) bool { return f.LogicalID == "ConnectFunction" })
-	if i < 0 {
-		t.Fatal("no ConnectFunction")
-	}
+	tpl, fn := repoFunction(t, "ConnectFunction")
 	var grants []string
-	for _, p := range fns[i].Policies {
-		for _, st := range asSlice(asMap(p)["Statement"]) {
-			sm := asMap(st)
-			if !slices.Contains(asSlice(sm["Action"]), any("execute-api:ManageConnections")) {
-				continue
-			}
-			res, err := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
-			if err != nil {
-				t.Fatal(err)
-			}
-			grants = append(grants, res)
+	for _, sm := range statements(fn) {
+		if !slices.Contains(asSlice(sm["Action"]), any("execute-api:ManageConnections")) {
+			continue
 		}
+		res, err := tpl.Resolve(sm["Resource"], func(ref string) (string, bool) { return "{" + ref + "}", true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		grants = append(grants, res)
 	}
 	want := "arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{WebSocketApi}/{StageName}/GET/@connections/*"
 	if len(grants) != 1 || grants[0] != want {

@@ -119,6 +119,32 @@ func TestTemplate_FunctionsAreBuiltByTheMakefileForArm64(t *testing.T) {
 	}
 }
 
+// repoFunction returns the repository's template and its function id.
+func repoFunction(t *testing.T, id string) (*Template, Function) {
+	t.Helper()
+	tpl := loadRepoTemplate(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(fns, func(f Function) bool { return f.LogicalID == id })
+	if i < 0 {
+		t.Fatalf("no %s", id)
+	}
+	return tpl, fns[i]
+}
+
+// statements returns the statements of f's inline policies, in order.
+func statements(f Function) []map[string]any {
+	var out []map[string]any
+	for _, p := range f.Policies {
+		for _, st := range asSlice(asMap(p)["Statement"]) {
+			out = append(out, asMap(st))
+		}
+	}
+	return out
+}
+
 // access lists, per function, the DynamoDB actions it may perform on each
 // table (by logical ID, index suffix included) and whether it may manage
 // connections.

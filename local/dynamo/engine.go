@@ -27,11 +27,18 @@ var errSerialization = &smithy.GenericAPIError{Code: "SerializationException", M
 // handler's validations (for the checks DynamoDB makes and minidyn does
 // not) and calls it.
 func run[In, Out any](ctx context.Context, h *Handler, body []byte, call func(context.Context, *In) (*Out, error)) (*Out, error) {
+	_, out, err := runInput(ctx, h, body, call)
+	return out, err
+}
+
+// runInput is run that also returns the decoded input.
+func runInput[In, Out any](ctx context.Context, h *Handler, body []byte, call func(context.Context, *In) (*Out, error)) (*In, *Out, error) {
 	in, err := decode[In](h, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return call(ctx, in)
+	out, err := call(ctx, in)
+	return in, out, err
 }
 
 // decode decodes and validates an operation's input.
@@ -227,12 +234,10 @@ func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (a
 	)
 	switch op {
 	case "CreateTable":
-		out, err := run(ctx, h, body, e.CreateTable)
+		in, out, err := runInput(ctx, h, body, e.CreateTable)
 		if err != nil {
 			return nil, err
 		}
-		var in server.CreateTableInput
-		_ = json.Unmarshal(body, &in) // decoded successfully by run
 		meta := tableMeta{attributes: in.AttributeDefinitions, keys: keyNames(in.KeySchema), gsis: map[string][]string{}}
 		for _, g := range in.GlobalSecondaryIndexes {
 			meta.gsis[aws.ToString(g.IndexName)] = keyNames(g.KeySchema)
@@ -242,12 +247,10 @@ func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (a
 		h.mu.Unlock()
 		desc = out.TableDescription
 	case "UpdateTable":
-		out, err := run(ctx, h, body, e.UpdateTable)
+		in, out, err := runInput(ctx, h, body, e.UpdateTable)
 		if err != nil {
 			return nil, err
 		}
-		var in server.UpdateTableInput
-		_ = json.Unmarshal(body, &in)
 		h.mu.Lock()
 		meta := h.tables[aws.ToString(in.TableName)]
 		if meta.gsis == nil {
@@ -272,12 +275,10 @@ func (h *Handler) tableOperation(ctx context.Context, op string, body []byte) (a
 		}
 		desc, key = out.Table, "Table"
 	case "DeleteTable":
-		var in server.DeleteTableInput
-		out, err := run(ctx, h, body, e.DeleteTable)
+		in, out, err := runInput(ctx, h, body, e.DeleteTable)
 		if err != nil {
 			return nil, err
 		}
-		_ = json.Unmarshal(body, &in)
 		h.mu.Lock()
 		delete(h.tables, aws.ToString(in.TableName))
 		delete(h.ttl, aws.ToString(in.TableName))
