@@ -674,6 +674,15 @@ func scalar(v any) string {
 	return fmt.Sprint(v)
 }
 
+// LoadRoot loads the template.yaml of the repository root (FindRoot).
+func LoadRoot() (*Template, error) {
+	root, err := FindRoot()
+	if err != nil {
+		return nil, err
+	}
+	return Load(filepath.Join(root, "template.yaml"))
+}
+
 // FindRoot returns the nearest directory upwards from the working directory
 // that holds a template.yaml: the repository root.
 func FindRoot() (string, error) {

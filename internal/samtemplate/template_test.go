@@ -15,7 +15,7 @@ import (
 
 func loadRepoTemplate(t *testing.T) *Template {
 	t.Helper()
-	tpl, err := Load(filepath.Join("..", "..", "template.yaml"))
+	tpl, err := LoadRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

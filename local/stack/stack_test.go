@@ -173,11 +173,7 @@ func TestStack_LoginRoomWebSocketQuestionStreamsTheAnswer(t *testing.T) {
 }
 
 func TestFunctionEnv_TemplateThenLocalOverridesThenEnvVarsFile(t *testing.T) {
-	root, err := samtemplate.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	tpl, err := samtemplate.LoadRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
