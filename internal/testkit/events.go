@@ -68,6 +68,21 @@ func (h HTTPEvent) Request() events.APIGatewayV2HTTPRequest {
 	return r
 }
 
+// Pages walks a paged read: read gets the query of each page and returns
+// the page's next cursor. The first query is query; each next one appends
+// &<param>=<the cursor before>. The walk ends at a page without a next
+// cursor (nil), or after most pages.
+func Pages(query, param string, most int, read func(query string) (next *string)) {
+	q := query
+	for range most {
+		next := read(q)
+		if next == nil {
+			return
+		}
+		q = query + "&" + param + "=" + *next
+	}
+}
+
 // SampleHTTP runs handle on the sample HTTP API event events/<name>
 // (ReadEvent) twice. As shipped, the sample's token is signed with a key
 // nobody has and long expired: handle must refuse it with 401, or the

@@ -55,12 +55,7 @@ func TestRead_QueueIsTheCompanysWaitingRoomsLongestWaitingFirstPaged(t *testing.
 	}
 
 	var got []string
-	cursor := ""
-	for range 5 {
-		q := "status=WAITING&limit=2"
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
+	testkit.Pages("status=WAITING&limit=2", "cursor", 5, func(q string) *string {
 		code, p := e.queue(t, q, &agent1)
 		if code != 200 {
 			t.Fatalf("queue: %d", code)
@@ -68,11 +63,8 @@ func TestRead_QueueIsTheCompanysWaitingRoomsLongestWaitingFirstPaged(t *testing.
 		for _, r := range p.Rooms {
 			got = append(got, r.RoomID)
 		}
-		if p.NextCursor == nil {
-			break
-		}
-		cursor = *p.NextCursor
-	}
+		return p.NextCursor
+	})
 	if want := []string{"room-w2", "room-w0", "room-w1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("WAITING pages = %v, want %v", got, want)
 	}

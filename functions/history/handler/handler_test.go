@@ -80,12 +80,7 @@ func TestHistory_IsDesignsShapeOldestFirstWithRolesAndOutcomes(t *testing.T) {
 func TestHistory_PagesNewestFirstThroughOpaqueCursors(t *testing.T) {
 	e := newEnv(t)
 	var got []string
-	before := ""
-	for range 5 {
-		q := "limit=3"
-		if before != "" {
-			q += "&before=" + before
-		}
+	testkit.Pages("limit=3", "before", 5, func(q string) *string {
 		resp := e.get(t, RouteMessages, q, "room-1", &hong2)
 		var p apigw.MessagesPage
 		if resp.StatusCode != 200 || json.Unmarshal([]byte(resp.Body), &p) != nil {
@@ -96,11 +91,8 @@ func TestHistory_PagesNewestFirstThroughOpaqueCursors(t *testing.T) {
 			ids = append(ids, m.MessageID)
 		}
 		got = append(got, strings.Join(ids, ","))
-		if p.NextCursor == nil {
-			break
-		}
-		before = *p.NextCursor
-	}
+		return p.NextCursor
+	})
 	if want := []string{"m-a1,m-q2,m-a2", "m-q1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("pages %q, want %q", got, want)
 	}
@@ -116,12 +108,8 @@ func TestRooms_TheCallersRoomsNewestFirstPaged(t *testing.T) {
 		{RoomID: "room-oth", CompanyID: "book001", UserID: "hong2", Members: []string{}, CreatedAt: 5000},
 	}...)
 	var got []string
-	cursor, pages := "", 0
-	for range 5 {
-		q := "limit=2"
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
+	pages := 0
+	testkit.Pages("limit=2", "cursor", 5, func(q string) *string {
 		resp := e.get(t, RouteRooms, q, "", &hong2)
 		if resp.StatusCode != 200 {
 			t.Fatalf("%d %s", resp.StatusCode, resp.Body)
@@ -137,11 +125,8 @@ func TestRooms_TheCallersRoomsNewestFirstPaged(t *testing.T) {
 		for _, r := range p.Rooms {
 			got = append(got, r.RoomID)
 		}
-		if p.NextCursor == nil {
-			break
-		}
-		cursor = *p.NextCursor
-	}
+		return p.NextCursor
+	})
 	if want := []string{"room-n2", "room-n1", "room-n0", "room-1"}; !reflect.DeepEqual(got, want) || pages != 2 {
 		t.Fatalf("rooms %v in %d pages, want %v in 2", got, pages, want)
 	}
