@@ -180,20 +180,8 @@ func TestHandle_Every403SkipsTheSocketKeepsItsItemAndLogsOneError(t *testing.T) 
 
 func TestHandle_AnswerWritesThrottledWithRetriesStillEndBeforeTheDeadline(t *testing.T) {
 	e := newEnv(t, ragTrace, boot.DynamoDBRetries) // the deployed retryer: 8 tries, backoff up to 1 s
-	x := &throttleAnswers{Store: e.store, srv: testkit.Embedded(t), table: e.tables.Messages}
-	e.h.History = x
 	e.h.DeadlineMargin = time.Second
-	e.handleBy(time.Now().Add(2*time.Second), event(RouteSendMessage, ask(traceQuestion)))
-	x.fault.Remove()
-	if x.fault.Hits() == 0 {
-		t.Fatal("the answer's write was not throttled")
-	}
-	if tr := e.only(callerID); tr.Terminal.Type != relay.TypeComplete || tr.Text != traceAnswer {
-		t.Errorf("got %q ending %+v", tr.Text, tr.Terminal)
-	}
-	if h := e.history(); len(h) != 1 || h[0].Role != store.RoleUser {
-		t.Errorf("history %+v, want the question only", h)
-	}
+	e.answerWriteThrottled(func(ev events.APIGatewayWebsocketProxyRequest) { e.handleBy(time.Now().Add(2*time.Second), ev) })
 	e.stillConnected(callerID)
 }
 

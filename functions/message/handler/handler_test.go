@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/local/dynamo"
@@ -311,18 +313,27 @@ func TestHandle_DynamoDBThrottlingEndsWithInternal(t *testing.T) {
 
 func TestHandle_AnswerWriteThrottledStillCompletesTheStream(t *testing.T) {
 	e := newEnv(t, ragTrace, testkit.NoRetries)
-	h := &throttleAnswers{Store: e.store, srv: testkit.Embedded(t), table: e.tables.Messages}
-	e.h.History = h
-	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
-	h.fault.Remove()
-	if h.fault.Hits() == 0 {
-		t.Fatal("the answer's write was not throttled")
+	e.answerWriteThrottled(func(ev events.APIGatewayWebsocketProxyRequest) { e.handle(context.Background(), ev) })
+}
+
+// answerWriteThrottled has handle ask the trace's question while the
+// messages table throttles from the answer's write on (throttleAnswers),
+// and checks that the caller still got the whole answer, complete, and
+// that the question alone is stored.
+func (e *env) answerWriteThrottled(handle func(events.APIGatewayWebsocketProxyRequest)) {
+	e.t.Helper()
+	x := &throttleAnswers{Store: e.store, srv: testkit.Embedded(e.t), table: e.tables.Messages}
+	e.h.History = x
+	handle(event(RouteSendMessage, ask(traceQuestion)))
+	x.fault.Remove()
+	if x.fault.Hits() == 0 {
+		e.t.Fatal("the answer's write was not throttled")
 	}
 	if tr := e.only(callerID); tr.Terminal.Type != relay.TypeComplete || tr.Text != traceAnswer {
-		t.Errorf("got %q ending %+v", tr.Text, tr.Terminal)
+		e.t.Errorf("got %q ending %+v", tr.Text, tr.Terminal)
 	}
 	if h := e.history(); len(h) != 1 || h[0].Role != store.RoleUser {
-		t.Errorf("history %+v, want the question only", h)
+		e.t.Errorf("history %+v, want the question only", h)
 	}
 }
 
