@@ -119,6 +119,17 @@ func TestTemplate_FunctionsAreBuiltByTheMakefileForArm64(t *testing.T) {
 	}
 }
 
+// repoTables returns the repository's template and its tables.
+func repoTables(t *testing.T) (*Template, []Table) {
+	t.Helper()
+	tpl := loadRepoTemplate(t)
+	tables, err := tpl.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, tables
+}
+
 // repoFunction returns the repository's template and its function id.
 func repoFunction(t *testing.T, id string) (*Template, Function) {
 	t.Helper()
@@ -352,11 +363,7 @@ func TestTemplate_HttpApiComesBeforeWebSocketResources(t *testing.T) {
 }
 
 func TestTemplate_TablesHoldingDataAreRetainedAndRecoverable(t *testing.T) {
-	tpl := loadRepoTemplate(t)
-	tables, err := tpl.Tables()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, tables := repoTables(t)
 	byID := map[string]Table{}
 	for _, tb := range tables {
 		byID[tb.LogicalID] = tb
@@ -445,11 +452,7 @@ Outputs:
 }
 
 func TestTemplate_GlobalsNameEveryTableOnce(t *testing.T) {
-	tpl := loadRepoTemplate(t)
-	tables, err := tpl.Tables()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, tables := repoTables(t)
 	named := map[string]string{}
 	for variable, id := range tpl.TableVariables() {
 		if other, ok := named[id]; ok {
