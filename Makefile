@@ -82,7 +82,7 @@ bench:
 
 ## soak: the local stack under 50 clients with random RAG faults (SOAK=30s for a smoke run)
 SOAK        ?= 10m
-SOAK_REPORT ?= soak.md
+SOAK_REPORT ?= .local/soak.md
 soak:
 	$(GO) test -count=1 -run '^TestSoak$$' -timeout 30m -v ./e2e/ -soak=$(SOAK) -soak.report=$(abspath $(SOAK_REPORT))
 

@@ -303,9 +303,11 @@ func checkSoakAnswer(t clientT, room, question string, fault soakFault, a answer
 		outcome = codeTooLong
 	}
 	var msgs []storedMessage
+	// The answer's item exists from its first frame on (outcome
+	// streaming); its ending is written after the ending frame is posted.
 	eventually(t, "the answer stored", func() bool {
 		msgs = h.history(t, room)
-		return len(msgs) >= 2 && msgs[len(msgs)-1].MessageID == a.MessageID
+		return len(msgs) >= 2 && msgs[len(msgs)-1].MessageID == a.MessageID && msgs[len(msgs)-1].Outcome != "streaming"
 	})
 	if len(msgs) != 2 {
 		t.Fatalf("history holds %d items, want this question and answer only", len(msgs))
