@@ -197,15 +197,24 @@ func firstPost(e *relaytest.Endpoint) <-chan struct{} {
 	return first
 }
 
-func TestRelay_FloorCoalescesButNeverDelaysTheFirstOrLastFrame(t *testing.T) {
+// flooredAfterFirst starts a stream to socket c1 with an hour-long frame
+// floor and returns it once the first delta, first, has been posted: every
+// delta after it is held by the floor until the stream ends.
+func flooredAfterFirst(t *testing.T, first string) (*relaytest.Endpoint, *relay.Stream) {
+	t.Helper()
 	e := relaytest.NewEndpoint(t)
 	e.Open("c1")
+	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
+	posted := firstPost(e)
+	s.Delta(first)
+	<-posted
+	return e, s
+}
+
+func TestRelay_FloorCoalescesButNeverDelaysTheFirstOrLastFrame(t *testing.T) {
 	// An hour-long floor: were the first or last frame held by it, Wait
 	// would never return within the test's deadline.
-	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
-	first := firstPost(e)
-	s.Delta("a")
-	<-first
+	e, s := flooredAfterFirst(t, "a")
 	for range 50 {
 		s.Delta("b")
 	}
@@ -306,12 +315,7 @@ func TestRelay_RetriesThrottlingAndServerErrors(t *testing.T) {
 }
 
 func TestRelay_ErrorEndingFlushesThePartialAnswerThenOneErrorFrame(t *testing.T) {
-	e := relaytest.NewEndpoint(t)
-	e.Open("c1")
-	s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: time.Hour}).Start(context.Background(), answerID, []string{"c1"})
-	first := firstPost(e)
-	s.Delta("책")
-	<-first
+	e, s := flooredAfterFirst(t, "책")
 	s.Delta(" 재료") // held by the floor
 	s.Fail("RAG_STREAM_INTERRUPTED", "The answer was interrupted.")
 	s.Complete() // ignored: the stream already ended
