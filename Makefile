@@ -84,6 +84,7 @@ bench:
 SOAK        ?= 10m
 SOAK_REPORT ?= .local/soak.md
 soak:
+	@mkdir -p $(dir $(abspath $(SOAK_REPORT)))
 	$(GO) test -count=1 -run '^TestSoak$$' -timeout 30m -v ./e2e/ -soak=$(SOAK) -soak.report=$(abspath $(SOAK_REPORT))
 
 deps-test: $(DYNALITE)
