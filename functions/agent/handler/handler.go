@@ -78,19 +78,14 @@ var (
 // socket of the room (handoff.Announce); a refusal changes nothing. It
 // never returns an error: failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	resp, err := h.handle(ctx, req)
-	if err != nil {
-		resp = apigw.HTTPAuthError(err)
-	}
-	return resp, nil
+	now := h.now()
+	return h.guard.Serve(ctx, req, now, func(id auth.Identity) (events.APIGatewayV2HTTPResponse, error) {
+		return h.serve(ctx, req, id, now)
+	})
 }
 
-func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	now := h.now()
-	id, err := h.guard.Admit(ctx, req, now)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
+// serve answers req of the agent id at now.
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, id auth.Identity, now time.Time) (events.APIGatewayV2HTTPResponse, error) {
 	switch req.RouteKey {
 	case RouteRooms:
 		return h.listRooms(ctx, req, id)
@@ -108,6 +103,7 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		room    store.Room
 		changed = true
 		event   string
+		err     error
 	)
 	switch action {
 	case "claim":

@@ -53,19 +53,14 @@ var errRoomLimit = apigw.NewError(http.StatusTooManyRequests, apigw.CodeRoomLimi
 // never overwritten; a collision is retried with a new id. It never
 // returns an error: failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	resp, err := h.create(ctx, req)
-	if err != nil {
-		resp = apigw.HTTPAuthError(err)
-	}
-	return resp, nil
+	now := h.now()
+	return h.guard.Serve(ctx, req, now, func(id auth.Identity) (events.APIGatewayV2HTTPResponse, error) {
+		return h.create(ctx, id, now)
+	})
 }
 
-func (h *Handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	now := h.now()
-	id, err := h.guard.Admit(ctx, req, now)
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
+// create creates id's room at now.
+func (h *Handler) create(ctx context.Context, id auth.Identity, now time.Time) (events.APIGatewayV2HTTPResponse, error) {
 	log := h.log.With("companyId", id.CompanyID, "userId", id.UserID)
 	slot, err := h.store.TakeRoomSlot(ctx, id.CompanyID, id.UserID, h.limit, now)
 	switch {

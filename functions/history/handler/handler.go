@@ -63,22 +63,18 @@ var errUnknownRoute = apigw.NewError(http.StatusNotFound, "NOT_FOUND", "no such 
 // twice) is 400 and reads nothing more. It never returns an error:
 // failures are responses.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	resp, err := h.handle(ctx, req)
-	if err != nil {
+	return h.guard.Serve(ctx, req, h.now(), func(id auth.Identity) (events.APIGatewayV2HTTPResponse, error) {
+		resp, err := h.read(ctx, req, id)
 		var ae *apigw.Error
-		if !errors.As(err, &ae) {
+		if err != nil && !errors.As(err, &ae) {
 			h.log.Error("read failed", "routeKey", req.RouteKey, "err", err)
 		}
-		resp = apigw.HTTPAuthError(err)
-	}
-	return resp, nil
+		return resp, err
+	})
 }
 
-func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id, err := h.guard.Admit(ctx, req, h.now())
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
+// read answers the read req of the customer id.
+func (h *Handler) read(ctx context.Context, req events.APIGatewayV2HTTPRequest, id auth.Identity) (events.APIGatewayV2HTTPResponse, error) {
 	switch req.RouteKey {
 	case RouteRooms:
 		return h.rooms(ctx, req, id)
