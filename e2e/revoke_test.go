@@ -56,4 +56,11 @@ func TestLimits_AQuestionOnASocketOpenedBeforeAPasswordResetGetsTokenExpired(t *
 	fresh := h.dial(t, lr.Token, room.RoomID)
 	got := fresh.ask(t, qFee)
 	h.checkAnswered(t, room.RoomID, qFee, got)
+	// The old socket is still open, but its connection expired with the
+	// refusal: the room's answer was not posted to it (one post: the
+	// refusal). The line "answered" is logged after the answer's last post.
+	h.out.waitFor(t, `"answered"`, quoted(got.MessageID))
+	if n := h.st.WS.Stats().Connections[c.ID].Posts; n != 1 {
+		t.Fatalf("%d @connections posts to the socket opened before the reset, want the refusal's only", n)
+	}
 }

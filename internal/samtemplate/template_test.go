@@ -227,7 +227,7 @@ func TestTemplate_LeastPrivilege(t *testing.T) {
 		"ConnectFunction":    {"RoomsTable": {"GetItem"}, "ConnectionsTable": {"PutItem", "DeleteItem", "BatchGetItem"}, "UsersTable": {"GetItem"}},
 		"DisconnectFunction": {"ConnectionsTable": {"DeleteItem"}},
 		"MessageFunction": {
-			"ConnectionsTable": {"GetItem", "DeleteItem"}, "ConnectionsTable/index/byRoom": {"Query"},
+			"ConnectionsTable": {"GetItem", "DeleteItem", "UpdateItem"}, "ConnectionsTable/index/byRoom": {"Query"},
 			"MessagesTable": {"PutItem", "GetItem", "DeleteItem"}, "RoomsTable": {"GetItem", "UpdateItem"},
 			"LimitsTable": {"UpdateItem", "GetItem"}, "UsersTable": {"GetItem"},
 		},

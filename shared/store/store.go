@@ -249,6 +249,23 @@ func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error
 	return nil
 }
 
+// ExpireConnection ends the connection's life at now, its socket open or
+// not: expiresAt becomes now (never later than it was), so that readers
+// take it for gone (GetConnection returns ErrExpired, RoomConnections
+// skips it). A missing or already expired connection is left as it is.
+func (s *Store) ExpireConnection(ctx context.Context, connectionID string, now time.Time) error {
+	_, _, err := s.write(ctx, itemWrite{
+		table: s.t.Connections, key: item{attrConnectionID: avS(connectionID)},
+		update: "SET #e = :now", cond: "attribute_exists(#k) AND #e > :now",
+		names:  map[string]string{"#k": attrConnectionID, "#e": attrExpiresAt},
+		values: map[string]types.AttributeValue{":now": avN(now.Unix())},
+	})
+	if err != nil {
+		return fmt.Errorf("expire connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
 // RoomConnections returns the room's connections that are live at now
 // (expiresAt > now), in no particular order.
 func (s *Store) RoomConnections(ctx context.Context, roomID string, now time.Time) ([]Connection, error) {

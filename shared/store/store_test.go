@@ -250,3 +250,38 @@ func TestStore_NeverScans(t *testing.T) {
 		}
 	}
 }
+
+func TestStore_AnExpiredConnectionIsGoneToReadersAndStaysExpired(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	exp := t0.Add(time.Hour).Unix()
+	for _, id := range []string{"revoked", "peer"} {
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: id, RoomID: "room-1", UserID: "hong2", CompanyID: "apt001", ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ExpireConnection(ctx, "revoked", t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetConnection(ctx, "revoked")
+	if !errors.Is(err, store.ErrExpired) || got.ExpiresAt != t0.Unix() || got.RoomID != "room-1" {
+		t.Fatalf("GetConnection after expiry = %+v, %v; want the item, expiresAt now, and ErrExpired", got, err)
+	}
+	cs, err := s.RoomConnections(ctx, "room-1", t0)
+	if err != nil || len(cs) != 1 || cs[0].ConnectionID != "peer" {
+		t.Fatalf("RoomConnections = %+v, %v; want the peer only", cs, err)
+	}
+	// Never later than it was; a missing connection is not created.
+	if err := s.ExpireConnection(ctx, "revoked", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetConnection(ctx, "revoked"); got.ExpiresAt != t0.Unix() {
+		t.Fatalf("expired again later: expiresAt %d, want %d", got.ExpiresAt, t0.Unix())
+	}
+	if err := s.ExpireConnection(ctx, "never-existed", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetConnection(ctx, "never-existed"); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+		t.Fatalf("a missing connection after ExpireConnection: %v, want ErrNotFound", err)
+	}
+}

@@ -45,6 +45,7 @@ type Connections interface {
 	GetConnection(ctx context.Context, connectionID string) (store.Connection, error)
 	RoomConnections(ctx context.Context, roomID string, now time.Time) ([]store.Connection, error)
 	DeleteConnection(ctx context.Context, connectionID string) error
+	ExpireConnection(ctx context.Context, connectionID string, now time.Time) error // a revoked socket's (revoke.go)
 }
 
 // History is what the handler needs of the messages and rooms tables:
@@ -82,7 +83,9 @@ type Asker interface {
 // none for a connection stored without a version). A 4-second answer
 // costs at most 14. A malformed message costs none; a repeat costs the
 // GetItem, the token and the version, the PutItem and a GetItem of the
-// answer.
+// answer; a question on a revoked socket the GetItem, the token, the
+// version and the connection's expiry (UpdateItem), the next ones the
+// GetItem alone.
 type Handler struct {
 	Conns   Connections
 	History History

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -17,9 +18,12 @@ import (
 // on (with the question token: both need only conn), so a question waits
 // no longer for it; the returned func waits for it and gives the
 // rejection, TOKEN_EXPIRED when the token was revoked or the user is gone,
-// INTERNAL when the read failed (the check fails closed). A connection
-// stored before connections carried the version is not checked: it
-// costs nothing and is refused by nothing, as before.
+// INTERNAL when the read failed (the check fails closed). A revoked
+// socket's connection is expired on the spot: its next questions get
+// TOKEN_EXPIRED from the connection alone, taking no token of the user's
+// bucket, and the room's answers no longer go to it. A connection stored
+// before connections carried the version is not checked: it costs
+// nothing and is refused by nothing, as before.
 func (h *Handler) checkToken(ctx context.Context, log *slog.Logger, conn store.Connection) func() *rejection {
 	if conn.TokenVersion == nil {
 		return func() *rejection { return nil }
@@ -31,11 +35,26 @@ func (h *Handler) checkToken(ctx context.Context, log *slog.Logger, conn store.C
 		switch err := <-done; {
 		case errors.Is(err, apigw.ErrInvalidToken):
 			log.Info("question on a socket whose token was revoked (password changed) or whose user is gone", "userId", conn.UserID)
+			h.expire(ctx, log, conn.ConnectionID)
 			return &rejection{CodeTokenExpired, messageTokenExpired}
 		case err != nil:
 			log.Error("check the token version", "err", err)
 			return &rejection{CodeInternal, clientMessages[CodeInternal]}
 		}
 		return nil
+	}
+}
+
+// expireTimeout bounds the write that expires a revoked socket's
+// connection.
+const expireTimeout = 2 * time.Second
+
+// expire ends a revoked socket's connection. A failure is logged only:
+// the question is refused all the same, and the next one checks again.
+func (h *Handler) expire(ctx context.Context, log *slog.Logger, connectionID string) {
+	ctx, cancel := context.WithTimeout(ctx, expireTimeout)
+	defer cancel()
+	if err := h.Conns.ExpireConnection(ctx, connectionID, h.now()); err != nil {
+		log.Error("expire the revoked socket's connection; its next question checks again", "err", err)
 	}
 }

@@ -64,12 +64,42 @@ func TestRevoke_QuestionOnASocketOlderThanAPasswordChangeGetsTokenExpiredBeforeA
 	e.connectWithVersion(1)
 	e.handle(context.Background(), event(RouteSendMessage, askWithID(traceQuestion, "c-revoked")))
 	e.refusedUnasked(CodeTokenExpired, "c-revoked")
+
+	// The socket's connection has expired: its next question is refused
+	// from the connection alone (no token of the user's bucket, no read of
+	// the user), and a current socket's answer no longer reaches it.
+	c := testkit.NewCounter(t, e.tables)
+	e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+	if trs := e.transcripts(callerID); len(trs) != 2 || trs[1].Terminal.Code != CodeTokenExpired {
+		t.Fatalf("the revoked socket's second question: %d answers, want a second TOKEN_EXPIRED", len(trs))
+	}
+	if n := c.Counts().Total(); n != 1 {
+		t.Fatalf("the second question cost %d requests (%v), want the connection's GetItem only", n, c.Counts())
+	}
+	peerVer := int64(2)
+	now := time.Now()
+	if err := e.store.PutConnection(context.Background(), store.Connection{
+		ConnectionID: "peer", RoomID: traceRoom, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
+		Role: store.UserRoleCustomer, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &peerVer,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.ws.Open("peer")
+	before := len(e.ws.Frames(callerID))
+	e.handle(context.Background(), eventFrom("peer", RouteSendMessage, ask(traceQuestion)))
+	if a := e.only("peer"); a.Terminal.Type != relay.TypeComplete || a.Text != traceAnswer {
+		t.Fatalf("the current socket's question ended %s %s, want the answer", a.Terminal.Type, a.Terminal.Code)
+	}
+	if n := len(e.ws.Frames(callerID)) - before; n != 0 {
+		t.Fatalf("the revoked socket got %d frames of the current socket's answer", n)
+	}
+
 	// Nor was a repeat record claimed: the same clientMessageId on a
 	// current socket is a new question, answered.
 	e.connectWithVersion(2)
 	e.handle(context.Background(), event(RouteSendMessage, askWithID(traceQuestion, "c-revoked")))
 	trs := e.transcripts(callerID)
-	if len(trs) != 2 || trs[1].Terminal.Type != relay.TypeComplete || trs[1].Text != traceAnswer || len(e.rag.bodies()) != 1 {
+	if len(trs) != 3 || trs[2].Terminal.Type != relay.TypeComplete || trs[2].Text != traceAnswer || len(e.rag.bodies()) != 2 {
 		t.Fatalf("the question on a current socket: %d answers, last ended %s %s", len(trs), trs[len(trs)-1].Terminal.Type, trs[len(trs)-1].Terminal.Code)
 	}
 }
