@@ -3,18 +3,23 @@ package testkit
 // The handler-test kit: the callers a function's handler test signs
 // tokens for, and the events API Gateway sends the functions, one builder
 // per event kind (HTTPEvent for the HTTP API, ConnectEvent and
-// DisconnectEvent for the WebSocket API's), and the replay of a sample
-// HTTP event (SampleHTTP).
+// DisconnectEvent for the WebSocket API's), and the sample events of
+// events/ (ReadEvent, SampleHTTP).
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -80,6 +85,27 @@ func Pages(query, param string, most int, read func(query string) (next *string)
 			return
 		}
 		q = query + "&" + param + "=" + *next
+	}
+}
+
+// ReadEvent decodes the sample event events/<name> into dst strictly: a
+// field the aws-lambda-go type does not know fails the test, so the sample
+// stays shaped like API Gateway's. events/ is the one beside
+// template.yaml (samtemplate.FindRoot).
+func ReadEvent(t testing.TB, name string, dst any) {
+	t.Helper()
+	root, err := samtemplate.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		t.Fatalf("events/%s: %v", name, err)
 	}
 }
 

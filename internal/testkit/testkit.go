@@ -2,8 +2,10 @@
 // template's tables, fault injection and request counts (dynamodb.go); the
 // fixtures tests share: the seed trace's user and token, a signing secret
 // and tokens minted with it, a store over fresh tables with the log a
-// handler writes, an output sink safe for concurrent use, and readers for
-// JSON bodies and sample events. It is for tests only.
+// handler writes and the items a test puts in it, an output sink safe for
+// concurrent use, and readers for JSON bodies; the handler-test kit
+// (events.go): the callers, one builder per API Gateway event kind and the
+// sample events. It is for tests only.
 package testkit
 
 import (
@@ -11,8 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +20,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/ragchat/ragchat/internal/samtemplate"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
@@ -179,27 +178,6 @@ func ErrorBody(t testing.TB, body string) apigw.ErrorBody {
 		t.Fatalf("error body %q: %v", body, err)
 	}
 	return b
-}
-
-// ReadEvent decodes the sample event events/<name> into dst strictly: a
-// field the aws-lambda-go type does not know fails the test, so the sample
-// stays shaped like API Gateway's. events/ is the one beside
-// template.yaml (samtemplate.FindRoot).
-func ReadEvent(t testing.TB, name string, dst any) {
-	t.Helper()
-	root, err := samtemplate.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		t.Fatalf("events/%s: %v", name, err)
-	}
 }
 
 // Users are the identities handler tests mint tokens for: the trace's
