@@ -68,7 +68,8 @@ func parseHandoff(body string, isBase64 bool) (string, *rejection) {
 // frame to every socket of the room; a WAITING or AGENT room is left as it
 // is and the caller alone gets its current status frame; a CLOSED room
 // gets ROOM_CLOSED. An agent's socket gets INVALID_MESSAGE: handoff is the
-// customer's.
+// customer's; a socket whose token was revoked gets TOKEN_EXPIRED
+// (revoke.go), the room unchanged.
 func (h *Handler) requestHandoff(ctx context.Context, r *relay.Relay, caller, body string, isBase64 bool) {
 	reason, rej := parseHandoff(body, isBase64)
 	if rej != nil {
@@ -83,6 +84,10 @@ func (h *Handler) requestHandoff(ctx context.Context, r *relay.Relay, caller, bo
 	log = log.With("roomId", conn.RoomID)
 	if isAgent(conn) {
 		h.reject(ctx, r, caller, conn.RoomID, &rejection{CodeInvalidMessage, "handoff is the customer's action; agents claim rooms"})
+		return
+	}
+	if rej := h.checkToken(ctx, log, conn)(); rej != nil { // a rare action: the read waits alone
+		h.reject(ctx, r, caller, conn.RoomID, rej)
 		return
 	}
 	now := h.now()

@@ -242,3 +242,16 @@ func TestRevoke_VersionReadRunsWithTheQuestionToken(t *testing.T) {
 		t.Fatalf("ending %s %s, want the answer: the two requests did not run at once", a.Terminal.Code, a.Terminal.Message)
 	}
 }
+
+func TestRevoke_HandoffFromASocketOlderThanAPasswordChangeGetsTokenExpiredAndLeavesTheRoom(t *testing.T) {
+	e := newEnv(t, ragTrace)
+	e.putUser(2)
+	e.connectWithVersion(1)
+	e.handle(context.Background(), event(RouteHandoff, handoffBody("상담원 연결")))
+	if code := e.lastError(callerID); code != CodeTokenExpired {
+		t.Fatalf("handoff from a revoked socket: %s, want TOKEN_EXPIRED", code)
+	}
+	if room := e.room(); room.Status != store.RoomStatusBot || len(e.history()) != 0 {
+		t.Fatalf("the room after a revoked handoff: %s, %d messages; want BOT and none", room.Status, len(e.history()))
+	}
+}
