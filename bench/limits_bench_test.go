@@ -138,33 +138,49 @@ func BenchmarkLimits_Connect(b *testing.B) {
 	}
 }
 
-// BenchmarkLimits_Question is what a question gains: a token of the
-// user's bucket (the bucket had refilled: one update) with, in parallel,
-// the socket's token version checked against the Users item (as
-// functions/message/handler/revoke.go does), and the room's answer slot
-// taken and given back.
+// BenchmarkLimits_Question is what a question gains, measured as the
+// room work of a question with the limits ("limits") and without
+// ("none"). With them: a token of the user's bucket (the bucket had
+// refilled: one update) with, in parallel, the socket's token version
+// checked against the Users item (as functions/message/handler/revoke.go
+// does); the room's answer slot taken by the write that reads the room's
+// status and records its activity (store.BeginAnswer), and given back
+// (EndAnswer). Without them, that write is store.TouchOpenRoom.
 func BenchmarkLimits_Question(b *testing.B) {
-	st, tables := limitsEnv(b)
-	ctx := context.Background()
 	bucket := store.Bucket{Burst: 30, Refill: 6 * time.Second}
 	id := testkit.Hong2
-	start := time.Now()
-	measure(b, tables, func(i int) {
-		now := start.Add(time.Duration(i) * time.Minute) // a user who reads each answer
-		var wg sync.WaitGroup
-		var current error
-		wg.Go(func() { current = apigw.Current(ctx, st, id) })
-		ok, _, err := st.TakeQuestionToken(ctx, "apt001", "hong2", bucket, now)
-		wg.Wait()
-		if err != nil || !ok || current != nil {
-			b.Fatalf("token: %v %v; version: %v", ok, err, current)
-		}
-		answer := store.NewMessageID()
-		if ok, err := st.BeginAnswer(ctx, "room-bench01", answer, now.Add(2*time.Minute), now); err != nil || !ok {
-			b.Fatalf("begin: %v %v", ok, err)
-		}
-		if err := st.EndAnswer(ctx, "room-bench01", answer); err != nil {
-			b.Fatal(err)
-		}
-	})
+	for _, bc := range []struct {
+		name   string
+		limits bool
+	}{{"limits", true}, {"none", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st, tables := limitsEnv(b)
+			ctx := context.Background()
+			start := time.Now()
+			measure(b, tables, func(i int) {
+				now := start.Add(time.Duration(i) * time.Minute) // a user who reads each answer
+				if !bc.limits {
+					if _, err := st.TouchOpenRoom(ctx, "room-bench01", now.UnixMilli()); err != nil {
+						b.Fatal(err)
+					}
+					return
+				}
+				var wg sync.WaitGroup
+				var current error
+				wg.Go(func() { current = apigw.Current(ctx, st, id) })
+				ok, _, err := st.TakeQuestionToken(ctx, "apt001", "hong2", bucket, now)
+				wg.Wait()
+				if err != nil || !ok || current != nil {
+					b.Fatalf("token: %v %v; version: %v", ok, err, current)
+				}
+				answer := store.NewMessageID()
+				if _, ok, err := st.BeginAnswer(ctx, "room-bench01", answer, now.Add(2*time.Minute), now); err != nil || !ok {
+					b.Fatalf("begin: %v %v", ok, err)
+				}
+				if err := st.EndAnswer(ctx, "room-bench01", answer); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
 }

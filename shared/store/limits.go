@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -258,32 +257,43 @@ func (s *Store) TakeQuestionToken(ctx context.Context, companyID, userID string,
 	return false, time.UnixMilli(bk.TAT - int64(b.Burst-1)*refill), nil
 }
 
-// BeginAnswer marks the room as answering answerID until until (the
-// deadline of the function that answers, after which a crashed answer
-// frees the room by itself). It reports false, changing nothing, when
-// another answer holds the room and its until is still ahead of now, and
-// ErrNotFound when the room does not exist.
-func (s *Store) BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (bool, error) {
-	_, begun, err := s.write(ctx, itemWrite{
+// BeginAnswer takes the room's one answer slot for answerID until until
+// (the deadline of the function that answers, after which a crashed answer
+// frees the room by itself) and records the room's activity at now, in one
+// conditional update: it applies only to a BOT room (a room without a
+// status is one) whose slot is free or whose hold's until has passed.
+// It returns the room as it is after the update, and true. When the
+// update does not apply, the slot is left as it was and the room is read
+// as TouchOpenRoom reads it (its activity recorded unless CLOSED): false,
+// with the room whose status says why (not BOT: a handoff or a closed
+// room; BOT: another answer holds it). ErrNotFound when the room does not
+// exist.
+func (s *Store) BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (Room, bool, error) {
+	after, begun, err := s.write(ctx, itemWrite{
 		table:  s.t.Rooms,
 		key:    item{attrRoomID: avS(roomID)},
-		update: "SET #a = :id, #u = :until",
-		cond:   "attribute_exists(#id) AND (attribute_not_exists(#u) OR #u <= :now)",
-		names:  map[string]string{"#a": attrAnsweringID, "#u": attrAnsweringUntil, "#id": attrRoomID},
-		values: map[string]types.AttributeValue{
-			":id": avS(answerID), ":until": avN(until.UnixMilli()), ":now": avN(now.UnixMilli()),
+		update: "SET #a = :id, #u = :until, #la = :at",
+		cond:   "attribute_exists(#id) AND (attribute_not_exists(#st) OR #st = :bot) AND (attribute_not_exists(#u) OR #u <= :at)",
+		names: map[string]string{
+			"#a": attrAnsweringID, "#u": attrAnsweringUntil, "#id": attrRoomID, "#st": attrStatus, "#la": attrLastActivityAt,
 		},
+		values: map[string]types.AttributeValue{
+			":id": avS(answerID), ":until": avN(until.UnixMilli()), ":at": avN(now.UnixMilli()), ":bot": avS(RoomStatusBot),
+		},
+		returnNew: true,
 	})
 	if err != nil {
-		return false, fmt.Errorf("begin answer %s in room %s: %w", answerID, roomID, err)
+		return Room{}, false, fmt.Errorf("begin answer %s in room %s: %w", answerID, roomID, err)
 	}
-	if begun {
-		return true, nil
+	if !begun {
+		r, err := s.TouchOpenRoom(ctx, roomID, now.UnixMilli())
+		return r, false, err
 	}
-	if _, gerr := s.GetRoom(ctx, roomID); errors.Is(gerr, ErrNotFound) {
-		return false, fmt.Errorf("begin answer %s: %w", answerID, gerr)
+	r, err := readRoom(after)
+	if err != nil {
+		return Room{}, false, fmt.Errorf("begin answer %s in room %s: %w", answerID, roomID, err)
 	}
-	return false, nil
+	return r, true, nil
 }
 
 // EndAnswer frees the room of answerID (its until becomes 0). It changes

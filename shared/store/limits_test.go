@@ -105,32 +105,69 @@ func TestStore_OneAnswerInFlightPerRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	until := t0.Add(time.Minute)
+	begin := func(answerID string, until, now time.Time) (bool, error) {
+		r, ok, err := s.BeginAnswer(ctx, "room-1", answerID, until, now)
+		if err == nil && r.LastActivityAt != now.UnixMilli() {
+			return ok, fmt.Errorf("the room's activity is %d, want %d (the write's or the read's)", r.LastActivityAt, now.UnixMilli())
+		}
+		return ok, err
+	}
 	steps := []struct {
 		name string
 		do   func() (bool, error)
 		want bool
 	}{
-		{"the first answer takes the room", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-1", until, t0) }, true},
-		{"a second is refused", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(time.Second)) }, false},
+		{"the first answer takes the room", func() (bool, error) { return begin("m-1", until, t0) }, true},
+		{"a second is refused", func() (bool, error) { return begin("m-2", until, t0.Add(time.Second)) }, false},
 		{"another answer's end frees nothing", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-2") }, true},
-		{"so the second is still refused", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(time.Second)) }, false},
+		{"so the second is still refused", func() (bool, error) { return begin("m-2", until, t0.Add(time.Second)) }, false},
 		{"the first's end frees the room", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-1") }, true},
-		{"then the second takes it", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(2*time.Second)) }, true},
-		{"a hold past its until is taken over", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-3", until.Add(time.Minute), until) }, true},
+		{"then the second takes it", func() (bool, error) { return begin("m-2", until, t0.Add(2*time.Second)) }, true},
+		{"a hold past its until is taken over", func() (bool, error) { return begin("m-3", until.Add(time.Minute), until) }, true},
 		{"the overtaken answer's end leaves the new hold", func() (bool, error) { return true, s.EndAnswer(ctx, "room-1", "m-2") }, true},
-		{"which still holds", func() (bool, error) { return s.BeginAnswer(ctx, "room-1", "m-4", until, until.Add(time.Second)) }, false},
+		{"which still holds", func() (bool, error) { return begin("m-4", until, until.Add(time.Second)) }, false},
 	}
 	for _, st := range steps {
 		if got, err := st.do(); got != st.want || err != nil {
 			t.Fatalf("%s: %v, %v; want %v", st.name, got, err, st.want)
 		}
 	}
-	if _, err := s.BeginAnswer(ctx, "room-none", "m-1", until, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.BeginAnswer(ctx, "room-none", "m-1", until, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown room: %v, want ErrNotFound", err)
 	}
 	// The room's other attributes are untouched.
 	if r, err := s.GetRoom(ctx, "room-1"); err != nil || r.UserID != "u" || r.Status != "" {
 		t.Fatalf("room after the answers: %+v, %v", r, err)
+	}
+}
+
+func TestStore_AnAnswerBeginsOnlyInABotRoom(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	ctx := context.Background()
+	if err := s.CreateRoom(ctx, store.Room{RoomID: "room-1", CompanyID: "a", UserID: "u", Status: store.RoomStatusBot, Members: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	until := t0.Add(time.Minute)
+	if _, _, err := s.RequestHandoff(ctx, "a", "room-1", t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	// WAITING: not begun, the room read as it is (its activity recorded).
+	r, ok, err := s.BeginAnswer(ctx, "room-1", "m-1", until, t0.Add(time.Second))
+	if err != nil || ok || r.Status != store.RoomStatusWaiting || r.LastActivityAt != t0.Add(time.Second).UnixMilli() {
+		t.Fatalf("in a WAITING room: %+v, %v, %v; want the room, not begun", r, ok, err)
+	}
+	if _, _, err := s.ClaimRoom(ctx, "a", "room-1", store.Agent{UserID: "agent1", Name: "Kim"}, t0.Add(2*time.Second).UnixMilli()); err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if r, ok, err := s.BeginAnswer(ctx, "room-1", "m-1", until, t0.Add(2*time.Second)); err != nil || ok || r.Status != store.RoomStatusAgent {
+		t.Fatalf("in an AGENT room: %+v, %v, %v; want the room, not begun", r, ok, err)
+	}
+	if _, err := s.ReleaseRoom(ctx, "a", "room-1", "agent1", t0.Add(2*time.Second).UnixMilli()); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	// The refusal left no hold: back in BOT, the first answer takes the room.
+	if r, ok, err := s.BeginAnswer(ctx, "room-1", "m-2", until, t0.Add(3*time.Second)); err != nil || !ok || r.Status != store.RoomStatusBot {
+		t.Fatalf("back in BOT: %+v, %v, %v; want begun", r, ok, err)
 	}
 }
 

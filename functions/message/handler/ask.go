@@ -72,8 +72,9 @@ func (t *turn) repeat() store.Repeat {
 // its token is not revoked (revoke.go) while a token of the user's
 // question bucket is taken (limits.go: every sendMessage does); settle
 // a repeated clientMessageId (repeat.go); route by the room's status
-// (handoff.go: only a BOT room's questions go on); take the room's one
-// answer slot (limits.go), given back before the ending goes out; store the question while the
+// (handoff.go: only a BOT room's questions go on), taking the room's one
+// answer slot in the same write (limits.go), given back before the ending
+// goes out; store the question while the
 // room's connections are looked up (recipients.go); send the question to
 // the other sockets and stream the RAG answer to everyone, newcomers
 // included (stream.go); write the answer item from its first frame to its
@@ -101,13 +102,8 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 			return
 		}
 	}
-	if h.routeByStatus(ctx, r, log, t) {
-		return
-	}
-	free, rej := h.beginAnswer(ctx, log, conn, t.answerID)
-	if rej != nil {
-		h.releaseRepeat(ctx, log, t)
-		h.rejectQuestion(ctx, r, caller, conn.RoomID, q, rej)
+	free, handled := h.routeByStatus(ctx, r, log, t)
+	if handled {
 		return
 	}
 	defer free()

@@ -141,7 +141,9 @@ func isAgent(conn store.Connection) bool { return conn.Role == store.UserRoleAge
 // room's status, and does it unless the question goes to the RAG service:
 //
 //   - BOT: a customer's question goes on to the RAG service (handled
-//     false); an agent gets NOT_ASSIGNED (nobody holds the room);
+//     false) with the room's answer slot taken (free gives it back), or
+//     gets ANSWER_IN_PROGRESS while another answer holds it; an agent gets
+//     NOT_ASSIGNED (nobody holds the room);
 //   - WAITING, AGENT: nothing goes to the RAG service; the customer's
 //     message, and the assigned agent's, are stored (role user / agent)
 //     and delivered to the room's other sockets as message frames; any
@@ -150,40 +152,48 @@ func isAgent(conn store.Connection) bool { return conn.Role == store.UserRoleAge
 //
 // An answer that is streaming when the room changes runs to its end: the
 // status is read when a question arrives, not while it is answered. The
-// read also records the room's activity (lastActivityAt, unless CLOSED),
-// so that a question costs one request on the Rooms table. A refusal
+// read also records the room's activity (lastActivityAt, unless CLOSED)
+// and, for a customer in a BOT room, takes the answer slot (enterRoom),
+// so that a question costs one request on the Rooms table before its
+// answer (two when the write does not apply: the room is then read as
+// it is). A refusal
 // carries the question's clientMessageId and gives the id back (the
 // client may send it again once the room allows it).
-func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.Logger, t *turn) (handled bool) {
+func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.Logger, t *turn) (free func(), handled bool) {
 	conn, q := t.conn, t.q
 	refuse := func(rej *rejection) {
 		h.releaseRepeat(ctx, log, t)
 		h.rejectQuestion(ctx, r, conn.ConnectionID, conn.RoomID, q, rej)
 	}
-	room, err := h.Rooms.TouchOpenRoom(ctx, conn.RoomID, h.now().UnixMilli())
+	room, free, err := h.enterRoom(ctx, log, conn, t.answerID)
 	if err != nil {
 		log.Error("read the room's status", "err", err)
 		refuse(&rejection{CodeInternal, clientMessages[CodeInternal]})
-		return true
+		return nil, true
 	}
 	agent := isAgent(conn)
 	switch room.Status {
 	case store.RoomStatusClosed:
 		refuse(rejectRoomClosed)
-		return true
+		return nil, true
 	case store.RoomStatusWaiting, store.RoomStatusAgent:
 		if agent && (room.AssignedAgent == nil || *room.AssignedAgent != conn.UserID) {
 			refuse(rejectNotAgent)
-			return true
+			return nil, true
 		}
 		h.relayMessage(ctx, r, log, conn, q, refuse)
-		return true
+		return nil, true
 	}
 	if agent {
 		refuse(rejectNotAgent)
-		return true
+		return nil, true
 	}
-	return false
+	if free == nil {
+		log.Info("question while the room's answer streams")
+		refuse(rejectAnswerInProgress)
+		return nil, true
+	}
+	return free, false
 }
 
 // relayMessage stores q as conn's message (role agent for an agent, user

@@ -30,7 +30,7 @@ const messageTokenExpired = "Your session has expired. Please log in again and r
 // limits. *store.Store implements it.
 type Limiter interface {
 	TakeQuestionToken(ctx context.Context, companyID, userID string, b store.Bucket, now time.Time) (bool, time.Time, error)
-	BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (bool, error)
+	BeginAnswer(ctx context.Context, roomID, answerID string, until, now time.Time) (store.Room, bool, error)
 	EndAnswer(ctx context.Context, roomID, answerID string) error
 }
 
@@ -89,29 +89,36 @@ func (h *Handler) takeQuestionToken(ctx context.Context, log *slog.Logger, conn 
 	return nil
 }
 
-// beginAnswer takes the room's one answer slot for answerID, before the
-// question is stored or asked. A repeat of a question already asked must
-// be recognised before: it is no new question. On success the caller must
-// call free once the answer has ended and before its ending is posted, so
-// that a question sent after the ending arrived is never refused as in
-// progress; calls after the first do nothing. The slot is held until the
-// function's deadline at most, so a crashed answer frees the room itself.
-func (h *Handler) beginAnswer(ctx context.Context, log *slog.Logger, conn store.Connection, answerID string) (free func(), rej *rejection) {
+// rejectAnswerInProgress refuses a question while the room's answer streams.
+var rejectAnswerInProgress = &rejection{CodeAnswerInProgress, "An answer is still being written in this room. Please wait for it to finish."}
+
+// enterRoom reads the room for routing by status and records its
+// activity; for a customer the same write takes the room's one answer
+// slot for answerID (store.BeginAnswer), before the question is stored or
+// asked, so that a question costs one request on the Rooms table before
+// its answer and one after. A repeat of a question already asked must be
+// recognised before: it is no new question. free is nil when the slot was
+// not taken (an agent, a room that is not BOT, or another answer holding
+// it: the room's status tells which). Otherwise the caller must call free
+// once the answer has ended and before its ending is posted, so that a
+// question sent after the ending arrived is never refused as in progress;
+// calls after the first do nothing. The slot is held until the function's
+// deadline at most, so a crashed answer frees the room itself.
+func (h *Handler) enterRoom(ctx context.Context, log *slog.Logger, conn store.Connection, answerID string) (room store.Room, free func(), err error) {
 	now := h.now()
+	if isAgent(conn) {
+		room, err := h.Rooms.TouchOpenRoom(ctx, conn.RoomID, now.UnixMilli())
+		return room, nil, err
+	}
 	until := now.Add(maxAnswerTime)
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
-	ok, err := h.Limits.Store.BeginAnswer(ctx, conn.RoomID, answerID, until, now)
-	switch {
-	case err != nil:
-		log.Error("mark the room as answering", "err", err)
-		return nil, &rejection{CodeInternal, clientMessages[CodeInternal]}
-	case !ok:
-		log.Info("question while the room's answer streams")
-		return nil, &rejection{CodeAnswerInProgress, "An answer is still being written in this room. Please wait for it to finish."}
+	room, begun, err := h.Limits.Store.BeginAnswer(ctx, conn.RoomID, answerID, until, now)
+	if err != nil || !begun {
+		return room, nil, err
 	}
-	return sync.OnceFunc(func() {
+	return room, sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endAnswerTimeout)
 		defer cancel()
 		if err := h.Limits.Store.EndAnswer(ctx, conn.RoomID, answerID); err != nil {
