@@ -120,7 +120,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	s := r.Start(ctx, t.answer(), []string{caller})
 	h.addOthers(log, s, t, others)
 	initial := s.Recipients()
-	stopFollowing := h.follow(ctx, log, s, conn.RoomID)
+	stopFollowing := h.follow(ctx, log, s, conn)
 	item := h.writeAnswer(ctx, log, t, s)
 	outcome, skipped := h.stream(actx, log, s, rag.Request{
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,

@@ -216,17 +216,12 @@ func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Lo
 		refuse(&rejection{CodeInternal, clientMessages[CodeInternal]})
 		return
 	}
-	conns, err := h.Conns.RoomConnections(ctx, conn.RoomID, now)
+	ids, err := h.roomConnections(ctx, log, conn)
 	if err != nil {
 		log.Error("list the room's connections; the message is stored but delivered to nobody", "err", err)
 		return
 	}
-	var others []string
-	for _, c := range conns {
-		if c.ConnectionID != conn.ConnectionID {
-			others = append(others, c.ConnectionID)
-		}
-	}
+	others := allBut(ids, conn.ConnectionID)
 	frame, err := relay.MessageFrame(relay.Message{
 		SessionID: conn.RoomID, MessageID: msg.MessageID, Role: role, Text: msg.Text, UserName: msg.UserName,
 		ClientMessageID: msg.ClientMessageID, CreatedAt: msg.At,

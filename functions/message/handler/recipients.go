@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ragchat/ragchat/shared/relay"
+	"github.com/ragchat/ragchat/shared/store"
 )
 
 // DefaultJoinInterval is how often the room's connections are looked up
@@ -23,37 +24,62 @@ const DefaultJoinInterval = 1200 * time.Millisecond
 func (h *Handler) storeQuestion(ctx context.Context, log *slog.Logger, t *turn) ([]string, error) {
 	peers := make(chan []string, 1)
 	go func() {
-		ids, err := h.roomConnections(ctx, t.conn.RoomID)
+		ids, err := h.roomConnections(ctx, log, t.conn)
 		if err != nil {
 			log.Error("list the room's connections; answering the caller only for now", "err", err)
 		}
 		peers <- ids
 	}()
 	putErr := h.History.PutMessage(ctx, t.question)
-	var others []string
-	for _, id := range <-peers {
-		if id != t.conn.ConnectionID {
-			others = append(others, id)
-		}
-	}
-	return others, putErr
+	return allBut(<-peers, t.conn.ConnectionID), putErr
 }
 
-// roomConnections returns the ids of the room's live connections.
-func (h *Handler) roomConnections(ctx context.Context, roomID string) ([]string, error) {
-	cs, err := h.Conns.RoomConnections(ctx, roomID, h.now())
+// allBut is ids without the caller's.
+func allBut(ids []string, caller string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != caller {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// roomConnections returns the ids of the live connections of the room of
+// asker, the socket whose question or message they are to get, but for
+// the sockets of asker's own user that connected with an older token
+// version than asker's: asker's was found current (checkToken), so a
+// password reset has revoked theirs since they connected. Such a socket
+// gets none of the room's frames (a stolen token's socket stops reading
+// the conversation at the reset), and its connection is expired, as a
+// revoked socket's question expires it. It costs no request: the
+// versions are the connection items' and asker's.
+func (h *Handler) roomConnections(ctx context.Context, log *slog.Logger, asker store.Connection) ([]string, error) {
+	cs, err := h.Conns.RoomConnections(ctx, asker.RoomID, h.now())
 	ids := make([]string, 0, len(cs))
 	for _, c := range cs {
+		if revokedBy(c, asker) {
+			log.Info("a socket of the asker's user connected before a password reset gets nothing", "revokedConnectionId", c.ConnectionID)
+			h.expire(ctx, log, c.ConnectionID)
+			continue
+		}
 		ids = append(ids, c.ConnectionID)
 	}
 	return ids, err
+}
+
+// revokedBy reports whether c is a socket of asker's user whose token
+// version is older than asker's (which checkToken found current).
+func revokedBy(c, asker store.Connection) bool {
+	return c.UserID == asker.UserID && c.CompanyID == asker.CompanyID &&
+		c.TokenVersion != nil && asker.TokenVersion != nil && *c.TokenVersion < *asker.TokenVersion
 }
 
 // follow looks the room's connections up every JoinInterval while the
 // answer streams and makes those s does not have yet recipients: their
 // first frame has seq 1 and all the text so far. The returned stop ends
 // the lookups and waits for the one in flight; call it before s ends.
-func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream, roomID string) (stop func()) {
+func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream, asker store.Connection) (stop func()) {
 	every := h.JoinInterval
 	if every <= 0 {
 		every = DefaultJoinInterval
@@ -73,7 +99,7 @@ func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream,
 				return
 			case <-tick.C:
 			}
-			ids, err := h.roomConnections(ctx, roomID)
+			ids, err := h.roomConnections(ctx, log, asker)
 			if err != nil {
 				log.Warn("look up the room's connections mid-answer", "err", err)
 				continue

@@ -29,9 +29,16 @@ func (e *env) putUser(ver int64) {
 // $connect stored with a token of version ver.
 func (e *env) connectWithVersion(ver int64) {
 	e.t.Helper()
+	e.connectSocket(callerID, ver)
+}
+
+// connectSocket stores connection id of the trace's user in the trace's
+// room as $connect does with a token of version ver.
+func (e *env) connectSocket(id string, ver int64) {
+	e.t.Helper()
 	now := time.Now()
 	if err := e.store.PutConnection(context.Background(), store.Connection{
-		ConnectionID: callerID, RoomID: traceRoom, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
+		ConnectionID: id, RoomID: traceRoom, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
 		Role: store.UserRoleCustomer, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &ver,
 	}); err != nil {
 		e.t.Fatal(err)
@@ -76,14 +83,7 @@ func TestRevoke_QuestionOnASocketOlderThanAPasswordChangeGetsTokenExpiredBeforeA
 	if n := c.Counts().Total(); n != 1 {
 		t.Fatalf("the second question cost %d requests (%v), want the connection's GetItem only", n, c.Counts())
 	}
-	peerVer := int64(2)
-	now := time.Now()
-	if err := e.store.PutConnection(context.Background(), store.Connection{
-		ConnectionID: "peer", RoomID: traceRoom, UserID: "hong2", UserName: traceUserName, CompanyID: traceCompany,
-		Role: store.UserRoleCustomer, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &peerVer,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.connectSocket("peer", 2)
 	e.ws.Open("peer")
 	before := len(e.ws.Frames(callerID))
 	e.handle(context.Background(), eventFrom("peer", RouteSendMessage, ask(traceQuestion)))
@@ -101,6 +101,50 @@ func TestRevoke_QuestionOnASocketOlderThanAPasswordChangeGetsTokenExpiredBeforeA
 	trs := e.transcripts(callerID)
 	if len(trs) != 3 || trs[2].Terminal.Type != relay.TypeComplete || trs[2].Text != traceAnswer || len(e.rag.bodies()) != 2 {
 		t.Fatalf("the question on a current socket: %d answers, last ended %s %s", len(trs), trs[len(trs)-1].Terminal.Type, trs[len(trs)-1].Terminal.Code)
+	}
+}
+
+// A socket opened before a password reset that never asks anything gets
+// none of the room's frames once a current socket of its user asks (a
+// stolen token's socket stops reading the conversation at the reset), nor
+// the user's messages while an agent holds the room; its connection is
+// expired. Another current socket of the user gets everything.
+func TestRevoke_ASocketOlderThanAPasswordChangeGetsNoneOfTheRoomsFrames(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		waiting bool
+	}{{"an answer", false}, {"a message while the room waits for an agent", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, ragTrace)
+			e.putUser(2)
+			e.connectWithVersion(2)
+			e.connectSocket("stolen", 1)
+			e.connectSocket("phone", 2)
+			e.ws.Open("stolen")
+			e.ws.Open("phone")
+			if tt.waiting {
+				if _, _, err := e.store.RequestHandoff(context.Background(), traceCompany, traceRoom, time.Now().UnixMilli()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.h.JoinInterval = 10 * time.Millisecond // the lookups mid-answer see it too
+			e.handle(context.Background(), event(RouteSendMessage, ask(traceQuestion)))
+			if n := len(e.ws.Frames("phone")); n == 0 {
+				t.Fatal("the user's current second socket got nothing")
+			}
+			if !tt.waiting {
+				if a := e.only(callerID); a.Terminal.Type != relay.TypeComplete || a.Text != traceAnswer {
+					t.Fatalf("the asker's answer ended %s %s", a.Terminal.Type, a.Terminal.Code)
+				}
+			}
+			if n := len(e.ws.Frames("stolen")); n != 0 {
+				t.Fatalf("the revoked socket got %d frames: %q", n, e.ws.Frames("stolen"))
+			}
+			// GetConnection does not return an expired connection.
+			if c, err := e.store.GetConnection(context.Background(), "stolen"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the revoked socket's connection: %+v, %v; want it expired", c, err)
+			}
+		})
 	}
 }
 
