@@ -30,8 +30,7 @@ import (
 // limitsEnv is a store over fresh tables with the trace's user and room.
 func limitsEnv(b *testing.B) (*store.Store, store.Tables) {
 	b.Helper()
-	db, tables := testkit.DynamoDB(b)
-	st := store.New(db, tables)
+	st, tables := testkit.Store(b)
 	testkit.SeedUsers(b, st, testkit.Hong2)
 	if err := st.CreateRoom(context.Background(), store.Room{RoomID: "room-bench01", CompanyID: "apt001", UserID: "hong2", Members: []string{}, Status: store.RoomStatusBot}); err != nil {
 		b.Fatal(err)

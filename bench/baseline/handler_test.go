@@ -101,8 +101,7 @@ func TestBaseline_IsTheMessageHandlerWithOnePostPerDelta(t *testing.T) {
 			if status != http.StatusOK {
 				ending, outcome = relay.TypeError, rag.CodeUnavailable
 			}
-			db, tables := testkit.DynamoDB(t)
-			st := store.New(db, tables)
+			st, tables := testkit.Store(t)
 			ep := relaytest.NewEndpoint(t)
 			ragSrv := httptest.NewServer(sse(status))
 			defer ragSrv.Close()

@@ -22,7 +22,7 @@ import (
 // returns a store over the same tables.
 func setEnv(t *testing.T) (*store.Store, store.Tables) {
 	t.Helper()
-	db, tables := testkit.DynamoDB(t)
+	st, tables := testkit.Store(t)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
 		testkit.EndpointVariable:      testkit.Endpoint(t),
@@ -36,7 +36,7 @@ func setEnv(t *testing.T) (*store.Store, store.Tables) {
 	} {
 		t.Setenv(k, v)
 	}
-	return store.New(db, tables), tables
+	return st, tables
 }
 
 func runCmd(args []string, stdin string) (string, string, error) {
@@ -144,8 +144,7 @@ var cheap = sync.OnceValue(func() *auth.Passwords {
 
 func TestSetUser_UpdatesOnlyTheGivenFields(t *testing.T) {
 	t.Parallel()
-	db, tables := testkit.DynamoDB(t)
-	st := store.New(db, tables)
+	st, _ := testkit.Store(t)
 	ctx := context.Background()
 	t0 := time.UnixMilli(1769145304307)
 	base := options{company: "apt001", user: "kim"}

@@ -119,6 +119,14 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client
 	return db, store.Tables(tables)
 }
 
+// Store returns a store over tables fresh for this test, created as
+// DynamoDB creates them (with optFns), and the tables' names.
+func Store(t testing.TB, optFns ...func(*dynamodb.Options)) (*store.Store, store.Tables) {
+	t.Helper()
+	db, tables := DynamoDB(t, optFns...)
+	return store.New(db, tables), tables
+}
+
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // uniquePrefix is the test's name (made safe for table names and cut short)

@@ -115,10 +115,9 @@ type Env struct {
 // test.
 func NewEnv(t testing.TB) Env {
 	t.Helper()
-	db, tables := DynamoDB(t)
+	st, tables := Store(t)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st := store.New(db, tables)
 	SeedUsers(t, st, Users...)
 	return Env{Store: st, Tables: tables, Logs: logs, Log: log}
 }

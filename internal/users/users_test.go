@@ -15,8 +15,7 @@ import (
 
 func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 	t.Parallel()
-	db, tables := testkit.DynamoDB(t)
-	st := store.New(db, tables)
+	st, _ := testkit.Store(t)
 	pw, err := auth.NewPasswords(bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +40,7 @@ func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 
 func TestSet_ANewUserNeedsAName(t *testing.T) {
 	t.Parallel()
-	db, tables := testkit.DynamoDB(t)
-	st := store.New(db, tables)
+	st, _ := testkit.Store(t)
 	pw, _ := auth.NewPasswords(bcrypt.MinCost)
 	_, err := Set(context.Background(), st, pw, Change{CompanyID: "apt001", UserID: "nobody", Password: "1234"}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "needs a name") {

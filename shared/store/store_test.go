@@ -19,8 +19,7 @@ var t0 = time.Date(2026, 1, 23, 5, 15, 4, 307_000_000, time.UTC)
 func newTestStore(t *testing.T) (*store.Store, store.Tables, *time.Time) {
 	t.Helper()
 	t.Parallel()
-	db, tables := testkit.DynamoDB(t)
-	s := store.New(db, tables)
+	s, tables := testkit.Store(t)
 	now := t0
 	store.SetClock(s, func() time.Time { return now })
 	return s, tables, &now

@@ -196,7 +196,6 @@ func (s *ragServer) wait(r *http.Request) {
 // endpoint, and a room with the caller's connection.
 type env struct {
 	t      *testing.T
-	db     *dynamodb.Client
 	tables store.Tables
 	store  *store.Store
 	ws     *relaytest.Endpoint
@@ -212,8 +211,8 @@ var testTimeouts = rag.Timeouts{Connect: time.Second, FirstEvent: 300 * time.Mil
 
 func newEnv(t *testing.T, mode ragMode, dbOpts ...func(*dynamodb.Options)) *env {
 	t.Helper()
-	db, tables := testkit.DynamoDB(t, dbOpts...)
-	e := &env{t: t, db: db, tables: tables, store: store.New(db, tables), ws: relaytest.NewEndpoint(t), rag: newRAGServer(t, mode)}
+	st, tables := testkit.Store(t, dbOpts...)
+	e := &env{t: t, tables: tables, store: st, ws: relaytest.NewEndpoint(t), rag: newRAGServer(t, mode)}
 	e.h = &Handler{
 		Conns:          e.store,
 		History:        e.store,
