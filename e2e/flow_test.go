@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
+
+	login "github.com/ragchat/ragchat/functions/login/handler"
 )
 
 // Questions the apt001 knowledge base answers.
@@ -76,7 +78,7 @@ func TestFlow_LoginRoomSocketQuestionStreamsExactlyTheDevRAGAnswerToEverySocketO
 			t.Errorf("login response lacks %q: %s", k, redact(string(r.Body)))
 		}
 	}
-	var lr loginResponse
+	var lr login.Response
 	must(t, json.Unmarshal(r.Body, &lr))
 	if lr.UserID != u.UserID || lr.UserName != u.UserName || lr.CompanyID != "apt001" || lr.Role != "CUSTOMER" || lr.RoomID != nil {
 		t.Fatalf("login = %+v", lr)
@@ -137,7 +139,7 @@ func TestFlow_TraceLoginWithQueryCredentialsKeepsTheTraceShape(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("trace login: %d %s", r.Status, r.Body)
 	}
-	var lr loginResponse
+	var lr login.Response
 	must(t, json.Unmarshal(r.Body, &lr))
 	h.secrets.addToken("login token", lr.Token)
 	if lr.UserID != "hong2" || lr.UserName != "고객-275b" || lr.Email != "hong2@example.com" || lr.CompanyID != "apt001" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	login "github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -33,7 +34,7 @@ func (hr *harness) newAgent(t testing.TB, companyID string) agent {
 	}
 	body, _ := json.Marshal(map[string]string{"id": u.UserID, "password": hr.password})
 	r := hr.do(t, http.MethodPost, "/api/agent/"+companyID+"/login", map[string]string{"Content-Type": "application/json"}, string(body))
-	var lr loginResponse
+	var lr login.Response
 	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &lr) != nil || lr.Role != store.UserRoleAgent || lr.Token == "" {
 		t.Fatalf("agent login: %d %s", r.Status, redact(string(r.Body)))
 	}

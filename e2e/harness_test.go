@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/crypto/bcrypt"
 
+	login "github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/local/ragdev"
 	"github.com/ragchat/ragchat/local/stack"
@@ -540,17 +541,6 @@ func (hr *harness) doFrom(t testing.TB, client *http.Client, method, path string
 	return httpResult{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
-// loginResponse is the login's 200 body.
-type loginResponse struct {
-	UserID    string  `json:"userId"`
-	UserName  string  `json:"userName"`
-	Role      string  `json:"role"`
-	Email     string  `json:"email"`
-	Token     string  `json:"token"`
-	RoomID    *string `json:"roomId"`
-	CompanyID string  `json:"companyId"`
-}
-
 // tryLogin posts credentials as a JSON body.
 func (hr *harness) tryLogin(t testing.TB, companyID, id, password string) httpResult {
 	t.Helper()
@@ -564,7 +554,7 @@ func (hr *harness) tryLoginFrom(t testing.TB, client *http.Client, companyID, id
 	r := hr.doFrom(t, client, http.MethodPost, "/api/customer/"+url.PathEscape(companyID)+"/login",
 		map[string]string{"Content-Type": "application/json"}, string(body))
 	if r.Status == http.StatusOK {
-		var lr loginResponse
+		var lr login.Response
 		if err := json.Unmarshal(r.Body, &lr); err == nil && lr.Token != "" {
 			hr.secrets.addToken("login token", lr.Token)
 		}
@@ -586,7 +576,7 @@ func (hr *harness) login(t testing.TB, u user) string {
 	if r.Status != http.StatusOK {
 		t.Fatalf("login %s: %d %s", key, r.Status, r.Body)
 	}
-	var lr loginResponse
+	var lr login.Response
 	if err := json.Unmarshal(r.Body, &lr); err != nil {
 		t.Fatalf("login %s: %v in %s", key, err, r.Body)
 	}

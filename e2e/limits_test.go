@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	login "github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -90,7 +91,7 @@ func TestLimits_ATokenOlderThanAPasswordResetIsRefusedAtHTTPAndConnect(t *testin
 		t.Fatalf("$connect with the old token: %d %+v, want 401", status, e)
 	}
 	r := h.tryLogin(t, u.CompanyID, u.UserID, newPassword)
-	var lr loginResponse
+	var lr login.Response
 	must(t, json.Unmarshal(r.Body, &lr))
 	if r.Status != http.StatusOK || lr.Token == "" {
 		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	login "github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
@@ -48,7 +49,7 @@ func TestLimits_AQuestionOnASocketOpenedBeforeAPasswordResetGetsTokenExpired(t *
 	}
 
 	r := h.tryLogin(t, u.CompanyID, u.UserID, newPassword)
-	var lr loginResponse
+	var lr login.Response
 	must(t, json.Unmarshal(r.Body, &lr))
 	if r.Status != http.StatusOK || lr.Token == "" {
 		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)

@@ -56,9 +56,9 @@ func roleOf(routeKey string) string {
 	return store.UserRoleCustomer
 }
 
-// loginResponse is the trace's response: all seven keys, in its order,
-// roomId null when the user has no room.
-type loginResponse struct {
+// Response is a login's 200 body, as in the trace: all seven keys, in its
+// order, roomId null when the user has no room.
+type Response struct {
 	UserID    string  `json:"userId"`
 	UserName  string  `json:"userName"`
 	Role      string  `json:"role"`
@@ -159,7 +159,7 @@ func (h *Handler) login(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
 	log.Info("login succeeded")
-	return apigw.HTTPJSON(http.StatusOK, loginResponse{
+	return apigw.HTTPJSON(http.StatusOK, Response{
 		UserID:    user.UserID,
 		UserName:  user.UserName,
 		Role:      user.Role,

@@ -545,7 +545,7 @@ func TestLogin_SampleEventsLogInTheTraceUser(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 			}
-			var body loginResponse
+			var body Response
 			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.UserID != "hong2" || body.CompanyID != "apt001" || body.Token == "" {
 				t.Fatalf("body %s (%v)", resp.Body, err)
 			}
@@ -608,7 +608,7 @@ func TestLogin_AgentLoginGivesAnAgentToken(t *testing.T) {
 	if got := testkit.KeysInOrder(t, resp.Body); !reflect.DeepEqual(got, want) {
 		t.Fatalf("keys = %v, want %v", got, want)
 	}
-	var body loginResponse
+	var body Response
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 		t.Fatal(err)
 	}
