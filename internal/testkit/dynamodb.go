@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
@@ -73,11 +72,7 @@ func Endpoint(t testing.TB) string {
 // attempts for DynamoDB), changed by optFns (e.g. NoRetries).
 func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	t.Helper()
-	return dynamodb.New(dynamodb.Options{
-		Region:       Region,
-		BaseEndpoint: aws.String(Endpoint(t)),
-		Credentials:  credentials.NewStaticCredentialsProvider("testkit", "testkit", ""),
-	}, optFns...)
+	return dynamo.NewClient(Endpoint(t), Region, aws.Credentials{AccessKeyID: "testkit", SecretAccessKey: "testkit"}, optFns...)
 }
 
 // NoRetries is a client option that makes every failed request surface at

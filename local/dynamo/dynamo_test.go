@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -96,13 +95,11 @@ func setup(t *testing.T, attempts int) env {
 	return e
 }
 
+// localCredentials are the dummy credentials the tests' clients sign with.
+var localCredentials = aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}
+
 func newClient(url string, attempts int) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
-		RetryMaxAttempts: attempts,
-	})
+	return dynamo.NewClient(url, "us-east-1", localCredentials, func(o *dynamodb.Options) { o.RetryMaxAttempts = attempts })
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -566,13 +563,10 @@ func TestThrottle_FailsChosenOperationOnChosenTable(t *testing.T) {
 func TestThrottle_SDKRetriesThroughShortBursts(t *testing.T) {
 	e := setup(t, 0)
 	srv := e.embedded(t)
-	db := dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+	db := dynamo.NewClient(srv.URL(), "us-east-1", localCredentials, func(o *dynamodb.Options) {
+		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxBackoff = time.Millisecond // the SDK's retries, without its waits
-		}),
+		})
 	})
 	ctx := context.Background()
 	f := srv.Throttle("Query", "", 2)

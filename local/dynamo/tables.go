@@ -10,12 +10,24 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
 )
+
+// NewClient returns a DynamoDB client for the server at endpoint (the
+// embedded one's URL, an emulator's or AWS's) in region, signing with
+// creds, changed by optFns.
+func NewClient(endpoint, region string, creds aws.Credentials, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
+	}, optFns...)
+}
 
 // activePoll is how often CreateTables asks whether a new table is ACTIVE
 // (dynalite and DynamoDB Local create tables asynchronously).

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/internal/samtemplate"
@@ -373,11 +372,7 @@ func (s *Stack) startDynamo(ctx context.Context, opts Options, tables []samtempl
 		s.closers = append(s.closers, func() { _ = srv.Close() })
 		s.URLs.DynamoDB = srv.URL()
 	}
-	s.DB = dynamodb.New(dynamodb.Options{
-		Region:       opts.Region,
-		BaseEndpoint: aws.String(s.URLs.DynamoDB),
-		Credentials:  credentials.StaticCredentialsProvider{Value: opts.Credentials},
-	})
+	s.DB = dynamo.NewClient(s.URLs.DynamoDB, opts.Region, opts.Credentials)
 	prefix := opts.TablePrefix
 	if err := dynamo.CreateTables(ctx, s.DB, tables, func(id string) string { return prefix + id }); err != nil {
 		return fmt.Errorf("create tables at %s: %w", s.URLs.DynamoDB, err)
