@@ -7,11 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	login "github.com/ragchat/ragchat/functions/login/handler"
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/users"
-	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -20,11 +18,9 @@ import (
 // version) and returns it.
 func (hr *harness) resetPassword(t testing.TB, u user) string {
 	t.Helper()
-	pw, err := auth.NewPasswords(bcrypt.MinCost)
-	must(t, err)
 	password := "reset-" + randHex(8)
 	hr.secrets.add("reset password", password)
-	_, err = users.Set(context.Background(), store.New(hr.st.DB, hr.st.Tables), pw,
+	_, err := users.Set(context.Background(), store.New(hr.st.DB, hr.st.Tables), testkit.Passwords(),
 		users.Change{CompanyID: u.CompanyID, UserID: u.UserID, Password: password}, time.Now())
 	must(t, err)
 	return password

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,14 +133,6 @@ func TestRun_RefusesBadUsageAndWritesNothing(t *testing.T) {
 	}
 }
 
-var cheap = sync.OnceValue(func() *auth.Passwords {
-	p, err := auth.NewPasswords(bcrypt.MinCost)
-	if err != nil {
-		panic(err)
-	}
-	return p
-})
-
 func TestSetUser_UpdatesOnlyTheGivenFields(t *testing.T) {
 	t.Parallel()
 	st, _ := testkit.Store(t)
@@ -168,12 +159,12 @@ func TestSetUser_UpdatesOnlyTheGivenFields(t *testing.T) {
 		o := c.o
 		o.company, o.user = base.company, base.user
 		pw := strings.Repeat("x", i+1)
-		created, err := setUser(ctx, st, cheap(), o, pw, t0.Add(time.Duration(i)*time.Hour))
+		created, err := setUser(ctx, st, testkit.Passwords(), o, pw, t0.Add(time.Duration(i)*time.Hour))
 		if err != nil || created != c.created {
 			t.Fatalf("%s: created %v, %v", c.name, created, err)
 		}
 		got, err := st.GetUser(ctx, "apt001", "kim")
-		if err != nil || !cheap().Check(got.PasswordHash, pw) {
+		if err != nil || !testkit.Passwords().Check(got.PasswordHash, pw) {
 			t.Fatalf("%s: %+v, %v", c.name, got, err)
 		}
 		c.want.CompanyID, c.want.UserID, c.want.PasswordHash = "apt001", "kim", got.PasswordHash

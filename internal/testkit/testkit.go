@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
@@ -44,6 +45,17 @@ var Hong2 = auth.Identity{UserID: "hong2", CompanyID: "apt001", Role: "CUSTOMER"
 func Tokens() *auth.Tokens {
 	return auth.NewTokens([]byte(Secret), time.Hour)
 }
+
+// Passwords hashes at bcrypt's minimum cost, for tests that hash or check
+// passwords: at the production cost bcrypt under -race makes them take
+// minutes. auth's own tests pin the production cost and its dummy hash.
+var Passwords = sync.OnceValue(func() *auth.Passwords {
+	p, err := auth.NewPasswords(bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return p
+})
 
 // Mint returns a token for id issued at at, signed with Secret and valid
 // for an hour; it fails the test if the token cannot be issued.

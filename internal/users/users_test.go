@@ -6,20 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/ragchat/ragchat/internal/testkit"
-	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
 func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 	t.Parallel()
 	st, _ := testkit.Store(t)
-	pw, err := auth.NewPasswords(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := testkit.Passwords()
 	ctx := context.Background()
 	t0 := time.UnixMilli(1769145304307)
 	c := Change{CompanyID: "apt001", UserID: "agent1", Name: "상담원-01", Role: store.UserRoleAgent, Password: "1234"}
@@ -41,7 +35,7 @@ func TestEnsure_CreatesOnceAndLeavesAnExistingUserAlone(t *testing.T) {
 func TestSet_ANewUserNeedsAName(t *testing.T) {
 	t.Parallel()
 	st, _ := testkit.Store(t)
-	pw, _ := auth.NewPasswords(bcrypt.MinCost)
+	pw := testkit.Passwords()
 	_, err := Set(context.Background(), st, pw, Change{CompanyID: "apt001", UserID: "nobody", Password: "1234"}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "needs a name") {
 		t.Fatalf("Set = %v, want a refusal naming the missing name", err)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/apigw"
@@ -30,19 +29,8 @@ const (
 	secretWord = "hunter2-wrong" // a wrong password that must never be logged
 )
 
-// cheapPasswords hashes at bcrypt's minimum cost: at the production cost
-// bcrypt under -race makes these tests take minutes. auth's own tests pin
-// the production cost and its dummy hash.
-var cheapPasswords = sync.OnceValue(func() *auth.Passwords {
-	p, err := auth.NewPasswords(bcrypt.MinCost)
-	if err != nil {
-		panic(err)
-	}
-	return p
-})
-
 var hash1234 = sync.OnceValue(func() string {
-	h, err := cheapPasswords().Hash(password)
+	h, err := testkit.Passwords().Hash(password)
 	if err != nil {
 		panic(err)
 	}
@@ -63,7 +51,7 @@ func newEnv(t *testing.T) *env {
 		{CompanyID: "apt001", UserID: "hong2", UserName: "고객-275b", Email: "hong2@example.com", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
 		{CompanyID: "apt001", UserID: "kim", UserName: "김", Role: store.UserRoleCustomer, PasswordHash: hash1234()},
 	}...)
-	return &env{Env: e, h: New(e.Store, testkit.Tokens(), cheapPasswords(), DefaultLockout, e.Log)}
+	return &env{Env: e, h: New(e.Store, testkit.Tokens(), testkit.Passwords(), DefaultLockout, e.Log)}
 }
 
 // queryReq is a customer login of company with the query rawQuery.
