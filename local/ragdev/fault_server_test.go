@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 )
 
 const gymQuestion = "헬스장 몇 시까지 해요?"
@@ -277,13 +279,9 @@ func TestFaults_GlobalSwitches(t *testing.T) {
 	if a, b := status(gymQuestion), status(gymQuestion); a != 500 || b != 500 {
 		t.Error("SetFaults with count 0 did not stay on")
 	}
-	resp, err = http.Get(ts.URL + "/_faults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := testkit.Get(t, ts.URL+"/_faults")
 	var st faultsState
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Faults != "http500" || st.Count != 0 {
+	if err := json.Unmarshal(b, &st); err != nil || st.Faults != "http500" || st.Count != 0 {
 		t.Errorf("GET /_faults = %+v, %v", st, err)
 	}
 }
@@ -297,12 +295,7 @@ func TestNew_OptionsFaultsApplyFromTheStart(t *testing.T) {
 	if resp, _ := askText(t, ts.URL, "r", gymQuestion); resp.StatusCode != 200 {
 		t.Fatalf("second request %d, want 200", resp.StatusCode)
 	}
-	resp, err := http.Get(ts.URL + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp, _ := testkit.Get(t, ts.URL+"/healthz"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz %d", resp.StatusCode)
 	}
 }

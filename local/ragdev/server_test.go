@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 )
 
 // start serves a Server on loopback; zero PieceDelay means no pauses here.
@@ -230,12 +232,7 @@ func TestAsk_RejectsBadRequests(t *testing.T) {
 			}
 		})
 	}
-	resp, err := http.Get(ts.URL + "/v1/chatbot/ask")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, _ := testkit.Get(t, ts.URL+"/v1/chatbot/ask"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET got %d, want 405", resp.StatusCode)
 	}
 }
@@ -267,16 +264,12 @@ func TestAsk_HistoryIsPerSessionAndOnlyWhenAsked(t *testing.T) {
 	if len(turns) != 2 || turns[1].Question != "요금은요?" || turns[1].EntryID != "gym" || !turns[1].FollowUp {
 		t.Fatalf("history of room-a: %+v", turns)
 	}
-	resp, err := http.Get(ts.URL + "/_sessions/room-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := testkit.Get(t, ts.URL+"/_sessions/room-a")
 	var got struct {
 		SessionID string
 		Turns     []Turn
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.SessionID != "room-a" || len(got.Turns) != 2 || got.Turns[1].Answer != gym {

@@ -2,11 +2,12 @@ package web
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ragchat/ragchat/internal/testkit"
 )
 
 func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
@@ -29,12 +30,7 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			resp, err := http.Get(ts.URL + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
+			resp, b := testkit.Get(t, ts.URL+tt.path)
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != tt.contentType {
 				t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
@@ -48,13 +44,9 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 			}
 		})
 	}
-	resp, err := http.Get(ts.URL + "/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := testkit.Get(t, ts.URL+"/config.json")
 	var got Config
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.APIBase != cfg.APIBase || got.WebSocketURL != cfg.WebSocketURL || len(got.Suggestions) != 1 {
