@@ -335,3 +335,49 @@ func (e *env) history() []store.Message {
 	}
 	return page.Messages
 }
+
+// frames are the frames id received, each checked against its envelope.
+func (e *env) frames(id string) []wsclient.Frame {
+	e.t.Helper()
+	var out []wsclient.Frame
+	for i, raw := range e.ws.Frames(id) {
+		f, err := wsclient.Envelope(raw)
+		if err != nil {
+			e.t.Fatalf("connection %s frame %d: %v", id, i, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// framesOf are the frames of type typ id received.
+func (e *env) framesOf(id, typ string) []wsclient.Frame {
+	e.t.Helper()
+	var out []wsclient.Frame
+	for _, f := range e.frames(id) {
+		if f.Type == typ {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// lastError is the code of the last error frame id received.
+func (e *env) lastError(id string) string {
+	e.t.Helper()
+	errs := e.framesOf(id, wsclient.TypeError)
+	if len(errs) == 0 {
+		e.t.Fatalf("connection %s received no error frame", id)
+	}
+	return errs[len(errs)-1].Code
+}
+
+// room is the trace room as stored.
+func (e *env) room() store.Room {
+	e.t.Helper()
+	r, err := e.store.GetRoom(context.Background(), traceRoom)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}

@@ -50,51 +50,6 @@ func from(id string, ev events.APIGatewayWebsocketProxyRequest) events.APIGatewa
 	return ev
 }
 
-// frames are the frames id received, each checked against its envelope.
-func (e *env) frames(id string) []wsclient.Frame {
-	e.t.Helper()
-	var out []wsclient.Frame
-	for i, raw := range e.ws.Frames(id) {
-		f, err := wsclient.Envelope(raw)
-		if err != nil {
-			e.t.Fatalf("connection %s frame %d: %v", id, i, err)
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// framesOf are the frames of type typ id received.
-func (e *env) framesOf(id, typ string) []wsclient.Frame {
-	e.t.Helper()
-	var out []wsclient.Frame
-	for _, f := range e.frames(id) {
-		if f.Type == typ {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// errorCode is the code of the single error frame id received last.
-func (e *env) lastError(id string) string {
-	e.t.Helper()
-	errs := e.framesOf(id, wsclient.TypeError)
-	if len(errs) == 0 {
-		e.t.Fatalf("connection %s received no error frame", id)
-	}
-	return errs[len(errs)-1].Code
-}
-
-func (e *env) room() store.Room {
-	e.t.Helper()
-	r, err := e.store.GetRoom(context.Background(), traceRoom)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
-
 func handoffBody(reason string) string {
 	return fmt.Sprintf(`{"action":"handoff","reason":%q}`, reason)
 }
