@@ -85,6 +85,16 @@ func transcript(t *testing.T, e *relaytest.Endpoint, id string) *wsclient.Answer
 	return tr
 }
 
+// answerTrace streams the trace's answer on s, completes it and returns
+// its result.
+func answerTrace(s *relay.Stream) relay.Result {
+	for _, d := range traceDeltas {
+		s.Delta(d)
+	}
+	s.Complete()
+	return s.Wait()
+}
+
 func TestRelay_DeliversTheAnswerInOrderToEveryRecipient(t *testing.T) {
 	for _, interval := range []time.Duration{0, time.Millisecond} {
 		t.Run(fmt.Sprint("floor ", interval), func(t *testing.T) {
@@ -92,11 +102,7 @@ func TestRelay_DeliversTheAnswerInOrderToEveryRecipient(t *testing.T) {
 			ids := []string{"caller=", "peer-1", "peer-2"}
 			e.Open(ids...)
 			s := newRelay(e, &deleter{}, relay.Options{MinFrameInterval: interval}).Start(context.Background(), answerID, ids)
-			for _, d := range traceDeltas {
-				s.Delta(d)
-			}
-			s.Complete()
-			res := s.Wait()
+			res := answerTrace(s)
 			want := strings.Join(traceDeltas, "")
 			if s.Text() != want {
 				t.Errorf("Text() = %q, want %q", s.Text(), want)
@@ -270,11 +276,7 @@ func TestRelay_GoneConnectionIsDeletedAndSkipped(t *testing.T) {
 			tt.setup(e)
 			d := &deleter{}
 			s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"caller", "gone", "peer"})
-			for _, x := range traceDeltas {
-				s.Delta(x)
-			}
-			s.Complete()
-			res := s.Wait()
+			res := answerTrace(s)
 			if got := d.deleted(); !slices.Equal(got, []string{"gone"}) {
 				t.Errorf("deleted %v, want [gone]", got)
 			}
@@ -299,11 +301,7 @@ func TestRelay_RetriesThrottlingAndServerErrors(t *testing.T) {
 	e.Script("c1", relaytest.LimitExceeded, relaytest.TooManyRequests, relaytest.InternalError, relaytest.Unavailable)
 	d := &deleter{}
 	s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"c1", "c2"})
-	for _, x := range traceDeltas {
-		s.Delta(x)
-	}
-	s.Complete()
-	res := s.Wait()
+	res := answerTrace(s)
 	for _, id := range []string{"c1", "c2"} {
 		if tr := transcript(t, e, id); tr.Text != strings.Join(traceDeltas, "") {
 			t.Errorf("%s got %q", id, tr.Text)
@@ -334,11 +332,7 @@ func TestRelay_ReadsTheAnswerToTheEndWhenEveryoneLeft(t *testing.T) {
 	e := relaytest.NewEndpoint(t)
 	d := &deleter{}
 	s := newRelay(e, d, relay.Options{}).Start(context.Background(), answerID, []string{"a", "b", "a"})
-	for _, x := range traceDeltas {
-		s.Delta(x)
-	}
-	s.Complete()
-	res := s.Wait()
+	res := answerTrace(s)
 	if s.Text() != strings.Join(traceDeltas, "") {
 		t.Errorf("Text() = %q", s.Text())
 	}
@@ -389,11 +383,7 @@ func TestRelay_EveryKindOf403SkipsTheConnectionWithoutDeletingIt(t *testing.T) {
 			log, buf := logged()
 			r := newRelay(e, d, relay.Options{Endpoint: e.URL, Logger: log})
 			s := r.Start(context.Background(), answerID, []string{"caller", "peer-1", "peer-2"})
-			for _, x := range traceDeltas {
-				s.Delta(x)
-			}
-			s.Complete()
-			res := s.Wait()
+			res := answerTrace(s)
 			if got := d.deleted(); len(got) != 0 {
 				t.Errorf("deleted %v: a 403 must never delete a connection", got)
 			}
@@ -451,11 +441,7 @@ func TestRelay_RetriesThrottlingForAsLongAsTheContextAllows(t *testing.T) {
 		e.Script("c1", relaytest.LimitExceeded)
 	}
 	s := newRelay(e, &deleter{}, relay.Options{}).Start(context.Background(), answerID, []string{"c1", "c2"})
-	for _, x := range traceDeltas {
-		s.Delta(x)
-	}
-	s.Complete()
-	res := s.Wait()
+	res := answerTrace(s)
 	for _, id := range []string{"c1", "c2"} {
 		if tr := transcript(t, e, id); tr.Text != strings.Join(traceDeltas, "") || tr.Terminal.Type != relay.TypeComplete {
 			t.Errorf("%s got %q ending %s", id, tr.Text, tr.Terminal.Type)
