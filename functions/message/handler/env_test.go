@@ -59,6 +59,13 @@ const (
 	ragEOFBeforeDone                // a few events, then the body ends
 	ragEndless                      // an event every few ms, never ending
 	ragPaced                        // the trace's answer over about pacedAnswer, then [DONE]
+	ragGated                        // gatedFirst, then, once released, gatedRest and the ending
+)
+
+// What a ragGated answer sends before and after its release.
+const (
+	gatedFirst = "첫 부분"
+	gatedRest  = " 끝 부분"
 )
 
 // pacedAnswer is how long a ragPaced answer takes.
@@ -72,13 +79,18 @@ type ragServer struct {
 	URL  string
 	stop chan struct{} // closed at cleanup: stalled handlers return
 
+	first       chan struct{} // closed once a ragGated answer's first part is out
+	firstOnce   sync.Once
+	released    chan struct{} // closed by release
+	releaseOnce sync.Once
+
 	mu       sync.Mutex
 	mode     ragMode
 	requests []string
 }
 
 func newRAGServer(t *testing.T, mode ragMode) *ragServer {
-	s := &ragServer{mode: mode, stop: make(chan struct{})}
+	s := &ragServer{mode: mode, stop: make(chan struct{}), first: make(chan struct{}), released: make(chan struct{})}
 	if mode == ragRefused {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -93,6 +105,9 @@ func newRAGServer(t *testing.T, mode ragMode) *ragServer {
 	s.URL = srv.URL
 	return s
 }
+
+// release lets ragGated answers send the rest of their answer.
+func (s *ragServer) release() { s.releaseOnce.Do(func() { close(s.released) }) }
 
 // setMode changes how later requests are answered.
 func (s *ragServer) setMode(m ragMode) {
@@ -159,6 +174,16 @@ func (s *ragServer) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		io.WriteString(w, sseEvent("", true)+"data: [DONE]\n")
+	case ragGated:
+		io.WriteString(w, sseEvent(gatedFirst, false))
+		flush()
+		s.firstOnce.Do(func() { close(s.first) })
+		select {
+		case <-s.released:
+		case <-s.stop:
+			return
+		}
+		io.WriteString(w, sseEvent(gatedRest, false)+sseEvent("", true)+"data: [DONE]\n")
 	case ragStallFirst:
 		s.wait(r)
 	case ragStallMid, ragEOFBeforeDone:

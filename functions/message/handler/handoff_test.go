@@ -3,11 +3,7 @@ package handler
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -240,21 +236,8 @@ func TestRouting_ClosedAndBotRefuse(t *testing.T) {
 func TestRouting_AnswerStreamingWhenClaimedRunsToItsEnd(t *testing.T) {
 	e := newHandoffEnv(t)
 	ctx := context.Background()
-	first, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, sseEvent("첫 부분", false))
-		w.(http.Flusher).Flush()
-		once.Do(func() { close(first) })
-		<-release
-		io.WriteString(w, sseEvent(" 끝 부분", false)+sseEvent("", true)+"data: [DONE]\n")
-	}))
-	var releaseOnce sync.Once
-	open := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(func() { open(); gated.Close() }) // a failed test never leaves the server stalled
-	e.h.RAG = rag.NewClient(gated.URL, "DEFAULT_RAG", rag.Timeouts{Connect: time.Second, FirstEvent: 5 * time.Second, Idle: 5 * time.Second}, nil)
+	e.rag.setMode(ragGated)
+	e.h.RAG = rag.NewClient(e.rag.URL, "DEFAULT_RAG", rag.Timeouts{Connect: time.Second, FirstEvent: 5 * time.Second, Idle: 5 * time.Second}, nil)
 
 	type handled struct {
 		status int
@@ -265,20 +248,20 @@ func TestRouting_AnswerStreamingWhenClaimedRunsToItsEnd(t *testing.T) {
 		resp, err := e.h.Handle(ctx, event(RouteSendMessage, ask(traceQuestion)))
 		done <- handled{resp.StatusCode, err}
 	}()
-	<-first
+	<-e.rag.first
 	if _, _, err := e.store.ClaimRoom(ctx, traceCompany, traceRoom, store.Agent{UserID: "agent1", Name: "상담원-1"}, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	open()
+	e.rag.release()
 	if h := <-done; h.status != 200 || h.err != nil {
 		t.Fatalf("Handle = %d, %v", h.status, h.err)
 	}
 	a := e.only(peerID)
-	if a.Terminal.Type != wsclient.TypeComplete || a.Text != "첫 부분 끝 부분" {
+	if a.Terminal.Type != wsclient.TypeComplete || a.Text != gatedFirst+gatedRest {
 		t.Fatalf("answer after the claim: %s %q", a.Terminal.Type, a.Text)
 	}
 	h := e.history()
-	if len(h) != 2 || h[1].Role != store.RoleBot || h[1].Text != "첫 부분 끝 부분" || h[1].Outcome != OutcomeComplete {
+	if len(h) != 2 || h[1].Role != store.RoleBot || h[1].Text != gatedFirst+gatedRest || h[1].Outcome != OutcomeComplete {
 		t.Fatalf("history: %+v", h)
 	}
 }
