@@ -8,21 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
 )
-
-// eventFrom is event from the connection id.
-func eventFrom(id, route, body string) events.APIGatewayWebsocketProxyRequest {
-	ev := event(route, body)
-	ev.RequestContext.ConnectionID = id
-	return ev
-}
 
 func askWithID(message, clientMessageID string) string {
 	return fmt.Sprintf(`{"action":"sendMessage","message":%q,"category1":"","category2":"","clientMessageId":%q}`, message, clientMessageID)

@@ -287,6 +287,13 @@ func (e *env) tryConnect(id, room string, live bool) error {
 	return nil
 }
 
+// eventFrom is event from the connection id.
+func eventFrom(id, route, body string) events.APIGatewayWebsocketProxyRequest {
+	ev := event(route, body)
+	ev.RequestContext.ConnectionID = id
+	return ev
+}
+
 // event is a MESSAGE event of route from the caller.
 func event(route, body string) events.APIGatewayWebsocketProxyRequest {
 	return events.APIGatewayWebsocketProxyRequest{

@@ -271,8 +271,7 @@ func TestHandle_AcceptsTheLongestMessageAndMultipleLines(t *testing.T) {
 
 func TestHandle_UnregisteredConnectionGetsAnErrorAndNoAnswer(t *testing.T) {
 	e := newEnv(t, ragTrace)
-	ev := event(RouteSendMessage, ask(traceQuestion))
-	ev.RequestContext.ConnectionID = "not-stored"
+	ev := eventFrom("not-stored", RouteSendMessage, ask(traceQuestion))
 	e.ws.Open("not-stored")
 	e.handle(context.Background(), ev)
 	tr := e.only("not-stored")

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/ragchat/ragchat/internal/wsclient"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/store"
@@ -38,12 +36,6 @@ func newHandoffEnv(t *testing.T) *env {
 		e.ws.Open(id)
 	}
 	return e
-}
-
-// from is ev sent by connection id.
-func from(id string, ev events.APIGatewayWebsocketProxyRequest) events.APIGatewayWebsocketProxyRequest {
-	ev.RequestContext.ConnectionID = id
-	return ev
 }
 
 func handoffBody(reason string) string {
@@ -125,7 +117,7 @@ func TestHandoff_BadInputAndAgentsAreRefusedAndChangeNothing(t *testing.T) {
 			t.Errorf("%s: %s, want INVALID_MESSAGE", name, code)
 		}
 	}
-	e.handle(ctx, from(agentID, event(RouteHandoff, `{"action":"handoff"}`)))
+	e.handle(ctx, eventFrom(agentID, RouteHandoff, `{"action":"handoff"}`))
 	if code := e.lastError(agentID); code != CodeInvalidMessage {
 		t.Errorf("an agent's handoff: %s", code)
 	}
@@ -145,7 +137,7 @@ func TestRouting_WaitingAndAgentNeverAskTheRAGService(t *testing.T) {
 
 	// WAITING: the customer writes; an agent who has not claimed may not.
 	e.handle(ctx, event(RouteSendMessage, ask("아직 기다리고 있어요")))
-	e.handle(ctx, from(agentID, event(RouteSendMessage, ask("제가 도와드릴게요"))))
+	e.handle(ctx, eventFrom(agentID, RouteSendMessage, ask("제가 도와드릴게요")))
 	if code := e.lastError(agentID); code != CodeNotAssigned {
 		t.Fatalf("unassigned agent in WAITING: %s", code)
 	}
@@ -154,9 +146,9 @@ func TestRouting_WaitingAndAgentNeverAskTheRAGService(t *testing.T) {
 		t.Fatal(err)
 	}
 	// AGENT: the holder and the customer write; the other agent may not.
-	e.handle(ctx, from(agentID, event(RouteSendMessage, ask("안녕하세요, 상담원입니다.\n무엇을 도와드릴까요?"))))
-	e.handle(ctx, from(peerID, event(RouteSendMessage, ask("환불은 언제 되나요?"))))
-	e.handle(ctx, from(otherID, event(RouteSendMessage, ask("끼어들기"))))
+	e.handle(ctx, eventFrom(agentID, RouteSendMessage, ask("안녕하세요, 상담원입니다.\n무엇을 도와드릴까요?")))
+	e.handle(ctx, eventFrom(peerID, RouteSendMessage, ask("환불은 언제 되나요?")))
+	e.handle(ctx, eventFrom(otherID, RouteSendMessage, ask("끼어들기")))
 	if code := e.lastError(otherID); code != CodeNotAssigned {
 		t.Fatalf("other agent in AGENT: %s", code)
 	}
@@ -207,7 +199,7 @@ func TestRouting_ClosedAndBotRefuse(t *testing.T) {
 	e := newHandoffEnv(t)
 	ctx := context.Background()
 	// BOT: an agent's message is NOT_ASSIGNED, and asks nothing.
-	e.handle(ctx, from(agentID, event(RouteSendMessage, ask("안녕하세요"))))
+	e.handle(ctx, eventFrom(agentID, RouteSendMessage, ask("안녕하세요")))
 	if code := e.lastError(agentID); code != CodeNotAssigned {
 		t.Fatalf("agent in BOT: %s", code)
 	}
@@ -219,7 +211,7 @@ func TestRouting_ClosedAndBotRefuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.handle(ctx, event(RouteSendMessage, ask("아직 있나요?")))
-	e.handle(ctx, from(agentID, event(RouteSendMessage, ask("네"))))
+	e.handle(ctx, eventFrom(agentID, RouteSendMessage, ask("네")))
 	for _, id := range []string{callerID, agentID} {
 		if code := e.lastError(id); code != CodeRoomClosed {
 			t.Errorf("%s in CLOSED: %s", id, code)

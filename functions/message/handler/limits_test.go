@@ -113,8 +113,7 @@ func TestLimits_SecondQuestionDuringAnAnswerIsRefused(t *testing.T) {
 		e.handle(ctx, event(RouteSendMessage, ask(traceQuestion)))
 	}()
 	<-started
-	second := event(RouteSendMessage, ask("두 번째 질문"))
-	second.RequestContext.ConnectionID = "second" // another socket of the room
+	second := eventFrom("second", RouteSendMessage, ask("두 번째 질문")) // another socket of the room
 	e.handle(context.Background(), second)
 	<-done
 
