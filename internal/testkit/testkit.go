@@ -1,11 +1,13 @@
 // Package testkit is the one test kit: a DynamoDB-compatible server with the
-// template's tables, fault injection and request counts (dynamodb.go); the
-// fixtures tests share: the seed trace's user and token, a signing secret
-// and tokens minted with it, a store over fresh tables with the log a
-// handler writes and the items a test puts in it, an output sink safe for
-// concurrent use, and readers for JSON bodies; the handler-test kit
-// (events.go): the callers, one builder per API Gateway event kind and the
-// sample events. It is for tests only.
+// template's tables, a store over fresh ones, fault injection and request
+// counts (dynamodb.go); the fixtures tests share: the seed trace's user and
+// token, a signing secret and tokens minted with it, passwords hashed at
+// bcrypt's cheapest cost, a store over fresh tables with the log a handler
+// writes and the items a test puts in it, an output sink safe for
+// concurrent use, and readers for JSON bodies; HTTP requests that fail the
+// test when they fail (http.go); the handler-test kit (events.go): the
+// callers, one builder per API Gateway event kind and the sample events.
+// It is for tests only.
 package testkit
 
 import (
