@@ -739,10 +739,15 @@ func (hr *harness) putConnection(t testing.TB, c storedConnection) {
 	}
 }
 
-// waitNoConnections waits until the room has no Connections item left.
+// waitNoConnections waits until the room has no Connections item left
+// and none of its socket slots is held: a $disconnect deletes the
+// connection, then gives its slot back, so only then is it done (and a
+// test counting writes after it counts none of its).
 func (hr *harness) waitNoConnections(t testing.TB, room string) {
 	t.Helper()
-	eventually(t, "no connection left in room "+room, func() bool { return len(hr.roomConnections(t, room)) == 0 })
+	eventually(t, "no connection or socket slot left in room "+room, func() bool {
+		return len(hr.roomConnections(t, room)) == 0 && len(hr.roomSlotHolders(t, room)) == 0
+	})
 }
 
 // writeOps are the DynamoDB operations that write.
