@@ -10,6 +10,11 @@ CACHE         := .cache
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DYNALITE      := $(CACHE)/node/node_modules/.bin/dynalite
 FUZZTIME      ?= 10s
+# Minimising each new interesting input takes up to 60 s by default, and a
+# 10 s run then spends most of its time there at 0 execs/s: a bounded
+# minimisation keeps the fuzzer fuzzing (FuzzReader: 61k execs in 10 s
+# instead of 20k).
+FUZZMINIMIZE ?= 100x
 
 GOBUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
@@ -67,7 +72,7 @@ fuzz:
 	@set -e; for f in $$(grep -rlE '^func Fuzz[A-Z]' --include='*_test.go' shared functions local); do \
 		for name in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do \
 			echo "fuzz ./$$(dirname $$f) $$name ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./$$(dirname $$f); \
 		done; \
 	done
 
