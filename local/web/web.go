@@ -77,7 +77,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // Handler serves the chat page: GET / (pages/index.html), its assets (/app.js,
 // /ragchat-client.js, /page.js, /style.css, /favicon.svg), the agent console at
-// GET /agent (pages/agent.html, /agent.js, /agent.css) and GET /config.json with cfg. Other paths get
+// GET /agent (pages/agent.html, /agent.js, /agent.css; /index.html and /agent.html redirect to
+// the pages) and GET /config.json with cfg. Other paths get
 // API Gateway's JSON 404, other methods 405. Every response carries a strict Content Security
 // Policy and is not cached, so an edited page shows on reload.
 func Handler(cfg Config) http.Handler {
@@ -106,6 +107,10 @@ func Handler(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("GET /{$}", page(renderPage("index.html")))
 	mux.HandleFunc("GET /agent", page(renderPage("agent.html")))
+	// The pages' file names, which bookmarks from when they were static
+	// files may hold, lead to the pages.
+	mux.Handle("GET /index.html", http.RedirectHandler("/", http.StatusMovedPermanently))
+	mux.Handle("GET /agent.html", http.RedirectHandler("/agent", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := fs.Stat(assets, strings.TrimPrefix(r.URL.Path, "/")); err != nil {
 			// The page shares its origin with the HTTP API, whose

@@ -27,6 +27,9 @@ func TestHandler_ServesThePageItsAssetsAndConfig(t *testing.T) {
 		{"/agent.js", "text/javascript; charset=utf-8", "from './ragchat-client.js'"},
 		{"/agent.css", "text/css; charset=utf-8", ".room-item"},
 		{"/config.json", "application/json", `"webSocketUrl":"wss://ws.example.com/prod"`},
+		// The pages' old file names redirect to them.
+		{"/index.html", "text/html; charset=utf-8", `<html lang="ko">`},
+		{"/agent.html", "text/html; charset=utf-8", "상담원 콘솔"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
