@@ -368,11 +368,10 @@ func (s *Stream) sentUpTo(n int) bool {
 	return true
 }
 
-// progress records what c's connection holds (sent bytes of the answer)
-// and whether c is over, and wakes WaitSent.
-func (s *Stream) progress(c *sender, sent int, over bool) {
+// retire records that c is served no more, and wakes WaitSent.
+func (s *Stream) retire(c *sender) {
 	s.mu.Lock()
-	c.sent, c.over = sent, over
+	c.over = true
 	s.moved.Broadcast()
 	s.mu.Unlock()
 }
@@ -426,6 +425,20 @@ func (s *Stream) snapshot() ([]byte, *ending) {
 	return s.text, s.end
 }
 
+// accepted is snapshot for a sender about to build its next frame: every
+// frame it built before has been accepted, so it also records what its
+// connection holds (c.framer.sent) and wakes WaitSent, under the lock the
+// snapshot takes anyway.
+func (s *Stream) accepted(c *sender) ([]byte, *ending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.sent != c.framer.sent {
+		c.sent = c.framer.sent
+		s.moved.Broadcast()
+	}
+	return s.text, s.end
+}
+
 // run is the goroutine of one connection. A panic ends the answer with
 // CodeInternal; the sender then tries once more to deliver its pending
 // frame and its ending, and gives the connection up if it panics again.
@@ -435,7 +448,7 @@ func (s *Stream) run(c *sender) {
 		if c.floor != nil {
 			c.floor.Stop()
 		}
-		s.progress(c, c.sent, true)
+		s.retire(c)
 	}()
 	for try := 0; try < 2; try++ {
 		if !s.guarded(c) {
@@ -485,7 +498,6 @@ func (s *Stream) loop(c *sender) {
 			c.frames++
 			c.bytes += len(c.frame)
 			c.frame, c.failures = nil, 0
-			s.progress(c, c.framer.sent, false)
 			if c.terminal {
 				c.status = statusDone
 				return
@@ -509,7 +521,7 @@ func (s *Stream) loop(c *sender) {
 // frame floor), then builds its next frame as c.frame. It reports false
 // when the stream's context ended first.
 func (s *Stream) build(c *sender) bool {
-	text, end := s.snapshot()
+	text, end := s.accepted(c)
 	for !c.framer.ready(text, end) {
 		select {
 		case <-c.wake:
