@@ -240,7 +240,8 @@ func (c *conn) sendGatewayFrame(message, requestID string) {
 // messages of one connection are neither serialized nor ordered.
 func (s *Server) dispatch(c *conn, body []byte, binary bool) {
 	requestID := newID()
-	if reply, ok := s.mock(body); ok {
+	key := s.selected(body) // the body is parsed once, for both lookups
+	if reply, ok := s.mock(key); ok {
 		if reply != "" {
 			if err := c.send(s.baseCtx, websocket.MessageText, []byte(reply)); err != nil {
 				s.log.Debug("send route response", "connectionId", c.id, "err", err)
@@ -248,7 +249,7 @@ func (s *Server) dispatch(c *conn, body []byte, binary bool) {
 		}
 		return
 	}
-	routeKey, fn, ok := s.route(body)
+	routeKey, fn, ok := s.route(key)
 	if !ok {
 		c.sendGatewayFrame("Forbidden", requestID)
 		return

@@ -76,7 +76,7 @@ func TestServer_RouteFallsBackToDefault(t *testing.T) {
 		{`plain text`, RouteDefault, defaultFn},
 	}
 	for _, tt := range tests {
-		key, fn, ok := s.route([]byte(tt.body))
+		key, fn, ok := s.route(s.selected([]byte(tt.body)))
 		if !ok || key != tt.wantKey || fn != tt.wantFn {
 			t.Errorf("route(%s) = %q %q %v, want %q %q", tt.body, key, fn, ok, tt.wantKey, tt.wantFn)
 		}

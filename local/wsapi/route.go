@@ -68,22 +68,33 @@ func (s selector) routeKey(body []byte) (key string, ok bool) {
 	return "", false
 }
 
-// mock returns what a message routed to a MOCK integration sends back;
-// ok is false when the message's route is not one.
-func (s *Server) mock(body []byte) (reply string, ok bool) {
+// selected returns the route key a message selects: "" when it selects
+// none, or a reserved $connect or $disconnect (a message never matches
+// those).
+func (s *Server) selected(body []byte) string {
 	key, found := s.sel.routeKey(body)
 	if !found || key == RouteConnect || key == RouteDisconnect {
+		return ""
+	}
+	return key
+}
+
+// mock returns what a message whose selected route key is key (see
+// selected) gets back from a MOCK integration; ok is false when the route
+// is not one.
+func (s *Server) mock(key string) (reply string, ok bool) {
+	if key == "" {
 		return "", false
 	}
 	reply, ok = s.cfg.Mocks[key]
 	return reply, ok
 }
 
-// route picks the function for a message: the route whose key the selection
-// expression yields (reserved keys other than $default never match), else
-// $default. ok is false when neither exists.
-func (s *Server) route(body []byte) (routeKey, function string, ok bool) {
-	if key, found := s.sel.routeKey(body); found && key != RouteConnect && key != RouteDisconnect {
+// route picks the function for a message whose selected route key is key
+// (see selected): that route's, else $default's. ok is false when neither
+// exists.
+func (s *Server) route(key string) (routeKey, function string, ok bool) {
+	if key != "" {
 		if fn, exists := s.cfg.Routes[key]; exists {
 			return key, fn, true
 		}
