@@ -95,52 +95,47 @@ func (s *Store) takeSlot(ctx context.Context, c counter, key string, lim Window,
 	if lim.Max <= 0 || lim.Window <= 0 {
 		return Slot{}, fmt.Errorf("window limit %+v must be positive", lim)
 	}
-	name := aws.String(c.table)
 	k := item{c.key: avS(key)}
 	floor := avN(now.Add(-lim.Window).UnixMilli())
 	expires := avN(now.Add(lim.Window).Unix() + 1)
 	for attempt := range 2 {
-		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 name,
-			Key:                       k,
-			UpdateExpression:          aws.String("ADD #n :one"),
-			ConditionExpression:       aws.String("#w > :floor AND #n < :max"),
-			ExpressionAttributeNames:  map[string]string{"#n": attrFailures, "#w": attrWindowStart},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":floor": floor, ":max": avN(int64(lim.Max))},
-			ReturnValues:              types.ReturnValueAllNew,
+		after, taken, err := s.write(ctx, itemWrite{
+			table:     c.table,
+			key:       k,
+			update:    "ADD #n :one",
+			cond:      "#w > :floor AND #n < :max",
+			names:     map[string]string{"#n": attrFailures, "#w": attrWindowStart},
+			values:    map[string]types.AttributeValue{":one": avN(1), ":floor": floor, ":max": avN(int64(lim.Max))},
+			returnNew: true,
 		})
-		if err == nil {
-			w, err := unmarshal[window](out.Attributes)
-			return Slot{Taken: true, ResetAt: time.UnixMilli(w.Start).Add(lim.Window)}, err
-		}
-		if !isConditionFailed(err) {
+		if err != nil {
 			return Slot{}, err
+		}
+		if taken {
+			w, err := unmarshal[window](after)
+			return Slot{Taken: true, ResetAt: time.UnixMilli(w.Start).Add(lim.Window)}, err
 		}
 		if attempt == 1 {
 			break // the window another request opened is full
 		}
-		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           name,
-			Key:                 k,
-			UpdateExpression:    aws.String("SET #n = :one, #w = :now, #e = :exp"),
-			ConditionExpression: aws.String("attribute_not_exists(#k) OR #w <= :floor"),
-			ExpressionAttributeNames: map[string]string{
-				"#n": attrFailures, "#w": attrWindowStart, "#e": attrExpiresAt, "#k": c.key,
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":one": avN(1), ":now": avN(now.UnixMilli()), ":exp": expires, ":floor": floor,
-			},
+		_, opened, err := s.write(ctx, itemWrite{
+			table:  c.table,
+			key:    k,
+			update: "SET #n = :one, #w = :now, #e = :exp",
+			cond:   "attribute_not_exists(#k) OR #w <= :floor",
+			names:  map[string]string{"#n": attrFailures, "#w": attrWindowStart, "#e": attrExpiresAt, "#k": c.key},
+			values: map[string]types.AttributeValue{":one": avN(1), ":now": avN(now.UnixMilli()), ":exp": expires, ":floor": floor},
 		})
-		if err == nil {
-			return Slot{Taken: true, ResetAt: now.Add(lim.Window)}, nil
-		}
-		if !isConditionFailed(err) {
+		if err != nil {
 			return Slot{}, err
+		}
+		if opened {
+			return Slot{Taken: true, ResetAt: now.Add(lim.Window)}, nil
 		}
 		// A window is open: full, or just opened by another request.
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                name,
+		TableName:                aws.String(c.table),
 		Key:                      k,
 		ConsistentRead:           aws.Bool(true),
 		ProjectionExpression:     aws.String("#w"),
