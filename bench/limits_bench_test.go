@@ -109,7 +109,7 @@ func BenchmarkLimits_Connect(b *testing.B) {
 			ctx := context.Background()
 			h := connect.New(st, testkit.Tokens(), slog.New(slog.DiscardHandler))
 			h.Metrics = metrics.New(io.Discard, "")
-			h.Cap = connect.Cap{Max: bc.max, Store: st, Probe: func(string) connect.Prober {
+			h.Cap = connect.Cap{Max: bc.max, Probe: func(string) connect.Prober {
 				b.Fatal("the room is never full, yet @connections was asked")
 				return nil
 			}}

@@ -14,7 +14,7 @@ func main() {
 		h := handler.New(env.Store, tokens, env.Log)
 		h.Metrics = env.Metrics
 		// @connections is asked only when a room is full: a client per ask.
-		h.Cap = handler.Cap{Max: env.Config.Limits.MaxRoomConnections, Store: env.Store, CallbackURL: env.Config.CallbackURL,
+		h.Cap = handler.Cap{Max: env.Config.Limits.MaxRoomConnections, CallbackURL: env.Config.CallbackURL,
 			Probe: func(endpoint string) handler.Prober { return relay.NewClient(env.AWS, endpoint) }}
 		return h.Handle
 	})

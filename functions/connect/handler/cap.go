@@ -25,11 +25,11 @@ type Prober interface {
 }
 
 // Cap is the room's socket cap (MAX_ROOM_CONNECTIONS): Max places per
-// room, each a socket slot of the store (shared/store/slots.go) that one
-// conditional write takes, so that parallel handshakes never pass it.
+// room, each a socket slot of the handler's store (shared/store/slots.go)
+// that one conditional write takes, so that parallel handshakes never
+// pass it.
 type Cap struct {
 	Max   int                          // live connections per room; 0 means no cap
-	Store capStore                     // the room's socket slots
 	Probe func(endpoint string) Prober // the @connections client of an endpoint
 	// CallbackURL is CALLBACK_URL; "" means the event's https://{domainName}/{stage}.
 	CallbackURL string
@@ -66,7 +66,7 @@ const handshakeGrace = 30 * time.Second
 var errRoomFull = apigw.NewError(http.StatusTooManyRequests, apigw.CodeTooManySockets,
 	"this room has the most connections it may have; close another tab or device and try again")
 
-// admit takes a place of room roomID for connection connID, whose
+// admit takes a place of room roomID in st for connection connID, whose
 // connection expires at expiresAt (epoch s), and returns the slot's key
 // ("" when there is no cap). In order, stopping at the first that works:
 //
@@ -82,7 +82,7 @@ var errRoomFull = apigw.NewError(http.StatusTooManyRequests, apigw.CodeTooManySo
 // It refuses with 429 only when every place is held by a socket still
 // open, a handshake in progress, or one whose GET failed otherwise (403,
 // timeout proves nothing) or was not asked within ProbeBudget.
-func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, connID string, expiresAt int64, now time.Time) (string, error) {
+func (c Cap) admit(ctx context.Context, st capStore, log *slog.Logger, endpoint, roomID, connID string, expiresAt int64, now time.Time) (string, error) {
 	if c.Max <= 0 {
 		return "", nil
 	}
@@ -91,7 +91,7 @@ func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, conn
 	}
 	take := func(n int) (string, bool, error) {
 		sl := mine(n)
-		ok, err := c.Store.TakeSocketSlot(ctx, sl, now)
+		ok, err := st.TakeSocketSlot(ctx, sl, now)
 		if err != nil {
 			log.Error("take a socket slot", "slot", sl.Key, "err", err)
 		}
@@ -101,7 +101,7 @@ func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, conn
 	if key, ok, err := take(first); ok || err != nil {
 		return key, err
 	}
-	slots, err := c.Store.SocketSlots(ctx, roomID, c.Max)
+	slots, err := st.SocketSlots(ctx, roomID, c.Max)
 	if err != nil {
 		log.Error("read the room's socket slots", "err", err)
 		return "", err
@@ -142,7 +142,7 @@ func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, conn
 			continue
 		}
 		sl := mine(n)
-		ok, err := c.Store.TakeOverSocketSlot(ctx, sl, old)
+		ok, err := st.TakeOverSocketSlot(ctx, sl, old)
 		if err != nil {
 			log.Error("take over a socket slot", "slot", sl.Key, "gone", old, "err", err)
 			return "", err
@@ -150,7 +150,7 @@ func (c Cap) admit(ctx context.Context, log *slog.Logger, endpoint, roomID, conn
 		if !ok {
 			continue // another handshake took it over, or its holder gave it back
 		}
-		if err := c.Store.DeleteConnection(ctx, old); err != nil {
+		if err := st.DeleteConnection(ctx, old); err != nil {
 			log.Error("delete a gone connection", "gone", old, "err", err) // expiresAt and the relay's 410 remove it later
 		}
 		log.Info("took over the socket slot of a connection whose socket is gone", "slot", sl.Key, "gone", old)

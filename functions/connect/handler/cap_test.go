@@ -53,7 +53,7 @@ func capEnv(t *testing.T, now time.Time) (*env, *sockets) {
 	t.Parallel()
 	sk := &sockets{open: map[string]bool{}}
 	e := newEnv(t)
-	e.h.Cap = Cap{Max: 10, Store: e.Store, Probe: func(string) Prober { return sk }}
+	e.h.Cap = Cap{Max: 10, Probe: func(string) Prober { return sk }}
 	e.at(now)
 	return e, sk
 }

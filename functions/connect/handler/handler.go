@@ -144,7 +144,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	}
 	rc := req.RequestContext
 	expiresAt := min(exp.Unix(), now.Add(connectionLifetime).Unix())
-	slot, err := h.Cap.admit(ctx, log, relay.Endpoint(h.Cap.CallbackURL, rc.DomainName, rc.Stage), roomID, connID, expiresAt, now)
+	slot, err := h.Cap.admit(ctx, h.store, log, relay.Endpoint(h.Cap.CallbackURL, rc.DomainName, rc.Stage), roomID, connID, expiresAt, now)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	if err != nil {
 		log.Error("put connection failed", "err", err)
 		if slot != "" {
-			if ferr := h.Cap.Store.FreeSocketSlot(ctx, slot, connID); ferr != nil {
+			if ferr := h.store.FreeSocketSlot(ctx, slot, connID); ferr != nil {
 				log.Error("give back the socket slot", "slot", slot, "err", ferr) // its holder never opens: GET says 410
 			}
 		}
