@@ -2,6 +2,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
@@ -9,7 +11,8 @@ import (
 )
 
 func main() {
-	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
+	boot.Start(func(ctx context.Context, env boot.Env) any {
+		tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
 		h := handler.New(env.Store, tokens, auth.Production, handler.LockoutFrom(env.Config.Limits), env.Log)
 		h.Metrics = env.Metrics
 		return h.Handle
