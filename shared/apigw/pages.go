@@ -20,8 +20,8 @@ import (
 
 // Page sizes: default and largest.
 const (
-	DefaultRooms, MaxRooms       = 20, 100
-	DefaultMessages, MaxMessages = 50, 200
+	defaultRooms, maxRooms       = 20, 100
+	defaultMessages, maxMessages = 50, 200
 )
 
 // RoomsPage is a page of a room listing.
@@ -51,29 +51,12 @@ type MessagesPage struct {
 // read alike.
 var ErrRoomNotFound = NewError(http.StatusNotFound, CodeRoomNotFound, "no such room")
 
-// Limit parses ?limit= (given at most once): def when absent, else an
-// integer in 1..max.
-func Limit(q url.Values, def, max int) (int, error) {
-	v, err := One(q, "limit")
-	switch {
-	case err != nil:
-		return 0, err
-	case v == "":
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > max {
-		return 0, BadRequest("limit must be an integer from 1 to %d", max)
-	}
-	return n, nil
-}
-
-// ListRooms answers a page of a room listing: ?limit= (1..MaxRooms,
-// default DefaultRooms) and ?cursor= (a nextCursor list handed out) of q,
+// ListRooms answers a page of a room listing: ?limit= (1..maxRooms,
+// default defaultRooms) and ?cursor= (a nextCursor list handed out) of q,
 // asked of list. A cursor list refuses (store.ErrBadCursor) is a 400;
 // other errors are list's.
 func ListRooms(q url.Values, list func(limit int, cursor string) (store.RoomPage, error)) (RoomsPage, error) {
-	limit, cursor, err := pageOf(q, DefaultRooms, MaxRooms, "cursor")
+	limit, cursor, err := pageOf(q, defaultRooms, maxRooms, "cursor")
 	if err != nil {
 		return RoomsPage{}, err
 	}
@@ -87,12 +70,19 @@ func ListRooms(q url.Values, list func(limit int, cursor string) (store.RoomPage
 	return roomsPageOf(page), nil
 }
 
-// pageOf reads which page q asks for: its size (Limit: def when absent,
-// else 1..max) and the cursor in parameter cursorParam, each given at
-// most once.
+// pageOf reads which page q asks for: its size (?limit=: def when
+// absent, else an integer in 1..max) and the cursor in parameter
+// cursorParam, each given at most once.
 func pageOf(q url.Values, def, max int, cursorParam string) (limit int, cursor string, err error) {
-	if limit, err = Limit(q, def, max); err != nil {
+	v, err := One(q, "limit")
+	if err != nil {
 		return 0, "", err
+	}
+	limit = def
+	if v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > max {
+			return 0, "", BadRequest("limit must be an integer from 1 to %d", max)
+		}
 	}
 	if cursor, err = One(q, cursorParam); err != nil {
 		return 0, "", err
@@ -129,7 +119,7 @@ func ReadHistory(ctx context.Context, s Historian, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return MessagesPage{}, err
 	}
-	limit, before, err := pageOf(q, DefaultMessages, MaxMessages, "before")
+	limit, before, err := pageOf(q, defaultMessages, maxMessages, "before")
 	if err != nil {
 		return MessagesPage{}, err
 	}
