@@ -74,8 +74,8 @@ func TestKeys_RefusesMalformedAndShortRotationValues(t *testing.T) {
 		`{"current":`,
 		`{"previous":"` + long + `"}`,
 	} {
-		if _, _, err := Keys(context.Background(), config.Config{TokenSecret: v}, aws.Config{}); err == nil {
-			t.Errorf("Keys accepted %q", v)
+		if _, _, err := keys(context.Background(), config.Config{TokenSecret: v}, aws.Config{}); err == nil {
+			t.Errorf("keys accepted %q", v)
 		} else if strings.Contains(err.Error(), long) {
 			t.Errorf("the error holds the key: %v", err)
 		}

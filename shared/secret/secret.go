@@ -21,20 +21,20 @@ import (
 // MinLen is the shortest token-signing key a function accepts.
 const MinLen = 32
 
-// Token returns the current token-signing key (see Keys).
+// Token returns the current token-signing key (see keys).
 func Token(ctx context.Context, cfg config.Config, awsCfg aws.Config) ([]byte, error) {
-	current, _, err := Keys(ctx, cfg, awsCfg)
+	current, _, err := keys(ctx, cfg, awsCfg)
 	return current, err
 }
 
-// Keys returns the token-signing keys: the current one, which signs, and
+// keys returns the token-signing keys: the current one, which signs, and
 // during a rotation the previous one, which still verifies. The value is
 // TOKEN_SECRET when set, otherwise the Secrets Manager secret
 // TOKEN_SECRET_ARN (one call, made at cold start): either the key itself
 // or {"current":"<key>","previous":"<key>"} (README, "Rotating the token
 // key"). A key shorter than MinLen is refused, so a function without a
 // proper key does not start.
-func Keys(ctx context.Context, cfg config.Config, awsCfg aws.Config) (current, previous []byte, err error) {
+func keys(ctx context.Context, cfg config.Config, awsCfg aws.Config) (current, previous []byte, err error) {
 	value, err := tokenSecret(ctx, cfg, awsCfg)
 	if err != nil {
 		return nil, nil, err
@@ -102,7 +102,7 @@ func RAGBearer(ctx context.Context, cfg config.Config, awsCfg aws.Config) (strin
 // Tokens returns the token signer and verifier of the key Token returns,
 // issuing tokens that live cfg.TokenTTL.
 func Tokens(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*auth.Tokens, error) {
-	current, previous, err := Keys(ctx, cfg, awsCfg)
+	current, previous, err := keys(ctx, cfg, awsCfg)
 	if err != nil {
 		return nil, err
 	}
