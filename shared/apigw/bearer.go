@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -13,40 +12,21 @@ import (
 	"github.com/ragchat/ragchat/shared/store"
 )
 
-// Refusals of Authenticate.
+// Refusals of a Guard.
 var (
-	ErrNoToken      = NewError(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token")
+	errNoToken      = NewError(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token")
 	ErrInvalidToken = NewError(http.StatusUnauthorized, CodeUnauthorized, "invalid or expired token")
-	// ErrWrongRole answers a valid token of the other role: a customer's
+	// errWrongRole answers a valid token of the other role: a customer's
 	// token on an agent route, an agent's on a customer route.
-	ErrWrongRole = NewError(http.StatusForbidden, CodeForbidden, "this route is not for your role")
+	errWrongRole = NewError(http.StatusForbidden, CodeForbidden, "this route is not for your role")
 )
 
-// Authenticate returns the identity of req's bearer token (header
-// Authorization: Bearer <JWT>) verified as of now, when its role is role.
-// It refuses with ErrNoToken or ErrInvalidToken (401) and ErrWrongRole
-// (403); the cause of an invalid token is never shown.
-func Authenticate(req events.APIGatewayV2HTTPRequest, tokens *auth.Tokens, now time.Time, role string) (auth.Identity, error) {
-	token, ok := auth.BearerToken(Header(req.Headers, "Authorization"))
-	if !ok {
-		return auth.Identity{}, ErrNoToken
-	}
-	id, err := tokens.Verify(token, now)
-	if err != nil {
-		return auth.Identity{}, ErrInvalidToken
-	}
-	if id.Role != role {
-		return auth.Identity{}, ErrWrongRole
-	}
-	return id, nil
-}
-
-// HTTPAuthError is HTTPError with the WWW-Authenticate header RFC 6750
-// asks of a 401 from Authenticate.
-func HTTPAuthError(err error) events.APIGatewayV2HTTPResponse {
+// httpAuthError is HTTPError with the WWW-Authenticate header RFC 6750
+// asks of a 401 from a Guard.
+func httpAuthError(err error) events.APIGatewayV2HTTPResponse {
 	resp := HTTPError(err)
 	switch {
-	case errors.Is(err, ErrNoToken):
+	case errors.Is(err, errNoToken):
 		resp.Headers["WWW-Authenticate"] = `Bearer`
 	case errors.Is(err, ErrInvalidToken):
 		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
