@@ -277,7 +277,7 @@ func (r *run) conversation() error {
 		"a 2-second answer streams (%d times); one answer of 40 deltas 100 ms apart (%.1f s from the question to its "+
 		"ending) asked with a clientMessageId; history pages of 50 read over HTTP from a room of %d messages.\n\n%s\n"+
 		"The 4-second answer: %d DynamoDB requests (target <= 10: %s), about %s RRU and %s WRU (item sizes measured, "+
-		"as in section 3):\n\n%s\n", cc.Joins, res.AnswerMs/1000, cc.HistoryMessages, lat, total, mark(total <= 10),
+		"as in section 2):\n\n%s\n", cc.Joins, res.AnswerMs/1000, cc.HistoryMessages, lat, total, mark(total <= 10),
 		f1(res.RRU), f1(res.WRU), calls)
 	return nil
 }
