@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ragchat/ragchat/shared/apigw"
 )
 
 // Conversations that survive real life: reconnecting mid-answer, a second
@@ -21,26 +23,11 @@ func questionWithID(message, clientMessageID string) string {
 	return string(b)
 }
 
-// historyPage is GET /api/customer/rooms/{roomId}/messages's answer.
-type historyPage struct {
-	RoomID   string `json:"roomId"`
-	Status   string `json:"status"`
-	Messages []struct {
-		MessageID       string `json:"messageId"`
-		Role            string `json:"role"`
-		Text            string `json:"text"`
-		CreatedAt       int64  `json:"createdAt"`
-		UserName        string `json:"userName"`
-		ClientMessageID string `json:"clientMessageId"`
-		Outcome         string `json:"outcome"`
-	} `json:"messages"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-func (hr *harness) readHistory(t testing.TB, token, room, query string) (int, historyPage) {
+// readHistory reads GET /api/customer/rooms/{roomId}/messages with query.
+func (hr *harness) readHistory(t testing.TB, token, room, query string) (int, apigw.MessagesPage) {
 	t.Helper()
 	r := hr.do(t, http.MethodGet, "/api/customer/rooms/"+room+"/messages"+query, map[string]string{"Authorization": "Bearer " + token}, "")
-	var p historyPage
+	var p apigw.MessagesPage
 	if r.Status == http.StatusOK {
 		must(t, json.Unmarshal(r.Body, &p))
 	}
@@ -127,7 +114,7 @@ func TestConversation_HistoryAfterARAGFailureHoldsThePartialAnswerWithItsErrorOu
 	if got.Terminal.Type != "error" || got.Terminal.Code != "RAG_STREAM_INTERRUPTED" || got.Text == "" {
 		t.Fatalf("answer %q ending %s %s, want a partial answer then RAG_STREAM_INTERRUPTED", redact(got.Text), got.Terminal.Type, got.Terminal.Code)
 	}
-	var p historyPage
+	var p apigw.MessagesPage
 	eventually(t, "the failed answer's ending in the history", func() bool {
 		code, page := h.readHistory(t, cu.Token, cu.Room, "")
 		p = page
@@ -168,13 +155,7 @@ func TestConversation_HistoryAfterARAGFailureHoldsThePartialAnswerWithItsErrorOu
 func TestConversation_RoomsListTheCustomersRoomsNewestFirst(t *testing.T) {
 	cu := h.newCustomer(t, "apt001")
 	second := h.newRoom(t, cu.Token).RoomID
-	var page struct {
-		Rooms []struct {
-			RoomID string `json:"roomId"`
-			Status string `json:"status"`
-		} `json:"rooms"`
-		NextCursor *string `json:"nextCursor"`
-	}
+	var page apigw.RoomsPage
 	eventually(t, "both rooms listed", func() bool {
 		r := h.do(t, http.MethodGet, "/api/customer/rooms", map[string]string{"Authorization": "Bearer " + cu.Token}, "")
 		must(t, json.Unmarshal(r.Body, &page))

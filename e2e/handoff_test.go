@@ -63,10 +63,7 @@ func (hr *harness) transition(t testing.TB, token, room, action string) apigw.Ro
 func (hr *harness) queue(t testing.TB, token, status string) []apigw.Room {
 	t.Helper()
 	r := hr.do(t, http.MethodGet, "/api/agent/rooms?status="+status+"&limit=100", map[string]string{"Authorization": "Bearer " + token}, "")
-	var page struct {
-		Rooms      []apigw.Room `json:"rooms"`
-		NextCursor *string      `json:"nextCursor"`
-	}
+	var page apigw.RoomsPage
 	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &page) != nil {
 		t.Fatalf("queue %s: %d %s", status, r.Status, r.Body)
 	}
