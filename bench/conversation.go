@@ -65,8 +65,7 @@ func RunConversation(ctx context.Context, env *Env, cfg ConversationConfig, log 
 	reports := env.Reports.Count("MessageFunction")
 	before := env.Stack.Dynamo.Counts()
 	start := time.Now()
-	q, _ := json.Marshal(map[string]string{"action": "sendMessage", "message": "관리비는 언제 내나요?", "clientMessageId": "c-bench-budget"})
-	if err := asker.Send(ctx, q); err != nil {
+	if err := asker.Send(ctx, wsclient.QuestionWithID("관리비는 언제 내나요?", "c-bench-budget")); err != nil {
 		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -88,7 +88,7 @@ func TestLimits_ABurstOf60QuestionsOneAfterTheOtherAsksAtMostTheBucketsBurst(t *
 	endings := map[string]*wsclient.Answer{}
 	for i := range n {
 		id := fmt.Sprintf("burst-%02d", i)
-		c.send(t, questionWithID(qFee, id))
+		c.sendQuestionWithID(t, qFee, id)
 		for k, a := range burstEndings(t, c, 1) {
 			if k != id {
 				t.Fatalf("question %s: an ending of %q came instead", id, k)
@@ -122,7 +122,7 @@ func TestLimits_ABurstOf60QuestionsAtOnceGetsOneEndingEach(t *testing.T) {
 	const n = 60
 	start := time.Now()
 	for i := range n {
-		c.send(t, questionWithID(qFee, fmt.Sprintf("burst-%02d", i)))
+		c.sendQuestionWithID(t, qFee, fmt.Sprintf("burst-%02d", i))
 	}
 	endings := burstEndings(t, c, n)
 	elapsed := time.Since(start)

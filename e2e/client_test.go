@@ -167,6 +167,12 @@ func (c *client) sendQuestion(t testing.TB, message string) {
 	c.send(t, string(wsclient.Question(message)))
 }
 
+// sendQuestionWithID sends a question with clientMessageId id.
+func (c *client) sendQuestionWithID(t testing.TB, message, id string) {
+	t.Helper()
+	c.send(t, string(wsclient.QuestionWithID(message, id)))
+}
+
 // answer is one answer as a client saw it.
 type answer struct {
 	MessageID string

@@ -18,11 +18,6 @@ import (
 // answer streams for a few seconds.
 const slowly = " #fault=slow:120ms"
 
-func questionWithID(message, clientMessageID string) string {
-	b, _ := json.Marshal(map[string]string{"action": "sendMessage", "message": message, "category1": "", "category2": "", "clientMessageId": clientMessageID})
-	return string(b)
-}
-
 // readHistory reads GET /api/customer/rooms/{roomId}/messages with query.
 func (hr *harness) readHistory(t testing.TB, token, room, query string) (int, apigw.MessagesPage) {
 	t.Helper()
@@ -37,7 +32,7 @@ func (hr *harness) readHistory(t testing.TB, token, room, query string) (int, ap
 func TestConversation_ASocketThatReconnectsMidAnswerGetsTheWholeAnswer(t *testing.T) {
 	cu := h.newCustomer(t, "apt001")
 	a := h.dial(t, cu.Token, cu.Room)
-	a.send(t, questionWithID(qFee+slowly, "c-reconnect"))
+	a.sendQuestionWithID(t, qFee+slowly, "c-reconnect")
 	first := a.nextTyped(t)
 	if !first.IsAnswer() {
 		t.Fatalf("first frame %s, want the answer's", first.Raw)
@@ -54,7 +49,7 @@ func TestConversation_ASocketThatReconnectsMidAnswerGetsTheWholeAnswer(t *testin
 	}
 	// Resending the question after the reconnect asks nothing again: the
 	// stored answer comes back, same messageId, seq from 1.
-	b.send(t, questionWithID(qFee+slowly, "c-reconnect"))
+	b.sendQuestionWithID(t, qFee+slowly, "c-reconnect")
 	again := b.readAnswer(t)
 	if again.MessageID != got.MessageID || again.Text != got.Text || again.Terminal.Type != "complete" || again.Terminal.ClientMessageID != "c-reconnect" {
 		t.Fatalf("repeat %s %q %s, want the stored answer again", again.MessageID, redact(again.Text), again.Terminal.Type)
@@ -93,7 +88,7 @@ func TestConversation_TheQuestionReachesTheOtherSocketsAsAMessageFrame(t *testin
 	cu := h.newCustomer(t, "apt001")
 	a := h.dial(t, cu.Token, cu.Room)
 	b := h.dial(t, cu.Token, cu.Room)
-	a.send(t, questionWithID(qRecycle, "c-frame"))
+	a.sendQuestionWithID(t, qRecycle, "c-frame")
 	m := b.nextTyped(t)
 	if m.Type != "message" || m.Role != "user" || m.Text != qRecycle || m.ClientMessageID != "c-frame" || m.UserName != cu.UserName {
 		t.Fatalf("the other socket's first frame %s, want the question as a message frame", m.Raw)
@@ -109,7 +104,7 @@ func TestConversation_TheQuestionReachesTheOtherSocketsAsAMessageFrame(t *testin
 func TestConversation_HistoryAfterARAGFailureHoldsThePartialAnswerWithItsErrorOutcome(t *testing.T) {
 	cu := h.newCustomer(t, "apt001")
 	a := h.dial(t, cu.Token, cu.Room)
-	a.send(t, questionWithID(qFee+" #fault=eof-before-done", "c-fail"))
+	a.sendQuestionWithID(t, qFee+" #fault=eof-before-done", "c-fail")
 	got := a.readAnswer(t)
 	if got.Terminal.Type != "error" || got.Terminal.Code != "RAG_STREAM_INTERRUPTED" || got.Text == "" {
 		t.Fatalf("answer %q ending %s %s, want a partial answer then RAG_STREAM_INTERRUPTED", redact(got.Text), got.Terminal.Type, got.Terminal.Code)

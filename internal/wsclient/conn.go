@@ -201,8 +201,16 @@ func (c *Conn) SendBinary(ctx context.Context, msg []byte) error {
 }
 
 // Question is a sendMessage request.
-func Question(message string) []byte {
-	body, _ := json.Marshal(map[string]string{"action": "sendMessage", "message": message, "category1": "", "category2": ""}) // strings always marshal
+func Question(message string) []byte { return QuestionWithID(message, "") }
+
+// QuestionWithID is a sendMessage request with clientMessageId
+// clientMessageID (none when empty).
+func QuestionWithID(message, clientMessageID string) []byte {
+	req := map[string]string{"action": "sendMessage", "message": message, "category1": "", "category2": ""}
+	if clientMessageID != "" {
+		req["clientMessageId"] = clientMessageID
+	}
+	body, _ := json.Marshal(req) // strings always marshal
 	return body
 }
 
