@@ -83,11 +83,7 @@ func RunConversation(ctx context.Context, env *Env, cfg ConversationConfig, log 
 	if err != nil {
 		return nil, err
 	}
-	for c, n := range res.Answer {
-		r, w := items.Units(c, n)
-		res.RRU += r
-		res.WRU += w
-	}
+	res.RRU, res.WRU = items.Units(res.Answer)
 	fmt.Fprintf(log, "  4-second answer: %d DynamoDB requests in %.1f s\n", res.Answer.Total(), res.AnswerMs/1000)
 
 	// Joins: a second socket connects while an answer streams (2 s long).

@@ -69,11 +69,7 @@ func (p Prices) Cost(frames, frameBytes float64, clientMs, billedMs float64, mem
 	c.Messages = 1 + frames*math.Max(1, math.Ceil(frameBytes/math.Max(frames, 1)/unit))
 	c.ConnMinutes = clientMs / 60000
 	c.GBSeconds = billedMs / 1000 * float64(memoryMB) / 1024
-	for call, n := range calls {
-		r, w := sizes.Units(call, n)
-		c.RRU += r
-		c.WRU += w
-	}
+	c.RRU, c.WRU = sizes.Units(calls)
 	const k = 1000
 	c.WS = k * (c.Messages*p.WSMessagesPerMillion + c.ConnMinutes*p.WSConnMinutesPerMillion) / 1e6
 	c.Lambda = k * (c.GBSeconds*p.LambdaGBSecond + p.LambdaRequestsPerMillion/1e6)

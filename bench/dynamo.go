@@ -101,13 +101,24 @@ func measureItems(ctx context.Context, env *Env, room string) (ItemSizes, error)
 	return sz, nil
 }
 
-// Units turns n requests of one call into request units: a strongly
+// Units turns the requests calls counted into request units (units of
+// each call, summed).
+func (s ItemSizes) Units(calls dynamo.Counts) (rru, wru float64) {
+	for c, n := range calls {
+		r, w := s.units(c, n)
+		rru += r
+		wru += w
+	}
+	return rru, wru
+}
+
+// units turns n requests of one call into request units: a strongly
 // consistent GetItem costs 1 RRU per 4 KB, a Query (index queries are
 // eventually consistent) 0.5 RRU per 4 KB of items returned, a write 1 WRU
 // per KB of the item, once for the table and once per GSI. Sizes are the
 // measured items of the call's table (for Messages, the question and the
 // answer, written once each per answer).
-func (s ItemSizes) Units(c dynamo.Call, n int) (rru, wru float64) {
+func (s ItemSizes) units(c dynamo.Call, n int) (rru, wru float64) {
 	table := s.Logical[c.Table]
 	sizes := s.Bytes[table]
 	if len(sizes) == 0 {
