@@ -34,7 +34,6 @@ build-HistoryFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/history
 
 .PHONY: run test unit test-dynalite fuzz lint bench soak deps-test template tools-template
-FUNCTIONS := LoginFunction ChatbotFunction ConnectFunction DisconnectFunction MessageFunction AgentFunction HistoryFunction
 
 ## run: the whole stack on this machine (HTTP 3000, WebSocket 3001, RAG 8040)
 run:
