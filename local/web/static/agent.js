@@ -10,10 +10,11 @@
 // send messages while holding the room.
 
 import { HttpApi, ChatSocket } from './ragchat-client.js';
-import { $, timeFormat, readJSON, writeJSON, fetchConfig, defaultWebSocketURL, setConnection, showBanner, hideBanner } from './page.js';
+import {
+  $, timeFormat, readJSON, writeJSON, fetchConfig, SETTINGS_KEY, apiBase, webSocketURL, setConnection, showBanner, hideBanner,
+} from './page.js';
 
 const SESSION_KEY = 'ragchat.agent'; // sessionStorage: token, user
-const SETTINGS_KEY = 'ragchat.settings'; // localStorage: the endpoints the chat page's settings chose
 const QUEUE_REFRESH_MS = 5000;
 const HISTORY_LIMIT = 100;
 
@@ -52,14 +53,6 @@ let queueTimer = 0;
 let room = null; // the open room: {roomId, roomName, status, assignedAgent, agentName}
 let socket = null;
 let rendered = new Map(); // messageId -> li of the open room
-
-function apiBase() {
-  return settings.apiBase || defaults.apiBase || '';
-}
-
-function webSocketURL() {
-  return settings.webSocketUrl || defaults.webSocketUrl || defaultWebSocketURL();
-}
 
 function errorText(err) {
   return ERROR_TEXT[err && err.code] || (err && err.message) || '일시적인 오류가 발생했습니다.';
@@ -221,7 +214,7 @@ async function openRoom(r) {
   for (const b of el.rooms.querySelectorAll('.room-item')) b.toggleAttribute('aria-current', b.dataset.roomId === r.roomId);
   const mine = room;
   socket = new ChatSocket({
-    url: () => `${webSocketURL()}?token=${encodeURIComponent(session.token)}&roomId=${encodeURIComponent(mine.roomId)}`,
+    url: () => `${webSocketURL(settings, defaults)}?token=${encodeURIComponent(session.token)}&roomId=${encodeURIComponent(mine.roomId)}`,
     onState: (state, info) => {
       if (room !== mine) return;
       const text = { connecting: '연결 중…', open: '실시간 연결됨', closed: '연결 끊김' }[state]
@@ -349,7 +342,7 @@ function send(ev) {
 
 async function start() {
   defaults = { ...defaults, ...(await fetchConfig()) };
-  api.base = String(apiBase()).replace(/\/+$/, '');
+  api.base = apiBase(settings, defaults);
   el.loginForm.addEventListener('submit', login);
   el.logout.addEventListener('click', logout);
   el.bannerClose.addEventListener('click', hideBanner);

@@ -12,10 +12,12 @@
 // are resent by their clientMessageId.
 
 import { HttpApi, ChatSocket, ApiError } from './ragchat-client.js';
-import { $, timeFormat, readJSON, writeJSON, fetchConfig, defaultWebSocketURL, setConnection, showBanner, hideBanner } from './page.js';
+import {
+  $, timeFormat, readJSON, writeJSON, fetchConfig, SETTINGS_KEY, apiBase, webSocketURL,
+  setConnection, showBanner, hideBanner,
+} from './page.js';
 
 const SESSION_KEY = 'ragchat.session'; // sessionStorage: token, user, room
-const SETTINGS_KEY = 'ragchat.settings'; // localStorage: the user's endpoints
 const HISTORY_PAGE = 50;
 
 const FRAME_ERRORS = {
@@ -58,27 +60,19 @@ const asked = new Map();
 
 // Endpoints ----------------------------------------------------------------
 
-function apiBase() {
-  return (settings.apiBase || defaults.apiBase || location.origin).replace(/\/+$/, '');
-}
-
-function webSocketURL() {
-  return settings.webSocketUrl || defaults.webSocketUrl || defaultWebSocketURL();
-}
-
 async function loadConfig() {
   defaults = { ...defaults, ...(await fetchConfig()) };
   showEndpoints();
 }
 
 function showEndpoints() {
-  el.endpointHint.textContent = `API ${apiBase()} · WebSocket ${webSocketURL()}`;
+  el.endpointHint.textContent = `API ${apiBase(settings, defaults)} · WebSocket ${webSocketURL(settings, defaults)}`;
 }
 
 // HTTP API -----------------------------------------------------------------
 
 function http() {
-  return new HttpApi(apiBase(), () => (session ? session.token : ''));
+  return new HttpApi(apiBase(settings, defaults), () => (session ? session.token : ''));
 }
 
 function describeApiError(err, context) {
@@ -391,12 +385,12 @@ function connect() {
   }
   let url;
   try {
-    url = new URL(webSocketURL());
+    url = new URL(webSocketURL(settings, defaults));
     url.searchParams.set('token', session.token);
     url.searchParams.set('roomId', session.roomId);
   } catch {
     setStatus('closed', '주소 오류');
-    showBanner(`WebSocket 주소가 올바르지 않습니다: ${webSocketURL()}`);
+    showBanner(`WebSocket 주소가 올바르지 않습니다: ${webSocketURL(settings, defaults)}`);
     return;
   }
   if (sock) sock.close();
@@ -568,7 +562,7 @@ function openSettings() {
   el.apiBase.value = settings.apiBase || '';
   el.wsUrl.value = settings.webSocketUrl || '';
   el.settingsDefaults.textContent =
-    `기본값 — API: ${defaults.apiBase || location.origin}, WebSocket: ${defaults.webSocketUrl || defaultWebSocketURL()}`;
+    `기본값 — API: ${apiBase({}, defaults)}, WebSocket: ${webSocketURL({}, defaults)}`;
   el.settings.showModal();
 }
 

@@ -1,8 +1,8 @@
 // The page chrome the chat page (app.js) and the agent console (agent.js)
 // share, over the layout both are rendered in (pages/layout.html): the
 // connection status in the top bar, the banner, the JSON each keeps in Web
-// Storage, the stack's config and default WebSocket endpoint, and the time
-// of a message.
+// Storage, the stack's config and the endpoints it and the user's settings
+// give, and the time of a message.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -46,6 +46,23 @@ export async function fetchConfig() {
 export function defaultWebSocketURL() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${location.hostname}:3001/prod`;
+}
+
+// SETTINGS_KEY is where (localStorage) the chat page's settings panel keeps
+// the endpoints the user chose; the agent console uses them too.
+export const SETTINGS_KEY = 'ragchat.settings';
+
+// apiBase is the HTTP API's base URL, without a trailing slash: the
+// user's settings over the stack's config (defaults) over the page's own
+// origin.
+export function apiBase(settings, defaults) {
+  return (settings.apiBase || defaults.apiBase || location.origin).replace(/\/+$/, '');
+}
+
+// webSocketURL is the WebSocket API's URL: the user's settings over the
+// stack's config (defaults) over defaultWebSocketURL.
+export function webSocketURL(settings, defaults) {
+  return settings.webSocketUrl || defaults.webSocketUrl || defaultWebSocketURL();
 }
 
 // setConnection shows state (idle, connecting, open, waiting, closed) and
