@@ -11,7 +11,7 @@
 
 import { HttpApi, ChatSocket } from './ragchat-client.js';
 import {
-  $, timeFormat, readJSON, writeJSON, fetchConfig, SETTINGS_KEY, apiBase, webSocketURL, setConnection, showBanner, hideBanner,
+  $, timeFormat, readJSON, writeJSON, fetchConfig, SETTINGS_KEY, apiBase, webSocketURL, sendOnEnter, setConnection, showBanner, hideBanner,
 } from './page.js';
 
 const SESSION_KEY = 'ragchat.agent'; // sessionStorage: token, user
@@ -353,9 +353,7 @@ async function start() {
   el.release.addEventListener('click', () => transition('release'));
   el.close.addEventListener('click', () => transition('close'));
   el.composer.addEventListener('submit', send);
-  el.input.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) send(ev);
-  });
+  sendOnEnter(el.input, el.composer);
   if (session && session.token) showConsole();
 }
 

@@ -14,7 +14,7 @@
 import { HttpApi, ChatSocket, ApiError } from './ragchat-client.js';
 import {
   $, timeFormat, readJSON, writeJSON, fetchConfig, SETTINGS_KEY, apiBase, webSocketURL,
-  setConnection, showBanner, hideBanner,
+  sendOnEnter, setConnection, showBanner, hideBanner,
 } from './page.js';
 
 const SESSION_KEY = 'ragchat.session'; // sessionStorage: token, user, room
@@ -600,13 +600,7 @@ el.composer.addEventListener('submit', (event) => {
   updateComposer();
   el.input.focus();
 });
-el.input.addEventListener('keydown', (event) => {
-  // Never send in the middle of a Hangul IME composition.
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-    event.preventDefault();
-    el.composer.requestSubmit();
-  }
-});
+sendOnEnter(el.input, el.composer);
 el.input.addEventListener('input', () => {
   autosize();
   updateComposer();

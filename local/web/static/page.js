@@ -2,7 +2,7 @@
 // share, over the layout both are rendered in (pages/layout.html): the
 // connection status in the top bar, the banner, the JSON each keeps in Web
 // Storage, the stack's config and the endpoints it and the user's settings
-// give, and the time of a message.
+// give, the composer's Enter key, and the time of a message.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -63,6 +63,19 @@ export function apiBase(settings, defaults) {
 // stack's config (defaults) over defaultWebSocketURL.
 export function webSocketURL(settings, defaults) {
   return settings.webSocketUrl || defaults.webSocketUrl || defaultWebSocketURL();
+}
+
+// sendOnEnter makes Enter in the composer's input submit its form, as the
+// layout's composer hint says: not Shift+Enter (a new line), and never in
+// the middle of an IME composition (Safari reports the Enter that ends a
+// Hangul one with keyCode 229, not isComposing).
+export function sendOnEnter(input, form) {
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
 }
 
 // setConnection shows state (idle, connecting, open, waiting, closed) and
