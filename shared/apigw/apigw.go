@@ -29,6 +29,7 @@ const (
 	CodeInvalidCredentials = "INVALID_CREDENTIALS"  // 401: login failed
 	CodeUnauthorized       = "UNAUTHORIZED"         // 401: missing or invalid token
 	CodeForbidden          = "FORBIDDEN"            // 403: not yours
+	CodeNotFound           = "NOT_FOUND"            // 404: a route the function does not serve
 	CodeTooLarge           = "PAYLOAD_TOO_LARGE"    // 413: body over the limit
 	CodeLoginThrottled     = "LOGIN_THROTTLED"      // 429: too many failed logins
 	CodeRoomLimit          = "ROOM_LIMIT"           // 429: too many rooms created
@@ -49,6 +50,10 @@ type Error struct {
 func NewError(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message}
 }
+
+// ErrUnknownRoute answers an event of a route the function does not serve
+// (a template that routes it to the wrong function).
+var ErrUnknownRoute = NewError(http.StatusNotFound, CodeNotFound, "no such route")
 
 // BadRequest returns a 400 BAD_REQUEST error with a client-safe message.
 func BadRequest(format string, args ...any) *Error {

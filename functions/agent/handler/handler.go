@@ -55,7 +55,6 @@ var (
 	errAlreadyAssigned = apigw.NewError(http.StatusConflict, apigw.CodeAlreadyAssigned, "another agent holds this room")
 	errRoomClosed      = apigw.NewError(http.StatusConflict, apigw.CodeRoomClosed, "the room is closed")
 	errNotAssigned     = apigw.NewError(http.StatusConflict, apigw.CodeNotAssigned, "you do not hold this room")
-	errUnknownRoute    = apigw.NewError(http.StatusNotFound, "NOT_FOUND", "no such route")
 )
 
 // Handle answers the reads (read.go), or runs one transition, for the
@@ -117,7 +116,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 		room, err = h.store.CloseRoom(ctx, id.CompanyID, roomID, id.UserID, at)
 	default:
 		log.Error("route not served by this function", "routeKey", req.RouteKey)
-		return events.APIGatewayV2HTTPResponse{}, errUnknownRoute
+		return events.APIGatewayV2HTTPResponse{}, apigw.ErrUnknownRoute
 	}
 	if err != nil {
 		refusal := refusalOf(err)

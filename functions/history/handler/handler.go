@@ -45,8 +45,6 @@ func New(s Store, tokens *auth.Tokens, log *slog.Logger) *Handler {
 	return &Handler{store: s, guard: apigw.Guard{Tokens: tokens, Users: s, Role: store.UserRoleCustomer, Log: log}, log: log, now: time.Now}
 }
 
-var errUnknownRoute = apigw.NewError(http.StatusNotFound, "NOT_FOUND", "no such route")
-
 // Handle answers a read for the customer of a valid CUSTOMER bearer token
 // (else 401; an agent's token gets 403, the agents read through
 // /api/agent/…):
@@ -88,7 +86,7 @@ func (h *Handler) read(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		return apigw.HTTPJSON(http.StatusOK, page), nil
 	}
 	h.log.Error("route not served by this function", "routeKey", req.RouteKey)
-	return events.APIGatewayV2HTTPResponse{}, errUnknownRoute
+	return events.APIGatewayV2HTTPResponse{}, apigw.ErrUnknownRoute
 }
 
 // rooms answers the caller's rooms, newest first.
