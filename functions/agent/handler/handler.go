@@ -51,7 +51,6 @@ func New(s agentStore, tokens *auth.Tokens, poster handoff.Poster, log *slog.Log
 }
 
 var (
-	errRoomNotFound    = apigw.ErrRoomNotFound
 	errAlreadyAssigned = apigw.NewError(http.StatusConflict, apigw.CodeAlreadyAssigned, "another agent holds this room")
 	errRoomClosed      = apigw.NewError(http.StatusConflict, apigw.CodeRoomClosed, "the room is closed")
 	errNotAssigned     = apigw.NewError(http.StatusConflict, apigw.CodeNotAssigned, "you do not hold this room")
@@ -159,7 +158,7 @@ func announceContext(ctx context.Context) (context.Context, context.CancelFunc) 
 func refusalOf(err error) *apigw.Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errRoomNotFound
+		return apigw.ErrRoomNotFound
 	case errors.Is(err, store.ErrAlreadyAssigned):
 		return errAlreadyAssigned
 	case errors.Is(err, store.ErrRoomClosed):
