@@ -33,9 +33,9 @@ type Cap struct {
 	Probe func(endpoint string) Prober // the @connections client of an endpoint
 	// CallbackURL is CALLBACK_URL; "" means the event's https://{domainName}/{stage}.
 	CallbackURL string
-	// ProbeBudget bounds a handshake's @connections GETs together; 0
-	// means defaultProbeBudget.
-	ProbeBudget time.Duration
+	// probeBudget bounds a handshake's @connections GETs together; 0
+	// means defaultProbeBudget (only tests shorten it).
+	probeBudget time.Duration
 }
 
 // capStore is what the cap needs from the store.
@@ -81,7 +81,7 @@ var errRoomFull = apigw.NewError(http.StatusTooManyRequests, apigw.CodeTooManySo
 //
 // It refuses with 429 only when every place is held by a socket still
 // open, a handshake in progress, or one whose GET failed otherwise (403,
-// timeout proves nothing) or was not asked within ProbeBudget.
+// timeout proves nothing) or was not asked within probeBudget.
 func (c Cap) admit(ctx context.Context, st capStore, log *slog.Logger, endpoint, roomID, connID string, expiresAt int64, now time.Time) (string, error) {
 	if c.Max <= 0 {
 		return "", nil
@@ -122,7 +122,7 @@ func (c Cap) admit(ctx context.Context, st capStore, log *slog.Logger, endpoint,
 		}
 	}
 	slices.SortFunc(held, func(a, b int) int { return cmp.Compare(slots[a].TakenAt, slots[b].TakenAt) })
-	budget := c.ProbeBudget
+	budget := c.probeBudget
 	if budget <= 0 {
 		budget = defaultProbeBudget
 	}

@@ -378,7 +378,7 @@ func TestConnect_AHangingConnectionsAPIIsAskedWithinTheProbeBudget(t *testing.T)
 	e, sk := capEnv(t, now)
 	e.fill(t, 10, now, now.Add(-time.Minute)) // every holder gone...
 	sk.hang = true                            // ...but @connections never answers
-	e.h.Cap.ProbeBudget = 100 * time.Millisecond
+	e.h.Cap.probeBudget = 100 * time.Millisecond
 	e.at(now.Add(time.Minute))
 	if r := e.dial(t, "eleventh", testkit.Hong2); r.status != http.StatusTooManyRequests {
 		t.Fatalf("11th socket: %d %s, want 429 (no holder proved gone)", r.status, r.body)
