@@ -95,7 +95,7 @@ func NewClient(baseURL, sysInfo string, t Timeouts, hc *http.Client) *Client {
 		}}
 	}
 	u := strings.TrimRight(baseURL, "/") + "/v1/chatbot/ask"
-	return &Client{url: u, redacted: Redact(u), sysInfo: sysInfo, t: t, hc: hc}
+	return &Client{url: u, redacted: redact(u), sysInfo: sysInfo, t: t, hc: hc}
 }
 
 // WithBearer makes c send token as Authorization: Bearer on every ask (the
@@ -106,9 +106,9 @@ func (c *Client) WithBearer(token string) *Client {
 	return c
 }
 
-// Redact returns rawURL with any password replaced (url.URL.Redacted), for
+// redact returns rawURL with any password replaced (url.URL.Redacted), for
 // logs; a URL that does not parse is reduced to a placeholder.
-func Redact(rawURL string) string {
+func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparseable URL)"

@@ -456,7 +456,7 @@ func TestAsk_ErrorsNameTheURLRedactedAndNeverTheBearer(t *testing.T) {
 			t.Fatalf("error %q: want the URL with its password redacted and no bearer", msg)
 		}
 	}
-	if got := Redact("https://u:p@rag.example/v1"); got != "https://u:xxxxx@rag.example/v1" {
-		t.Fatalf("Redact = %q", got)
+	if got := redact("https://u:p@rag.example/v1"); got != "https://u:xxxxx@rag.example/v1" {
+		t.Fatalf("redact = %q", got)
 	}
 }
