@@ -76,19 +76,16 @@ func (s *Store) ClaimRepeat(ctx context.Context, r Repeat) (existing Repeat, cla
 // wins. claimed reports whether r was written.
 func (s *Store) TakeOverRepeat(ctx context.Context, r, old Repeat) (bool, error) {
 	r.ExpiresAt = s.now().Add(RepeatTTL).Unix()
-	err := s.putItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.t.Messages),
-		ConditionExpression:       aws.String("#q = :q"),
-		ExpressionAttributeNames:  map[string]string{"#q": attrQuestionID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":q": avS(old.QuestionID)},
-	}, repeatRecord{Repeat: r, SK: repeatSK(r.ClientMessageID)})
-	switch {
-	case isConditionFailed(err):
-		return false, nil
-	case err != nil:
+	_, claimed, err := s.write(ctx, itemWrite{
+		table: s.t.Messages, put: repeatRecord{Repeat: r, SK: repeatSK(r.ClientMessageID)},
+		cond:   "#q = :q",
+		names:  map[string]string{"#q": attrQuestionID},
+		values: map[string]types.AttributeValue{":q": avS(old.QuestionID)},
+	})
+	if err != nil {
 		return false, fmt.Errorf("take over repeat %s in room %s: %w", r.ClientMessageID, r.RoomID, err)
 	}
-	return true, nil
+	return claimed, nil
 }
 
 // ReleaseRepeat deletes r's record if it is still r's (same question id),

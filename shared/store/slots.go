@@ -52,37 +52,29 @@ func heldBy(id string) (string, map[string]string, map[string]types.AttributeVal
 // TakeSocketSlot writes sl if its place is free at now (no item, or an
 // expired holder) or already sl.Holder's; taken reports whether it was.
 func (s *Store) TakeSocketSlot(ctx context.Context, sl SocketSlot, now time.Time) (bool, error) {
-	err := s.putItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.t.Connections),
-		ConditionExpression:       aws.String("attribute_not_exists(#k) OR #e <= :now OR #h = :me"),
-		ExpressionAttributeNames:  map[string]string{"#k": attrConnectionID, "#e": attrExpiresAt, "#h": attrHolder},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix()), ":me": avS(sl.Holder)},
-	}, sl)
-	switch {
-	case isConditionFailed(err):
-		return false, nil
-	case err != nil:
+	_, taken, err := s.write(ctx, itemWrite{
+		table: s.t.Connections, put: sl,
+		cond:   "attribute_not_exists(#k) OR #e <= :now OR #h = :me",
+		names:  map[string]string{"#k": attrConnectionID, "#e": attrExpiresAt, "#h": attrHolder},
+		values: map[string]types.AttributeValue{":now": avN(now.Unix()), ":me": avS(sl.Holder)},
+	})
+	if err != nil {
 		return false, fmt.Errorf("take socket slot %s: %w", sl.Key, err)
 	}
-	return true, nil
+	return taken, nil
 }
 
 // TakeOverSocketSlot writes sl over the place if old still holds it (old's
 // socket is known to be gone); taken reports whether it did. Of two
 // take-overs of the same holder one wins.
 func (s *Store) TakeOverSocketSlot(ctx context.Context, sl SocketSlot, old string) (bool, error) {
-	cond, names, values := heldBy(old)
-	err := s.putItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.t.Connections), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}, sl)
-	switch {
-	case isConditionFailed(err):
-		return false, nil
-	case err != nil:
+	w := itemWrite{table: s.t.Connections, put: sl}
+	w.cond, w.names, w.values = heldBy(old)
+	_, taken, err := s.write(ctx, w)
+	if err != nil {
 		return false, fmt.Errorf("take over socket slot %s from %s: %w", sl.Key, old, err)
 	}
-	return true, nil
+	return taken, nil
 }
 
 // FreeSocketSlot deletes the slot key if holder holds it; otherwise (a

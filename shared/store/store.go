@@ -50,11 +50,13 @@ func getItem[T any](ctx context.Context, s *Store, table string, key item, read 
 	return read(out.Item)
 }
 
-// itemWrite is a write of one item, at key of table: an UpdateItem with
-// update, or a DeleteItem when update is empty; applied only where cond
-// holds when cond is not empty. names and values serve both expressions.
+// itemWrite is a write of one item of table: a PutItem of put (an item
+// type or a record, encoded whole), else at key an UpdateItem with update,
+// or a DeleteItem when update is empty; applied only where cond holds when
+// cond is not empty. names and values serve both expressions.
 type itemWrite struct {
 	table     string
+	put       any
 	key       item
 	update    string
 	cond      string
@@ -71,12 +73,18 @@ func (s *Store) write(ctx context.Context, w itemWrite) (after item, applied boo
 	if w.cond != "" {
 		cond = aws.String(w.cond)
 	}
-	if w.update == "" {
+	switch {
+	case w.put != nil:
+		err = s.putItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(w.table), ConditionExpression: cond,
+			ExpressionAttributeNames: w.names, ExpressionAttributeValues: w.values,
+		}, w.put)
+	case w.update == "":
 		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(w.table), Key: w.key, ConditionExpression: cond,
 			ExpressionAttributeNames: w.names, ExpressionAttributeValues: w.values,
 		})
-	} else {
+	default:
 		in := &dynamodb.UpdateItemInput{
 			TableName: aws.String(w.table), Key: w.key, UpdateExpression: aws.String(w.update), ConditionExpression: cond,
 			ExpressionAttributeNames: w.names, ExpressionAttributeValues: w.values,
@@ -133,16 +141,15 @@ func (s *Store) PutUser(ctx context.Context, u User) error {
 // CreateRoom writes a new room. It never overwrites: if the room id is
 // taken it returns ErrExists and changes nothing.
 func (s *Store) CreateRoom(ctx context.Context, r Room) error {
-	err := s.putItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.t.Rooms),
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": attrRoomID},
-	}, newRoomRecord(r))
+	_, created, err := s.write(ctx, itemWrite{
+		table: s.t.Rooms, put: newRoomRecord(r),
+		cond: "attribute_not_exists(#id)", names: map[string]string{"#id": attrRoomID},
+	})
 	switch {
-	case isConditionFailed(err):
-		return fmt.Errorf("create room %s: %w", r.RoomID, ErrExists)
 	case err != nil:
 		return fmt.Errorf("create room %s: %w", r.RoomID, err)
+	case !created:
+		return fmt.Errorf("create room %s: %w", r.RoomID, ErrExists)
 	}
 	return nil
 }
