@@ -50,8 +50,7 @@ func New(s connectStore, tokens *auth.Tokens, log *slog.Logger) *Handler {
 }
 
 var (
-	errNoToken      = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "missing token")
-	errInvalidToken = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "invalid or expired token")
+	errNoToken = apigw.NewError(http.StatusUnauthorized, apigw.CodeUnauthorized, "missing token")
 	// errNotYourRoom answers both an unknown room and a room of another
 	// user or company, so that the handshake is no oracle for which room
 	// ids exist.
@@ -107,7 +106,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	id, exp, err := h.tokens.VerifyExpiry(token, now)
 	if err != nil {
 		log.Info("connect refused: token", "err", err)
-		return errInvalidToken
+		return apigw.ErrInvalidToken
 	}
 	log = log.With("companyId", id.CompanyID, "userId", id.UserID)
 	roomID, err := apigw.One(q, "roomId")
@@ -133,7 +132,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 	switch err := apigw.Current(ctx, h.store, id); {
 	case errors.Is(err, apigw.ErrInvalidToken):
 		log.Info("connect refused: token revoked (password changed) or user gone")
-		return errInvalidToken
+		return apigw.ErrInvalidToken
 	case err != nil:
 		log.Error("token version check failed", "err", err)
 		return err
