@@ -52,8 +52,11 @@ func allBut(ids []string, caller string) []string {
 // password reset has revoked theirs since they connected. Such a socket
 // gets none of the room's frames (a stolen token's socket stops reading
 // the conversation at the reset), and its connection is expired, as a
-// revoked socket's question expires it. It costs no request: the
-// versions are the connection items' and asker's.
+// revoked socket's question expires it. Telling such a socket costs no
+// request (the versions are the connection items' and asker's); expiring
+// it costs one UpdateItem, once: an expired connection is no longer live,
+// so later lookups do not list it (one that the byRoom index has not
+// caught up with may, and its expiry changes nothing).
 func (h *Handler) roomConnections(ctx context.Context, log *slog.Logger, asker store.Connection) ([]string, error) {
 	cs, err := h.Conns.RoomConnections(ctx, asker.RoomID, h.now())
 	ids := make([]string, 0, len(cs))
