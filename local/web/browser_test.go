@@ -331,3 +331,21 @@ func TestChatPage_Screenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The chat page's styles are the console's too (style.css): none of the
+// chat page's own rules may narrow the console's queue of rooms.
+func TestAgentConsole_QueueOfRoomsFillsItsColumn(t *testing.T) {
+	ts := httptest.NewServer(Handler(Config{}))
+	t.Cleanup(ts.Close)
+	ctx := browsertest.Chromium(t, 1280, 800)
+	browsertest.Do(t, ctx, "open the console", chromedp.Navigate(ts.URL+"/agent"), chromedp.WaitReady(chromedp.CSS("#console-view")))
+	got := browsertest.Evaluate[[]float64](t, ctx, `(() => {
+		document.getElementById("login-view").hidden = true;
+		document.getElementById("console-view").hidden = false;
+		const w = (sel) => document.querySelector(sel).getBoundingClientRect().width;
+		return [w("#rooms"), w(".queue-head")];
+	})()`)
+	if got[0] != got[1] {
+		t.Fatalf("the queue of rooms is %gpx wide in a column of %gpx", got[0], got[1])
+	}
+}
