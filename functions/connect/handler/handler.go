@@ -117,7 +117,12 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		return apigw.BadRequest("missing or invalid roomId")
 	}
 	log = log.With("roomId", roomID)
+	// The token's version is read while the room is: one round trip for
+	// both. The room decides first, as when they were read in turn.
+	current := make(chan error, 1)
+	go func() { current <- apigw.Current(ctx, h.store, id) }()
 	room, err := h.store.GetRoom(ctx, roomID)
+	versionErr := <-current
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		log.Info("connect refused: unknown room")
@@ -129,7 +134,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		log.Warn("connect refused: room of another user", "roomCompanyId", room.CompanyID, "role", id.Role)
 		return errNotYourRoom
 	}
-	switch err := apigw.Current(ctx, h.store, id); {
+	switch err := versionErr; {
 	case errors.Is(err, apigw.ErrInvalidToken):
 		log.Info("connect refused: token revoked (password changed) or user gone")
 		return apigw.ErrInvalidToken

@@ -250,3 +250,46 @@ func TestMetrics_RefusedHandshakesAreCountedByReason(t *testing.T) {
 		}
 	}
 }
+
+// meetingStore makes the room read and the token-version read each wait,
+// in their request, for the other to have started: a handshake succeeds
+// only when the two are in flight at once (a bounded wait fails it
+// otherwise).
+type meetingStore struct {
+	*store.Store
+	room, user chan struct{}
+}
+
+func meet(started, other chan struct{}) error {
+	close(started)
+	select {
+	case <-other:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("the other read never started: the reads run one after the other")
+	}
+}
+
+func (m meetingStore) GetRoom(ctx context.Context, roomID string) (store.Room, error) {
+	if err := meet(m.room, m.user); err != nil {
+		return store.Room{}, err
+	}
+	return m.Store.GetRoom(ctx, roomID)
+}
+
+func (m meetingStore) GetUser(ctx context.Context, companyID, userID string) (store.User, error) {
+	if err := meet(m.user, m.room); err != nil {
+		return store.User{}, err
+	}
+	return m.Store.GetUser(ctx, companyID, userID)
+}
+
+func TestConnect_RoomAndTokenVersionAreReadInParallel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.h.store = meetingStore{Store: e.Store, room: make(chan struct{}), user: make(chan struct{})}
+	resp := e.call(t, testkit.ConnectEvent("conn-1", map[string][]string{"token": {testkit.Mint(t, testkit.Hong2, time.Now())}, "roomId": {"room-0000a001"}}))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+}
