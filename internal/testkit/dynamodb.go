@@ -178,6 +178,17 @@ func Throttle(t testing.TB, operation, table string, n int) *dynamo.Fault {
 	return f
 }
 
+// LeaveUnprocessed makes the next n BatchGetItem requests on table read
+// nothing and hand every key back as unprocessed (n < 0: all of them)
+// until the test ends; see dynamo.Handler.LeaveUnprocessed. Skips the
+// test on an external server.
+func LeaveUnprocessed(t testing.TB, table string, n int) *dynamo.Fault {
+	t.Helper()
+	f := Embedded(t).LeaveUnprocessed(table, n)
+	t.Cleanup(f.Remove)
+	return f
+}
+
 // Counter counts the embedded server's requests on one test's tables.
 type Counter struct {
 	srv    *dynamo.Server

@@ -67,6 +67,10 @@ type Fault struct {
 	hits      int
 	errorType string
 	message   string
+	// unprocessed: the request succeeds with nothing done, every key or
+	// item handed back as unprocessed (LeaveUnprocessed), instead of an
+	// error.
+	unprocessed bool
 }
 
 // throttleMessage is DynamoDB's own text for the error.
@@ -94,6 +98,19 @@ func (h *Handler) Throttle(operation, table string, n int) *Fault {
 	h.lastFaultID++
 	f.id = h.lastFaultID
 	h.faults = append(h.faults, f)
+	h.mu.Unlock()
+	return f
+}
+
+// LeaveUnprocessed makes the next n BatchGetItem requests naming table
+// (any table when empty; every one until removed when n < 0) succeed
+// having read nothing: every key comes back in UnprocessedKeys, as
+// DynamoDB answers a batch it could not serve within the table's
+// capacity. The SDK does not retry that (it is a 200): the caller must.
+func (h *Handler) LeaveUnprocessed(table string, n int) *Fault {
+	f := h.Throttle("BatchGetItem", table, n)
+	h.mu.Lock()
+	f.unprocessed = true
 	h.mu.Unlock()
 	return f
 }

@@ -133,6 +133,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	names := rt.names()
 	if f := h.record(op, names); f != nil {
+		if f.unprocessed {
+			writeUnprocessed(w, body)
+			return
+		}
 		writeError(w, http.StatusBadRequest, f.errorType, f.message)
 		return
 	}
@@ -292,6 +296,17 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 
 // writeError writes a DynamoDB error body; the SDK takes the error type from
 // the part of __type after '#'.
+// writeUnprocessed answers a BatchGetItem body with nothing read: its
+// RequestItems come back as UnprocessedKeys (LeaveUnprocessed).
+func writeUnprocessed(w http.ResponseWriter, body []byte) {
+	var in struct{ RequestItems json.RawMessage }
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	writeJSON(w, map[string]any{"Responses": map[string]any{}, "UnprocessedKeys": in.RequestItems})
+}
+
 func writeError(w http.ResponseWriter, status int, errorType, message string) {
 	writeJSONStatus(w, status, map[string]string{"__type": typePrefix + errorType, "message": message})
 }

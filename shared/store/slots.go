@@ -91,6 +91,10 @@ func (s *Store) FreeSocketSlot(ctx context.Context, key, holder string) error {
 // maxBatchGet is the most keys one BatchGetItem may ask for.
 const maxBatchGet = 100
 
+// unprocessedBackoff are the waits before a batch's unprocessed keys are
+// asked again: 4 attempts within 350 ms.
+var unprocessedBackoff = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+
 // SocketSlots returns places 0..max-1 of room roomID as stored (strongly
 // consistent reads, one BatchGetItem per 100 places): element n is place
 // n, with Key set and Holder "" when no item holds it. Expired holders are
@@ -108,11 +112,19 @@ func (s *Store) SocketSlots(ctx context.Context, roomID string, max int) ([]Sock
 			keys = append(keys, item{attrConnectionID: avS(slots[n].Key)})
 		}
 		req := map[string]types.KeysAndAttributes{s.t.Connections: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		// Unprocessed keys (throttling) are asked again, a bounded number of
-		// times: the SDK's own retries have backed off already.
+		// Unprocessed keys (the table's capacity exceeded) are asked again,
+		// a bounded number of times with backoff: the SDK retries errors,
+		// and a batch with keys left unprocessed is no error to it.
 		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt == 4 {
+			if attempt == len(unprocessedBackoff)+1 {
 				return nil, fmt.Errorf("socket slots of room %s: keys left unprocessed", roomID)
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, fmt.Errorf("socket slots of room %s: %w", roomID, ctx.Err())
+				case <-time.After(unprocessedBackoff[attempt-1]):
+				}
 			}
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {

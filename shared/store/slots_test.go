@@ -3,10 +3,12 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -187,5 +189,27 @@ func TestStore_SocketSlotsReadsMoreThanOneBatch(t *testing.T) {
 		if sl.Holder != want {
 			t.Errorf("slot %d held by %q, want %q", n, sl.Holder, want)
 		}
+	}
+}
+
+// A batch read whose keys DynamoDB leaves unprocessed (the table's
+// capacity exceeded: a success to the SDK, which does not retry it) is
+// asked again with backoff: twice left unprocessed, the third read
+// answers; always left unprocessed, the read fails after four attempts.
+func TestStore_SocketSlotsAsksUnprocessedKeysAgain(t *testing.T) {
+	s, tables, _ := newTestStore(t)
+	ctx := context.Background()
+	if ok, err := s.TakeSocketSlot(ctx, slotOf("room-1", 1, "c1", t0.Add(time.Hour)), t0); err != nil || !ok {
+		t.Fatalf("take: %v %v", ok, err)
+	}
+	f := testkit.LeaveUnprocessed(t, tables.Connections, 2)
+	slots, err := s.SocketSlots(ctx, "room-1", 3)
+	if err != nil || len(slots) != 3 || slots[1].Holder != "c1" || slots[0].Holder != "" || f.Hits() != 2 {
+		t.Fatalf("SocketSlots = %+v, %v after %d unprocessed reads; want slot 1 held by c1 after 2", slots, err, f.Hits())
+	}
+	f.Remove()
+	f = testkit.LeaveUnprocessed(t, tables.Connections, -1)
+	if _, err := s.SocketSlots(ctx, "room-1", 3); err == nil || !strings.Contains(err.Error(), "unprocessed") || f.Hits() != 4 {
+		t.Fatalf("always unprocessed: %v after %d reads; want an error after 4", err, f.Hits())
 	}
 }
