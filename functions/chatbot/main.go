@@ -2,16 +2,14 @@
 package main
 
 import (
-	"context"
-
 	"github.com/ragchat/ragchat/functions/chatbot/handler"
+	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/secret"
 )
 
 func main() {
-	boot.Start(func(ctx context.Context, env boot.Env) any {
-		tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
 		return handler.New(env.Store, tokens, env.Config.Limits.RoomsPerHour, env.Log).Handle
 	})
 }

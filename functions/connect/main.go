@@ -2,17 +2,15 @@
 package main
 
 import (
-	"context"
-
 	"github.com/ragchat/ragchat/functions/connect/handler"
+	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/secret"
 )
 
 func main() {
-	boot.Start(func(ctx context.Context, env boot.Env) any {
-		tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
 		h := handler.New(env.Store, tokens, env.Log)
 		h.Metrics = env.Metrics
 		// @connections is asked only when a room is full: a client per ask.

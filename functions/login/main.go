@@ -2,8 +2,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/ragchat/ragchat/functions/login/handler"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/boot"
@@ -11,8 +9,7 @@ import (
 )
 
 func main() {
-	boot.Start(func(ctx context.Context, env boot.Env) any {
-		tokens := boot.Load(ctx, env, "load token secret", secret.Tokens)
+	boot.StartWith("load token secret", secret.Tokens, func(env boot.Env, tokens *auth.Tokens) any {
 		h := handler.New(env.Store, tokens, auth.Production, handler.LockoutFrom(env.Config.Limits), env.Log)
 		h.Metrics = env.Metrics
 		return h.Handle

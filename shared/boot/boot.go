@@ -1,6 +1,6 @@
 // Package boot is the cold start every ragchat function shares: the
 // configuration, the JSON logger, the AWS SDK configuration and the store,
-// and the start of the Lambda handler built over them (Start).
+// and the start of the Lambda handler built over them (Start, StartWith).
 // A function whose initialisation fails logs why and exits; Lambda reports
 // the init error and starts a new environment for the next request.
 package boot
@@ -72,11 +72,25 @@ func Start(build func(ctx context.Context, env Env) any) {
 	lambda.Start(build(ctx, Init(ctx)))
 }
 
+// StartWith is Start for a function whose handler needs one value loaded
+// at cold start, most often the token issuer (secret.Tokens): it loads it
+// as Load does (a failure is logged as what) and builds the handler from
+// the Env and the value.
+func StartWith[T any](what string, load Loader[T], build func(env Env, v T) any) {
+	Start(func(ctx context.Context, env Env) any {
+		return build(env, Load(ctx, env, what, load))
+	})
+}
+
+// Loader loads a value at cold start from the configuration and the AWS
+// SDK configuration (secret.Tokens, secret.RAGBearer).
+type Loader[T any] func(context.Context, config.Config, aws.Config) (T, error)
+
 // Load runs a cold-start loader that reads the configuration and the AWS SDK
 // configuration (secret.Tokens, secret.RAGBearer) and returns its value; when
 // the loader fails it logs the failure as what and exits, as Must does. The
 // loader is passed in, so boot links only the clients a function uses.
-func Load[T any](ctx context.Context, e Env, what string, load func(context.Context, config.Config, aws.Config) (T, error)) T {
+func Load[T any](ctx context.Context, e Env, what string, load Loader[T]) T {
 	v, err := load(ctx, e.Config, e.AWS)
 	e.Must(what, err)
 	return v
