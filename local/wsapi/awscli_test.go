@@ -43,9 +43,11 @@ func TestAWSCLI_ManagementAPIWorksUnchanged(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// "--connection-id=" + id: an id may begin with '-' (URL-safe base64),
+	// which the CLI's parser would take for an option.
 	api := func(op string, extra ...string) (string, error) {
 		return run(append([]string{"apigatewaymanagementapi", op,
-			"--endpoint-url", h.ts.URL + "/prod", "--connection-id", id}, extra...)...)
+			"--endpoint-url", h.ts.URL + "/prod", "--connection-id=" + id}, extra...)...)
 	}
 
 	version, err := run("--version")
