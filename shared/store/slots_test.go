@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -115,16 +116,22 @@ func TestStore_SocketSlotTakeOverIsConditionalOnTheOldHolder(t *testing.T) {
 	if len(winners) != 1 {
 		t.Fatalf("take-overs of one gone holder won by %v, want exactly one", winners)
 	}
-	// The gone holder's connection is deleted after the take-over: that
-	// gives back nothing the new holder holds.
-	if err := s.PutConnection(ctx, store.Connection{ConnectionID: "gone", RoomID: "room-1", ExpiresAt: exp.Unix(), Slot: store.SocketSlotKey("room-1", 2)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DeleteConnection(ctx, "gone"); err != nil {
-		t.Fatal(err)
-	}
-	if slots, err := s.SocketSlots(ctx, "room-1", 3); err != nil || slots[2].Holder != winners[0] {
-		t.Fatalf("slot 2 = %+v, %v; want %s's still", slots, err, winners[0])
+	// The gone holder's connection is deleted after the take-over (by the
+	// take-over's DeleteTakenOverConnection, or by DeleteConnection on the
+	// relay's 410): that gives back nothing the new holder holds.
+	for _, del := range []func(context.Context, string) error{s.DeleteTakenOverConnection, s.DeleteConnection} {
+		if err := s.PutConnection(ctx, store.Connection{ConnectionID: "gone", RoomID: "room-1", ExpiresAt: exp.Unix(), Slot: store.SocketSlotKey("room-1", 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := del(ctx, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetConnection(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the gone connection after its delete: %v, want not found", err)
+		}
+		if slots, err := s.SocketSlots(ctx, "room-1", 3); err != nil || slots[2].Holder != winners[0] {
+			t.Fatalf("slot 2 = %+v, %v; want %s's still", slots, err, winners[0])
+		}
 	}
 }
 

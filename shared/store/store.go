@@ -242,18 +242,38 @@ func (s *Store) GetConnection(ctx context.Context, connectionID string) (Connect
 // it holds (slots.go): two requests when it holds one, one otherwise.
 // Deleting a missing connection succeeds.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error {
-	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:    aws.String(s.t.Connections),
-		Key:          item{attrConnectionID: avS(connectionID)},
-		ReturnValues: types.ReturnValueAllOld,
-	})
+	old, err := s.deleteConnection(ctx, connectionID, types.ReturnValueAllOld)
 	if err != nil {
-		return fmt.Errorf("delete connection %s: %w", connectionID, err)
+		return err
 	}
-	if sl, ok := out.Attributes[attrSlot].(*types.AttributeValueMemberS); ok && sl.Value != "" {
+	if sl, ok := old[attrSlot].(*types.AttributeValueMemberS); ok && sl.Value != "" {
 		return s.FreeSocketSlot(ctx, sl.Value, connectionID)
 	}
 	return nil
+}
+
+// DeleteTakenOverConnection deletes the connection of a socket that is
+// gone and whose slot another connection has taken over
+// (TakeOverSocketSlot): the slot stays with its new holder, so unlike
+// DeleteConnection this is one request. Deleting a missing connection
+// succeeds.
+func (s *Store) DeleteTakenOverConnection(ctx context.Context, connectionID string) error {
+	_, err := s.deleteConnection(ctx, connectionID, types.ReturnValueNone)
+	return err
+}
+
+// deleteConnection deletes the connection item, returning what it held
+// when rv asks for it.
+func (s *Store) deleteConnection(ctx context.Context, connectionID string, rv types.ReturnValue) (item, error) {
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    aws.String(s.t.Connections),
+		Key:          item{attrConnectionID: avS(connectionID)},
+		ReturnValues: rv,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete connection %s: %w", connectionID, err)
+	}
+	return out.Attributes, nil
 }
 
 // ExpireConnection ends the connection's life at now, its socket open or

@@ -44,7 +44,7 @@ type capStore interface {
 	TakeOverSocketSlot(ctx context.Context, sl store.SocketSlot, old string) (bool, error)
 	SocketSlots(ctx context.Context, roomID string, max int) ([]store.SocketSlot, error)
 	FreeSocketSlot(ctx context.Context, key, holder string) error
-	DeleteConnection(ctx context.Context, connectionID string) error
+	DeleteTakenOverConnection(ctx context.Context, connectionID string) error
 }
 
 // probeTimeout bounds each @connections GET, and defaultProbeBudget all
@@ -150,7 +150,7 @@ func (c Cap) admit(ctx context.Context, st capStore, log *slog.Logger, endpoint,
 		if !ok {
 			continue // another handshake took it over, or its holder gave it back
 		}
-		if err := st.DeleteConnection(ctx, old); err != nil {
+		if err := st.DeleteTakenOverConnection(ctx, old); err != nil {
 			log.Error("delete a gone connection", "gone", old, "err", err) // expiresAt and the relay's 410 remove it later
 		}
 		log.Info("took over the socket slot of a connection whose socket is gone", "slot", sl.Key, "gone", old)

@@ -350,6 +350,19 @@ func TestConnect_CostsOfTheCap(t *testing.T) {
 		{Operation: "GetItem", Table: rooms}: 1, {Operation: "GetItem", Table: users}: 1,
 		{Operation: "PutItem", Table: conns}: 1, {Operation: "BatchGetItem", Table: conns}: 1,
 	})
+	// A minute later the oldest holder is gone (the fake @connections
+	// knows none of them as open): its slot is taken over and its
+	// connection deleted, one DeleteItem (the slot is no longer its own to
+	// give back).
+	e.at(now.Add(time.Minute))
+	if r := e.dial(t, "twelfth", testkit.Hong2); r.status != 200 {
+		t.Fatalf("socket after a lost $disconnect: %d %s", r.status, r.body)
+	}
+	want("a $connect that takes over a gone socket's slot", map[dynamo.Call]int{
+		{Operation: "GetItem", Table: rooms}: 1, {Operation: "GetItem", Table: users}: 1,
+		{Operation: "PutItem", Table: conns}: 3, {Operation: "BatchGetItem", Table: conns}: 1,
+		{Operation: "DeleteItem", Table: conns}: 1,
+	})
 }
 
 // failingPut is the store whose PutConnection fails.
