@@ -8,7 +8,8 @@
 //   - one status frame goes to every live socket of the room, the one that
 //     caused the change included, carrying the room's new status, its
 //     agent and that system message, so that what sockets were sent is
-//     what history holds;
+//     what history holds; sockets whose token a password change has
+//     revoked since they connected get nothing (Revoker);
 //   - the posts follow the relay's failure rules (relay.Relay.Post): a
 //     gone socket is deleted and skipped, throttling and 5xx are retried,
 //     no socket waits for another.
@@ -16,6 +17,7 @@ package handoff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +30,12 @@ import (
 type Store interface {
 	PutMessage(ctx context.Context, m store.Message) error
 	RoomConnections(ctx context.Context, roomID string, now time.Time) ([]store.Connection, error)
+}
+
+// Revoker tells the connections whose token was revoked since they
+// connected. *apigw.Versions implements it.
+type Revoker interface {
+	Revoked(ctx context.Context, conns []store.Connection) (map[string]bool, error)
 }
 
 // Poster posts one ready-made frame to connections. *relay.Relay
@@ -74,11 +82,13 @@ func StatusOf(room store.Room) relay.Status {
 }
 
 // Announce follows change c: it stores c's system message, then posts the
-// status frame to every live socket of the room. The message is stored
-// first, so a socket that reads the history after the frame finds it. An
-// error means the message could not be stored or the sockets not listed
-// (and nothing was posted): the change itself stands.
-func Announce(ctx context.Context, st Store, p Poster, c Change, now time.Time) (relay.Result, error) {
+// status frame to every live socket of the room that rv does not find
+// revoked. The message is stored first, so a socket that reads the
+// history after the frame finds it. An error means the message could not
+// be stored or the sockets not listed (and nothing was posted), or that
+// rv could not tell some sockets (which got the frame all the same): the
+// change itself stands.
+func Announce(ctx context.Context, st Store, p Poster, c Change, now time.Time, rv Revoker) (relay.Result, error) {
 	room := c.Room
 	msg := store.Message{
 		RoomID: room.RoomID, At: max(now.UnixMilli(), room.LastActivityAt), MessageID: store.NewMessageID(),
@@ -93,11 +103,18 @@ func Announce(ctx context.Context, st Store, p Poster, c Change, now time.Time) 
 	if err != nil {
 		return relay.Result{}, fmt.Errorf("announce %s in room %s: %w", c.Event, room.RoomID, err)
 	}
-	ids := make([]string, len(conns))
-	for i, conn := range conns {
-		ids[i] = conn.ConnectionID
+	revoked, rerr := rv.Revoked(ctx, conns)
+	if rerr != nil {
+		rerr = fmt.Errorf("announce %s in room %s: %w", c.Event, room.RoomID, rerr)
 	}
-	return Tell(ctx, p, s, ids)
+	ids := make([]string, 0, len(conns))
+	for _, conn := range conns {
+		if !revoked[conn.ConnectionID] {
+			ids = append(ids, conn.ConnectionID)
+		}
+	}
+	res, err := Tell(ctx, p, s, ids)
+	return res, errors.Join(err, rerr)
 }
 
 // Tell posts the status frame s to the connections ids.

@@ -129,7 +129,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if changed {
 		change := handoff.Change{Room: room, Event: event, AgentName: id.Name}
 		actx, cancel := announceContext(ctx)
-		res, err := handoff.Announce(actx, h.store, h.poster, change, now)
+		res, err := handoff.Announce(actx, h.store, h.poster, change, now, apigw.NewVersions(h.store, id))
 		cancel()
 		if err != nil {
 			log.Error("announce the change", "err", err) // the change stands

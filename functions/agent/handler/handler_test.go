@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragchat/ragchat/internal/testkit"
 	"github.com/ragchat/ragchat/internal/wsclient"
+	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/metrics"
@@ -175,6 +176,49 @@ func TestAgent_ClaimReleaseCloseTellEverySocketAndHistory(t *testing.T) {
 	}
 	if msgs[0].Text != "상담원-01 상담원이 연결되었습니다." {
 		t.Errorf("agent_joined text %q", msgs[0].Text)
+	}
+}
+
+// A password reset revokes the sockets of the user's earlier tokens for
+// the room's status frames too: a customer's socket opened before the
+// reset hears none of the agent's changes (a stolen token's socket stops
+// reading the conversation), the customer's current socket does. The
+// agent is known current (its token was just checked); the customer costs
+// one GetItem on Users per change.
+func TestAgent_AChangeIsNotToldToASocketOlderThanItsUsersPasswordChange(t *testing.T) {
+	e := newEnv(t)
+	ctx, now := context.Background(), time.Now()
+	u, err := e.Store.GetUser(ctx, "apt001", "hong2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := u.TokenVersion
+	u.TokenVersion++ // the password reset
+	testkit.Put(t, e.Store.PutUser, u)
+	for id, ver := range map[string]int64{"conn-c": u.TokenVersion, "conn-stolen": old} {
+		testkit.Put(t, e.Store.PutConnection, store.Connection{
+			ConnectionID: id, RoomID: "room-1", UserID: "hong2", Role: store.UserRoleCustomer, CompanyID: "apt001",
+			ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &ver,
+		})
+	}
+	e.ep.Open("conn-stolen")
+	if _, _, err := e.Store.RequestHandoff(ctx, "apt001", "room-1", now.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	c := testkit.NewCounter(t, e.Tables)
+	if code, _, _ := e.call(t, "claim", "room-1", &agent1); code != 200 {
+		t.Fatalf("claim: %d", code)
+	}
+	if got := c.Counts()[dynamo.Call{Operation: "GetItem", Table: e.Tables.Users}]; got != 2 {
+		t.Fatalf("the claim read Users %d times (%v), want 2: the agent's token, the customer's version", got, c.Counts())
+	}
+	if code, _, _ := e.call(t, "release", "room-1", &agent1); code != 200 {
+		t.Fatalf("release: %d", code)
+	}
+	for id, want := range map[string]int{"conn-c": 2, "conn-a": 2, "conn-stolen": 0} {
+		if got := len(e.statusFrames(t, id)); got != want {
+			t.Errorf("%s got %d status frames, want %d", id, got, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ragchat/ragchat/shared/apigw"
 	"github.com/ragchat/ragchat/shared/rag"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
@@ -38,13 +39,16 @@ type turn struct {
 	answerID string
 	answerAt int64 // the answer's sort-key time: right after its question
 	started  time.Time
+	// versions tells the room's revoked sockets (recipients.go); conn's
+	// own token was found current before the turn began.
+	versions *apigw.Versions
 }
 
 func (h *Handler) newTurn(conn store.Connection, q question) *turn {
 	started := h.now()
 	at := started.UnixMilli()
 	return &turn{
-		conn: conn, q: q, started: started,
+		conn: conn, q: q, started: started, versions: h.versions(conn),
 		question: store.Message{
 			RoomID: conn.RoomID, At: at, MessageID: store.NewMessageID(), Role: store.RoleUser,
 			Text: q.Message, Category1: q.Category1, Category2: q.Category2,
@@ -120,7 +124,7 @@ func (h *Handler) ask(ctx context.Context, r *relay.Relay, posts *observedPoster
 	s := r.Start(ctx, t.answer(), []string{caller})
 	h.addOthers(log, s, t, others)
 	initial := s.Recipients()
-	stopFollowing := h.follow(ctx, log, s, conn)
+	stopFollowing := h.follow(ctx, log, s, t)
 	item := h.writeAnswer(ctx, log, t, s)
 	outcome, skipped := h.stream(actx, log, s, rag.Request{
 		Message: q.Message, Category1: q.Category1, Category2: q.Category2,

@@ -76,8 +76,10 @@ type Asker interface {
 // the start and again every JoinInterval while the answer streams, the
 // question (PutItem), and the answer item at its first frame, every
 // CheckpointInterval and at its end (PutItem each); plus a DeleteItem per
-// connection found gone and an UpdateItem per socket of the caller's user
-// found revoked (recipients.go); and the limits' (limits.go): a token of the
+// connection found gone, a GetItem on Users per other user with sockets in
+// the room (once per question: an agent's, the customer's for an agent)
+// and an UpdateItem per socket found revoked (recipients.go); and the
+// limits' (limits.go): a token of the
 // user's question bucket (UpdateItem; two during a burst) and the room's
 // answer slot taken and given back (UpdateItem each), and the token
 // version of the user (GetItem on Users, run with the bucket's write;

@@ -108,7 +108,7 @@ func (h *Handler) requestHandoff(ctx context.Context, r *relay.Relay, caller, bo
 		return
 	}
 	change := handoff.Change{Room: room, Event: store.EventHandoffRequested, Reason: reason}
-	res, err := handoff.Announce(ctx, announcer{h.History, h.Conns}, r, change, now)
+	res, err := handoff.Announce(ctx, announcer{h.History, h.Conns}, r, change, now, h.versions(conn))
 	if err != nil {
 		log.Error("announce the handoff", "err", err) // the room waits all the same
 	}
@@ -181,7 +181,7 @@ func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.L
 			refuse(rejectNotAgent)
 			return nil, true
 		}
-		h.relayMessage(ctx, r, log, conn, q, refuse)
+		h.relayMessage(ctx, r, log, t, refuse)
 		return nil, true
 	}
 	if agent {
@@ -196,11 +196,13 @@ func (h *Handler) routeByStatus(ctx context.Context, r *relay.Relay, log *slog.L
 	return free, false
 }
 
-// relayMessage stores q as conn's message (role agent for an agent, user
-// otherwise; the room was touched when routed), and posts it as a message frame to every
-// other live socket of the room. A message that cannot be stored is
-// posted to nobody and the sender gets INTERNAL (through refuse).
-func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Logger, conn store.Connection, q question, refuse func(*rejection)) {
+// relayMessage stores t's question as its caller's message (role agent for
+// an agent, user otherwise; the room was touched when routed), and posts
+// it as a message frame to every other live socket of the room that is
+// not revoked (recipients.go). A message that cannot be stored is posted
+// to nobody and the sender gets INTERNAL (through refuse).
+func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Logger, t *turn, refuse func(*rejection)) {
+	conn, q := t.conn, t.q
 	role := store.RoleUser
 	if isAgent(conn) {
 		role = store.RoleAgent
@@ -216,7 +218,7 @@ func (h *Handler) relayMessage(ctx context.Context, r *relay.Relay, log *slog.Lo
 		refuse(&rejection{CodeInternal, clientMessages[CodeInternal]})
 		return
 	}
-	ids, err := h.roomConnections(ctx, log, conn)
+	ids, err := h.roomConnections(ctx, log, t)
 	if err != nil {
 		log.Error("list the room's connections; the message is stored but delivered to nobody", "err", err)
 		return

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ragchat/ragchat/shared/relay"
-	"github.com/ragchat/ragchat/shared/store"
 )
 
 // DefaultJoinInterval is how often the room's connections are looked up
@@ -24,7 +23,7 @@ const DefaultJoinInterval = 1200 * time.Millisecond
 func (h *Handler) storeQuestion(ctx context.Context, log *slog.Logger, t *turn) ([]string, error) {
 	peers := make(chan []string, 1)
 	go func() {
-		ids, err := h.roomConnections(ctx, log, t.conn)
+		ids, err := h.roomConnections(ctx, log, t)
 		if err != nil {
 			log.Error("list the room's connections; answering the caller only for now", "err", err)
 		}
@@ -45,24 +44,29 @@ func allBut(ids []string, caller string) []string {
 	return out
 }
 
-// roomConnections returns the ids of the live connections of the room of
-// asker, the socket whose question or message they are to get, but for
-// the sockets of asker's own user that connected with an older token
-// version than asker's: asker's was found current (checkToken), so a
-// password reset has revoked theirs since they connected. Such a socket
-// gets none of the room's frames (a stolen token's socket stops reading
-// the conversation at the reset), and its connection is expired, as a
-// revoked socket's question expires it. Telling such a socket costs no
-// request (the versions are the connection items' and asker's); expiring
-// it costs one UpdateItem, once: an expired connection is no longer live,
-// so later lookups do not list it (one that the byRoom index has not
-// caught up with may, and its expiry changes nothing).
-func (h *Handler) roomConnections(ctx context.Context, log *slog.Logger, asker store.Connection) ([]string, error) {
-	cs, err := h.Conns.RoomConnections(ctx, asker.RoomID, h.now())
+// roomConnections returns the ids of the live connections of t's room but
+// for those revoked (apigw.Versions): sockets whose token a password
+// change has revoked since they connected get none of the room's frames
+// (a stolen token's socket stops reading the conversation at the reset),
+// and their connections are expired, as a revoked socket's question
+// expires it. The asker's token was found current (checkToken), so its
+// user's sockets are told apart at no request; another user's sockets in
+// the room (an agent's, the customer's when an agent writes) cost one
+// GetItem on Users per user and turn. Expiring a revoked socket costs one
+// UpdateItem, once: an expired connection is no longer live, so later
+// lookups do not list it (one that the byRoom index has not caught up
+// with may, and its expiry changes nothing). A failed user read is logged
+// and leaves that user's sockets listed.
+func (h *Handler) roomConnections(ctx context.Context, log *slog.Logger, t *turn) ([]string, error) {
+	cs, err := h.Conns.RoomConnections(ctx, t.conn.RoomID, h.now())
+	revoked, verr := t.versions.Revoked(ctx, cs)
+	if verr != nil {
+		log.Error("read the token versions of the room's other users; their sockets get the frames", "err", verr)
+	}
 	ids := make([]string, 0, len(cs))
 	for _, c := range cs {
-		if revokedBy(c, asker) {
-			log.Info("a socket of the asker's user connected before a password reset gets nothing", "revokedConnectionId", c.ConnectionID)
+		if revoked[c.ConnectionID] {
+			log.Info("a socket connected before its user's password reset gets nothing", "revokedConnectionId", c.ConnectionID)
 			h.expire(ctx, log, c.ConnectionID)
 			continue
 		}
@@ -71,18 +75,11 @@ func (h *Handler) roomConnections(ctx context.Context, log *slog.Logger, asker s
 	return ids, err
 }
 
-// revokedBy reports whether c is a socket of asker's user whose token
-// version is older than asker's (which checkToken found current).
-func revokedBy(c, asker store.Connection) bool {
-	return c.UserID == asker.UserID && c.CompanyID == asker.CompanyID &&
-		c.TokenVersion != nil && asker.TokenVersion != nil && *c.TokenVersion < *asker.TokenVersion
-}
-
 // follow looks the room's connections up every JoinInterval while the
 // answer streams and makes those s does not have yet recipients: their
 // first frame has seq 1 and all the text so far. The returned stop ends
 // the lookups and waits for the one in flight; call it before s ends.
-func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream, asker store.Connection) (stop func()) {
+func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream, t *turn) (stop func()) {
 	every := h.JoinInterval
 	if every <= 0 {
 		every = DefaultJoinInterval
@@ -102,7 +99,7 @@ func (h *Handler) follow(ctx context.Context, log *slog.Logger, s *relay.Stream,
 				return
 			case <-tick.C:
 			}
-			ids, err := h.roomConnections(ctx, log, asker)
+			ids, err := h.roomConnections(ctx, log, t)
 			if err != nil {
 				log.Warn("look up the room's connections mid-answer", "err", err)
 				continue

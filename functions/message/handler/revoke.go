@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ragchat/ragchat/shared/apigw"
-	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -25,10 +24,10 @@ import (
 // before connections carried the version is not checked: it costs
 // nothing and is refused by nothing, as before.
 func (h *Handler) checkToken(ctx context.Context, log *slog.Logger, conn store.Connection) func() *rejection {
-	if conn.TokenVersion == nil {
+	id, ok := apigw.IdentityOf(conn)
+	if !ok {
 		return func() *rejection { return nil }
 	}
-	id := auth.Identity{UserID: conn.UserID, CompanyID: conn.CompanyID, Role: conn.Role, Version: *conn.TokenVersion}
 	done := make(chan error, 1)
 	go func() { done <- apigw.Current(ctx, h.Users, id) }()
 	return func() *rejection {
@@ -57,4 +56,13 @@ func (h *Handler) expire(ctx context.Context, log *slog.Logger, connectionID str
 	if err := h.Conns.ExpireConnection(ctx, connectionID, h.now()); err != nil {
 		log.Error("expire the revoked socket's connection; its next question checks again", "err", err)
 	}
+}
+
+// versions tells the revoked sockets of conn's room (apigw.Versions),
+// conn's token known current: call it once checkToken has found it so.
+func (h *Handler) versions(conn store.Connection) *apigw.Versions {
+	if id, ok := apigw.IdentityOf(conn); ok {
+		return apigw.NewVersions(h.Users, id)
+	}
+	return apigw.NewVersions(h.Users)
 }

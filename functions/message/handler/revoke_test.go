@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/internal/wsclient"
+	"github.com/ragchat/ragchat/local/dynamo"
 	"github.com/ragchat/ragchat/shared/relay"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -145,6 +147,75 @@ func TestRevoke_ASocketOlderThanAPasswordChangeGetsNoneOfTheRoomsFrames(t *testi
 				t.Fatalf("the revoked socket's connection: %+v, %v; want it expired", c, err)
 			}
 		})
+	}
+}
+
+// connectAgent stores agent user agent1 with token version userVer and a
+// socket id of it in the trace's room connected with version ver.
+func (e *env) connectAgent(id string, userVer, ver int64) {
+	e.t.Helper()
+	ctx, now := context.Background(), time.Now()
+	if err := e.store.PutUser(ctx, store.User{
+		CompanyID: traceCompany, UserID: "agent1", UserName: "상담원-1", Role: store.UserRoleAgent,
+		PasswordHash: "x", CreatedAt: now.UnixMilli(), TokenVersion: userVer,
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.PutConnection(ctx, store.Connection{
+		ConnectionID: id, RoomID: traceRoom, UserID: "agent1", UserName: "상담원-1", CompanyID: traceCompany,
+		Role: store.UserRoleAgent, ConnectedAt: now.UnixMilli(), ExpiresAt: now.Add(time.Hour).Unix(), TokenVersion: &ver,
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.ws.Open(id)
+}
+
+// Another user's password reset revokes their sockets for the room's
+// frames too: the customer's stolen-token socket gets none of the agent's
+// messages, nor the agent's old socket the customer's, nor either the
+// status frames of a handoff; both connections are expired. The writer's
+// own user is known current (no request); the other user of the room is
+// read once per turn (one GetItem on Users).
+func TestRevoke_SocketsOfAnotherUserOlderThanTheirPasswordChangeGetNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, ragTrace)
+	e.putUser(2)
+	e.connectWithVersion(2)
+	e.connectSocket("stolen", 1)
+	e.ws.Open("stolen")
+	e.connectAgent(agentID, 3, 3)
+	e.connectAgent("agent-old-laptop", 3, 2)
+
+	// The customer's handoff: its status frame skips both revoked sockets.
+	e.handle(ctx, event(RouteHandoff, `{"action":"handoff"}`))
+	for id, want := range map[string]int{callerID: 1, agentID: 1, "stolen": 0, "agent-old-laptop": 0} {
+		if st := e.framesOf(id, wsclient.TypeStatus); len(st) != want {
+			t.Fatalf("%s got %d status frames of the handoff, want %d", id, len(st), want)
+		}
+	}
+	if _, _, err := e.store.ClaimRoom(ctx, traceCompany, traceRoom, store.Agent{UserID: "agent1", Name: "상담원-1"}, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+
+	c := testkit.NewCounter(t, e.tables)
+	e.handle(ctx, eventFrom(agentID, RouteSendMessage, ask("안녕하세요, 상담원입니다.")))
+	if got := c.Counts()[dynamo.Call{Operation: "GetItem", Table: e.tables.Users}]; got != 2 {
+		t.Fatalf("the agent's message read Users %d times (%v), want 2: the agent's token, the customer's version", got, c.Counts())
+	}
+	e.handle(ctx, event(RouteSendMessage, ask("환불은 언제 되나요?")))
+	if m := e.framesOf(callerID, wsclient.TypeMessage); len(m) != 1 || m[0].Role != store.RoleAgent {
+		t.Fatalf("the customer's current socket got the messages %+v, want the agent's", m)
+	}
+	if m := e.framesOf(agentID, wsclient.TypeMessage); len(m) != 1 || m[0].Role != store.RoleUser {
+		t.Fatalf("the agent's current socket got the messages %+v, want the customer's", m)
+	}
+	for _, id := range []string{"stolen", "agent-old-laptop"} {
+		if n := len(e.ws.Frames(id)); n != 0 {
+			t.Errorf("the revoked socket %s got %d frames: %q", id, n, e.ws.Frames(id))
+		}
+		if c, err := e.store.GetConnection(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the revoked socket %s's connection: %+v, %v; want it expired", id, c, err)
+		}
 	}
 }
 
