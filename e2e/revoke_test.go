@@ -61,3 +61,41 @@ func TestLimits_AQuestionOnASocketOpenedBeforeAPasswordResetGetsTokenExpired(t *
 		t.Fatalf("%d @connections posts to the socket opened before the reset, want the refusal's only", n)
 	}
 }
+
+// A stolen token's socket that asks nothing hears nothing of the room once
+// the password is reset: not the handoff, not the agent's claim, messages
+// or release, though the customer's new socket and the agent's get them.
+func TestLimits_ASocketOpenedBeforeAPasswordResetHearsNothingOfTheAgent(t *testing.T) {
+	u := h.newUser(t, "apt001")
+	old := h.login(t, u)
+	room := h.newRoom(t, old).RoomID
+	stolen := h.dial(t, old, room)
+	newPassword := h.resetPassword(t, u)
+	r := h.tryLogin(t, u.CompanyID, u.UserID, newPassword)
+	var lr login.Response
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &lr) != nil || lr.Token == "" {
+		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)
+	}
+	h.secrets.addToken("token after the reset", lr.Token)
+	cur := h.dial(t, lr.Token, room)
+
+	cur.send(t, `{"action":"handoff"}`)
+	expectStatus(t, "WAITING", "", "", cur)
+	ag := h.newAgent(t, "apt001")
+	g := h.dial(t, ag.Token, room)
+	h.transition(t, ag.Token, room, "claim")
+	expectStatus(t, "AGENT", ag.UserID, ag.UserName, cur, g)
+	hello := "안녕하세요, 상담원입니다."
+	g.sendQuestion(t, hello)
+	m := cur.nextOfType(t, "message")
+	if m.Role != "agent" || m.Text != hello {
+		t.Fatalf("the customer's current socket got %s, want the agent's message", m.Raw)
+	}
+	h.out.waitFor(t, `"message relayed"`, quoted(m.MessageID)) // logged once every post of it is done
+	h.transition(t, ag.Token, room, "release")
+	expectStatus(t, "BOT", "", "", cur, g)
+	if n := h.st.WS.Stats().Connections[stolen.ID].Posts; n != 0 {
+		t.Fatalf("%d @connections posts to the socket opened before the reset, want none", n)
+	}
+	onlyTyped(t, cur, g)
+}
