@@ -101,6 +101,7 @@ type harness struct {
 
 	tokenSecret string
 	awsSecret   string
+	ragBearer   string // the RAG service's bearer (RAG_AUTH_TOKEN): the dev RAG server refuses asks without it
 	password    string // every test user's password
 	hash        string // its bcrypt hash
 	opts        stack.Options
@@ -122,6 +123,7 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 		secrets:     &secrets{},
 		tokenSecret: "e2e-token-secret-" + randHex(24),
 		awsSecret:   "e2e-aws-secret-" + randHex(16),
+		ragBearer:   "e2e-rag-bearer-" + randHex(16),
 		password:    "pw-" + randHex(12),
 		tokens:      map[string]string{},
 	}
@@ -132,6 +134,7 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 	hr.hash = string(hash)
 	hr.secrets.add("TOKEN_SECRET", hr.tokenSecret)
 	hr.secrets.add("AWS secret access key", hr.awsSecret)
+	hr.secrets.add("RAG bearer", hr.ragBearer)
 	hr.secrets.add("test password", hr.password)
 	hr.secrets.add("password hash", hr.hash)
 
@@ -146,7 +149,10 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 	logger := slog.New(slog.NewJSONHandler(hr.out, &slog.HandlerOptions{Level: level}))
 	// Every turn of a session kept (the default keeps 6), so that a test
 	// counts what the RAG service was asked in its room (the bursts ask 31).
-	hr.rag, err = startRAGFront(ragdev.Options{PieceDelay: pause, HistoryTurns: 100, Logger: logger.With("server", "ragdev")})
+	// Every ask must carry the bearer, so every answered question of the
+	// suite shows that it reached the RAG service (and the output scan,
+	// that no line holds it).
+	hr.rag, err = startRAGFront(ragdev.Options{PieceDelay: pause, HistoryTurns: 100, Bearer: hr.ragBearer, Logger: logger.With("server", "ragdev")})
 	if err != nil {
 		return hr, err
 	}
@@ -160,6 +166,7 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 			"RAG_FIRST_EVENT_TIMEOUT": ragStallTimeout,
 			"RAG_IDLE_TIMEOUT":        ragStallTimeout,
 			"LOG_LEVEL":               logLevel,
+			"RAG_AUTH_TOKEN":          hr.ragBearer,
 		}},
 		Logger:         logger,
 		FunctionOutput: hr.out,
@@ -176,7 +183,7 @@ func newHarness(ctx context.Context, soak bool) (*harness, error) {
 func (hr *harness) withStack(st *stack.Stack) *harness {
 	return &harness{
 		st: st, rag: hr.rag, out: hr.out, secrets: hr.secrets, tmp: hr.tmp,
-		tokenSecret: hr.tokenSecret, awsSecret: hr.awsSecret, password: hr.password, hash: hr.hash,
+		tokenSecret: hr.tokenSecret, awsSecret: hr.awsSecret, ragBearer: hr.ragBearer, password: hr.password, hash: hr.hash,
 		opts: hr.opts, tokens: map[string]string{},
 	}
 }

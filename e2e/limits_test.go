@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	login "github.com/ragchat/ragchat/functions/login/handler"
+	"github.com/ragchat/ragchat/internal/testkit"
+	"github.com/ragchat/ragchat/shared/apigw"
+	"github.com/ragchat/ragchat/shared/auth"
 	"github.com/ragchat/ragchat/shared/store"
 )
 
@@ -97,4 +102,77 @@ func TestLimits_ATokenOlderThanAPasswordResetIsRefusedAtHTTPAndConnect(t *testin
 		t.Fatalf("login with the new password: %d %s", r.Status, r.Body)
 	}
 	h.dial(t, lr.Token, room.RoomID)
+}
+
+// The room-creation cap through the local HTTP API: a user's 21st room
+// within the hour is refused with 429 ROOM_LIMIT and a Retry-After, and
+// creates nothing.
+func TestLimits_TheTwentyFirstRoomInAnHourGetsRoomLimit(t *testing.T) {
+	u := h.newUser(t, "apt001")
+	token := h.login(t, u)
+	for range 20 {
+		h.newRoom(t, token)
+	}
+	r := h.do(t, http.MethodPost, "/api/customer/chatbot", map[string]string{"Authorization": "Bearer " + token}, "")
+	var e apiError
+	if r.Status != http.StatusTooManyRequests || json.Unmarshal(r.Body, &e) != nil || e.Code != "ROOM_LIMIT" || e.Message == "" {
+		t.Fatalf("the 21st room: %d %s, want 429 ROOM_LIMIT", r.Status, r.Body)
+	}
+	if retry, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || retry < 1 || retry > 3600 {
+		t.Fatalf("the 21st room's Retry-After %q, want 1-3600 seconds", r.Header.Get("Retry-After"))
+	}
+	list := h.do(t, http.MethodGet, "/api/customer/rooms?limit=100", map[string]string{"Authorization": "Bearer " + token}, "")
+	var page apigw.RoomsPage
+	if list.Status != http.StatusOK || json.Unmarshal(list.Body, &page) != nil || len(page.Rooms) != 20 {
+		t.Fatalf("the user's rooms: %d, %d rooms, want 20: %s", list.Status, len(page.Rooms), list.Body)
+	}
+}
+
+// A socket never outlives its token: one opened with a token that
+// expires three seconds later gets TOKEN_EXPIRED for a question asked after
+// that, and the RAG service is not asked.
+func TestLimits_AQuestionOnASocketWhoseTokenExpiredGetsTokenExpired(t *testing.T) {
+	u := h.newUser(t, "apt001")
+	room := h.newRoom(t, h.login(t, u)).RoomID
+	issued := time.Now()
+	short, err := auth.NewTokens([]byte(h.tokenSecret), 3*time.Second).Issue(auth.Identity{
+		UserID: u.UserID, CompanyID: u.CompanyID, Role: store.UserRoleCustomer, Name: u.UserName,
+	}, issued)
+	must(t, err)
+	h.secrets.addToken("token of three seconds", short)
+	c := h.dial(t, short, room)
+	var conn storedConnection
+	must(t, unmarshalMap(h.item(t, h.st.Tables.Connections, "connectionId", c.ID), &conn))
+	if exp := issued.Add(3 * time.Second).Unix(); conn.ExpiresAt == 0 || conn.ExpiresAt > exp {
+		t.Fatalf("the connection expires at %d, want by its token's exp %d", conn.ExpiresAt, exp)
+	}
+	time.Sleep(time.Until(issued.Add(4 * time.Second))) // past exp, whole seconds
+	a := c.ask(t, qFee)
+	if a.Terminal.Type != "error" || a.Terminal.Code != "TOKEN_EXPIRED" {
+		t.Fatalf("a question after the token's exp ended with %s, want TOKEN_EXPIRED", redactFrame(a.Terminal))
+	}
+	if turns := h.rag.rag.History(room); len(turns) != 0 {
+		t.Fatalf("the RAG server was asked %d times in the room", len(turns))
+	}
+}
+
+// The RAG service's bearer: the dev RAG server behind the suite refuses an
+// ask without it (so every answered question of the suite carried it),
+// and the output scan finds it in no log line.
+func TestLimits_TheRAGServiceRefusesAnAskWithoutTheBearer(t *testing.T) {
+	for _, tt := range []struct{ name, auth string }{{"no header", ""}, {"another bearer", "Bearer not-the-bearer"}} {
+		req, err := http.NewRequest(http.MethodPost, h.rag.URL()+"/v1/chatbot/ask", strings.NewReader(`{"message":"관리비","companyId":"apt001","sessionId":"room-e2e-bearer"}`))
+		must(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		if resp, _ := testkit.Do(t, nil, req); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s: an ask got %d, want 401", tt.name, resp.StatusCode)
+		}
+	}
+	u := h.newUser(t, "apt001")
+	token := h.login(t, u)
+	room := h.newRoom(t, token).RoomID
+	h.checkAnswered(t, room, qFee, h.dial(t, token, room).ask(t, qFee))
 }
