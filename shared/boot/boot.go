@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ragchat/ragchat/shared/config"
@@ -26,10 +27,17 @@ import (
 // DynamoDBMaxBackoff between tries: a burst of throttling of a few seconds
 // (ProvisionedThroughputExceeded, or on-demand tables scaling) is absorbed
 // instead of costing a question or its stored answer. The SDK's default is
-// 3 retries with up to 20 s between them.
+// 3 retries with up to 20 s between them. Each try is bounded by
+// DynamoDBAttemptTimeout (connecting, sending and reading the whole
+// response): the SDK's HTTP client has no bound of its own, so a request
+// on a connection that hangs (a half-open one kept alive across a frozen
+// execution environment) would wait for the Lambda's deadline; bounded,
+// it is tried again. DynamoDB answers in milliseconds; 3 s is far above
+// any answer and well inside every function's timeout.
 const (
-	DynamoDBAttempts   = 8
-	DynamoDBMaxBackoff = time.Second
+	DynamoDBAttempts       = 8
+	DynamoDBMaxBackoff     = time.Second
+	DynamoDBAttemptTimeout = 3 * time.Second
 )
 
 // Env is what a function has once its cold start is done.
@@ -54,13 +62,17 @@ func Init(ctx context.Context) Env {
 }
 
 // DynamoDBRetries sets the retryer of a DynamoDB client: DynamoDBAttempts
-// tries, backoff capped at DynamoDBMaxBackoff. Its waits end with the
-// request's context, so a caller's deadline bounds them.
-func DynamoDBRetries(o *dynamodb.Options) {
+// tries, backoff capped at DynamoDBMaxBackoff, each try bounded by
+// DynamoDBAttemptTimeout. Its waits end with the request's context, so a
+// caller's deadline bounds them.
+func DynamoDBRetries(o *dynamodb.Options) { dynamoDBRetries(o, DynamoDBAttemptTimeout) }
+
+func dynamoDBRetries(o *dynamodb.Options, attemptTimeout time.Duration) {
 	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 		so.MaxAttempts = DynamoDBAttempts
 		so.MaxBackoff = DynamoDBMaxBackoff
 	})
+	o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(attemptTimeout)
 }
 
 // Start serves a function on Lambda and never returns: it runs the cold
