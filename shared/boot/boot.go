@@ -98,11 +98,19 @@ func StartWith[T any](what string, load Loader[T], build func(env Env, v T) any)
 // SDK configuration (secret.Tokens, secret.RAGBearer).
 type Loader[T any] func(context.Context, config.Config, aws.Config) (T, error)
 
+// LoadTimeout bounds a cold-start loader (Load): its Secrets Manager calls
+// answer in milliseconds, and a hung one fails the start with its reason
+// logged well inside Lambda's 10 s init phase instead of using it up.
+const LoadTimeout = 5 * time.Second
+
 // Load runs a cold-start loader that reads the configuration and the AWS SDK
-// configuration (secret.Tokens, secret.RAGBearer) and returns its value; when
-// the loader fails it logs the failure as what and exits, as Must does. The
-// loader is passed in, so boot links only the clients a function uses.
+// configuration (secret.Tokens, secret.RAGBearer) and returns its value,
+// within LoadTimeout; when the loader fails it logs the failure as what and
+// exits, as Must does. The loader is passed in, so boot links only the
+// clients a function uses.
 func Load[T any](ctx context.Context, e Env, what string, load Loader[T]) T {
+	ctx, cancel := context.WithTimeout(ctx, LoadTimeout)
+	defer cancel()
 	v, err := load(ctx, e.Config, e.AWS)
 	e.Must(what, err)
 	return v

@@ -7,6 +7,11 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/ragchat/ragchat/shared/config"
 )
 
 // TestInit_ChildProcess is the body of the subprocess tests below; it does
@@ -46,5 +51,19 @@ func TestInit_FailureLogsTheReasonAsJSONAndExits(t *testing.T) {
 				t.Errorf("output %s lacks %s", out, c.want)
 			}
 		})
+	}
+}
+
+func TestLoad_TheLoaderRunsWithinLoadTimeout(t *testing.T) {
+	start := time.Now()
+	got := Load(context.Background(), Env{}, "load a value", func(ctx context.Context, _ config.Config, _ aws.Config) (time.Time, error) {
+		d, ok := ctx.Deadline()
+		if !ok {
+			return time.Time{}, errors.New("the loader's context has no deadline")
+		}
+		return d, nil
+	})
+	if got.Before(start) || got.After(time.Now().Add(LoadTimeout)) {
+		t.Fatalf("the loader's deadline %v, want within %v of the start %v", got, LoadTimeout, start)
 	}
 }
