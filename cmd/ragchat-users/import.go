@@ -21,6 +21,7 @@ import (
 
 	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -154,7 +155,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	im := &importer{
-		st:        store.New(dynamodb.NewFromConfig(awsCfg), store.Tables{Users: *table}),
+		st:        store.New(dynamodb.NewFromConfig(awsCfg, boot.DynamoDBRetries), store.Tables{Users: *table}),
 		passwords: auth.Production, dryRun: *dryRun, now: time.Now,
 	}
 	sum, err := im.run(ctx, in, *workers, progressEvery(stderr, 2*time.Second))

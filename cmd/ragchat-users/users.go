@@ -19,6 +19,7 @@ import (
 
 	"github.com/ragchat/ragchat/internal/users"
 	"github.com/ragchat/ragchat/shared/auth"
+	"github.com/ragchat/ragchat/shared/boot"
 	"github.com/ragchat/ragchat/shared/config"
 	"github.com/ragchat/ragchat/shared/store"
 )
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), store.Tables{Users: o.table})
+	st := store.New(dynamodb.NewFromConfig(awsCfg, boot.DynamoDBRetries), store.Tables{Users: o.table})
 	created, err := setUser(ctx, st, auth.Production, o, password, time.Now())
 	if err != nil {
 		return err
